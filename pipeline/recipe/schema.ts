@@ -1,0 +1,86 @@
+// The recipe schema: every field a recipe may set, its type, its default and its documentation.
+// Reads: all recipe keys. The descriptions here are the source of the generated recipe reference,
+// so say what a field does for the host admin, not how it is parsed.
+import { z } from 'zod';
+
+/** Names become Debian package names, unit names and paths: keep to what all three accept. */
+const safeName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/, 'must be 2-40 characters of a-z, 0-9 and "-", starting with a letter (it names packages, units and paths)');
+
+/** systemd size syntax as used by MemoryMax= and tmpfs size=. */
+const size = z.string().regex(/^[0-9]+[KMGT]?$/, 'must be a size such as 512M or 2G');
+
+const semverLike = z.string().regex(
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/,
+  'must be a semantic version such as 1.4.0 or 1.4.0-rc.1',
+);
+
+const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const listenAddress = z
+  .string()
+  .refine((s) => ipv4.test(s) || /^\[?[0-9a-fA-F:]+\]?$/.test(s) && s.includes(':'), 'must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1');
+
+const absPath = z.string().regex(/^\/[^\0]*$/, 'must be an absolute path').refine((p) => !p.split('/').includes('..'), 'must not contain ".."');
+
+export const userSchema = z.strictObject({
+  name: z.string().regex(/^[a-z_][a-z0-9_-]{0,30}$/, 'must be a valid user name (lowercase, at most 31 characters)').default('builder')
+    .describe('The login user GitLab Runner connects as. Its home is a tmpfs copied from a template on every connection.'),
+  uid: z.number().int().min(1000).max(59999).default(9000).describe('Numeric uid in the image (1000-59999, outside system and dynamic ranges).'),
+  gid: z.number().int().min(1000).max(59999).default(9000).describe('Numeric gid of the user\'s primary group.'),
+  shell: absPath.default('/bin/bash').describe('Login shell. GitLab Runner runs every stage as `bash -l`, so keep bash.'),
+});
+
+export const sshSchema = z.strictObject({
+  listenAddress: listenAddress.default('127.0.0.1').describe('Address the host\'s socket unit listens on. Loopback unless you mean to expose it.'),
+  port: z.number().int().min(1).max(65535).default(24).describe('TCP port of the socket unit.'),
+});
+
+export const limitsSchema = z.strictObject({
+  homeSize: size.default('1G').describe('Size of the tmpfs home of each container; a job that writes more gets ENOSPC.'),
+  memory: size.default('2G').describe('MemoryMax= of each connection\'s service (enforced on cgroup v2 hosts).'),
+  tasks: z.number().int().min(16).max(1_000_000).default(1024).describe('TasksMax= of each connection\'s service, and the per-container RLIMIT_NPROC.'),
+  cpu: z.string().regex(/^[1-9][0-9]*%$/, 'must be a percentage such as 200%').default('200%').describe('CPUQuota= of each connection\'s service (100% is one core).'),
+  runtime: z.string().regex(/^[0-9]+(s|min|h)$/, 'must be a duration such as 90min or 3h').default('3h').describe('RuntimeMaxSec= of each connection: a job running longer is stopped.'),
+  maxConnections: z.number().int().min(1).max(1024).default(4).describe('MaxConnections= of the socket: concurrent containers. The runner block\'s `limit` matches it.'),
+  addressSpace: size.default('4G').describe('Per-process address-space limit (RLIMIT_AS); holds where cgroup memory limits are not delegated.'),
+});
+
+export const bindSchema = z.strictObject({
+  source: absPath.describe('Host path, bound read-only.'),
+  target: absPath.optional().describe('Path inside the container; defaults to the source path.'),
+  optional: z.boolean().default(true).describe('Skip the bind on hosts where the source does not exist.'),
+});
+
+export const compressionSchema = z.strictObject({
+  tarballLevel: z.number().int().min(1).max(22).default(19).describe('zstd level of the .tar.zst (`--fast` overrides it for development).'),
+  deb: z.enum(['xz', 'zstd']).default('xz').describe('Compressor of .deb members. xz is read by every dpkg; zstd needs dpkg >= 1.21.18.'),
+  debLevel: z.number().int().min(0).max(22).default(6).describe('Level of the .deb compressor.'),
+});
+
+export const recipeSchema = z.strictObject({
+  name: safeName.default('ephemeral-builder').describe('Names the packages, units and paths on hosts.'),
+  version: semverLike.default('0.0.0').describe('Image version (semver). `build --version` overrides it.'),
+  description: z.string().max(200).default('Throw-away GitLab Runner SSH build containers').describe('One-line package description.'),
+  maintainer: z.string().regex(/^[^<>]+ <[^<>@\s]+@[^<>\s]+>$/, 'must look like "Name <email@example.org>"').default('ephemeral-builder maintainers <maintainers@ephemeral-builder.invalid>').describe('Maintainer field of the packages.'),
+  suite: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a Debian suite or codename such as trixie').default('trixie').describe('Debian suite to bootstrap.'),
+  architecture: z.enum(['amd64', 'arm64', 'armhf', 'i386', 'ppc64el', 's390x', 'riscv64']).default('amd64').describe('Debian architecture of the image.'),
+  mirror: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL of a Debian mirror' }).default('http://deb.debian.org/debian').describe('Debian mirror to bootstrap from.'),
+  components: z.array(z.enum(['main', 'contrib', 'non-free', 'non-free-firmware'])).min(1).default(['main']).describe('Archive components.'),
+  variant: z.enum(['minbase', 'buildd']).default('minbase').describe('Bootstrap variant: minbase is Essential plus apt.'),
+  bootstrapper: z.enum(['mmdebstrap', 'debootstrap']).default('mmdebstrap').describe('mmdebstrap is faster; debootstrap is what the tutorial used.'),
+  packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name')).default([]).describe('Packages installed on top of the variant, checked against the mirror\'s index.'),
+  sourceDateEpoch: z.number().int().min(0).optional().describe('Timestamp for reproducible builds. Defaults to the mirror\'s Release date, never the current time.'),
+  user: userSchema.prefault({}).describe('The builder user.'),
+  overlays: z.array(z.string().min(1)).default(['builder-user', 'dotfiles', 'template-home', 'sshd', 'container-init', 'hygiene'])
+    .describe('Overlays applied in order: names under overlays/ or paths relative to the recipe. hygiene must come last.'),
+  ssh: sshSchema.prefault({}).describe('Where hosts listen for GitLab Runner.'),
+  limits: limitsSchema.prefault({}).describe('Resource limits, always set.'),
+  binds: z.array(bindSchema).default([]).describe('Host paths bound read-only into every container, e.g. the host\'s gitlab-runner binary so artifacts and cache uploads work.'),
+  compression: compressionSchema.prefault({}).describe('Artifact compression.'),
+});
+
+/** A recipe as written: every field optional where the schema has a default. */
+export type RecipeInput = z.input<typeof recipeSchema>;
+/** A recipe after defaults: every field present. */
+export type Recipe = z.output<typeof recipeSchema>;

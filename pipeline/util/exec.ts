@@ -1,0 +1,99 @@
+// Running host tools (mmdebstrap, tar, systemd-nspawn…) so that their output is never lost:
+// every line goes to the stage's log file and to a bounded tail shown on failure, and, in verbose
+// mode, to the UI. Cancelling the build's signal kills the tool.
+import fs from 'node:fs';
+import { execa, type Options } from 'execa';
+
+export class ToolFailed extends Error {
+  override name = 'ToolFailed';
+  readonly command: string;
+  readonly exitCode: number | undefined;
+  readonly tail: string[];
+  constructor(command: string, exitCode: number | undefined, tail: string[], message?: string) {
+    super(message ?? `${command} failed${exitCode === undefined ? '' : ` with exit code ${exitCode}`}`);
+    this.command = command;
+    this.exitCode = exitCode;
+    this.tail = tail;
+  }
+}
+
+export interface ToolOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  input?: string | Buffer;
+  /** Keep stdout separately and return it (for tools whose output is data, not progress). */
+  captureStdout?: boolean;
+  /** Exit codes that are not failures. */
+  okCodes?: number[];
+  timeoutMs?: number;
+}
+
+export interface ToolResult {
+  exitCode: number;
+  stdout: string;
+}
+
+export class ToolRunner {
+  private tail: string[] = [];
+  private readonly logFile: string;
+  private readonly onLine: (line: string) => void;
+  private readonly signal: AbortSignal;
+  constructor(logFile: string, onLine: (line: string) => void, signal: AbortSignal) {
+    this.logFile = logFile;
+    this.onLine = onLine;
+    this.signal = signal;
+  }
+
+  lines(): string[] {
+    return [...this.tail];
+  }
+
+  log(line: string): void {
+    this.tail.push(line);
+    if (this.tail.length > 40) this.tail.shift();
+    fs.appendFileSync(this.logFile, `${line}\n`);
+    this.onLine(line);
+  }
+
+  async run(cmd: string, args: string[], opts: ToolOptions = {}): Promise<ToolResult> {
+    const shown = [cmd, ...args].join(' ');
+    this.log(`$ ${shown}`);
+    const execOpts: Options = {
+      env: { ...opts.env },
+      extendEnv: true,
+      cwd: opts.cwd,
+      cancelSignal: this.signal,
+      forceKillAfterDelay: 5000,
+      reject: false,
+      stripFinalNewline: true,
+      timeout: opts.timeoutMs,
+      ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
+      stdout: 'pipe',
+      stderr: 'pipe',
+      lines: false,
+      buffer: { stdout: Boolean(opts.captureStdout), stderr: false },
+    };
+    const child = execa(cmd, args, execOpts);
+    const pump = (stream: NodeJS.ReadableStream | null) => {
+      if (!stream) return;
+      let partial = '';
+      stream.on('data', (chunk: Buffer) => {
+        const text = partial + chunk.toString('utf8');
+        const parts = text.split(/\r?\n|\r/);
+        partial = parts.pop() ?? '';
+        for (const l of parts) if (l.trim()) this.log(l);
+      });
+      stream.on('end', () => { if (partial.trim()) this.log(partial); });
+    };
+    if (!opts.captureStdout) pump(child.stdout);
+    pump(child.stderr);
+    const result = await child;
+    if (result.isCanceled) throw new ToolFailed(shown, undefined, this.lines(), `${cmd} was cancelled`);
+    if (result.failed && !(opts.okCodes ?? []).includes(result.exitCode ?? -1)) {
+      const why = result.exitCode === undefined ? (result.signal ? `killed by ${result.signal}` : (result.originalMessage ?? 'failed to start')) : `exit code ${result.exitCode}`;
+      if ((result as { code?: string }).code === 'ENOENT') throw new ToolFailed(shown, undefined, this.lines(), `${cmd}: not found`);
+      throw new ToolFailed(shown, result.exitCode, this.lines(), `${cmd} failed (${why})`);
+    }
+    return { exitCode: result.exitCode ?? 0, stdout: typeof result.stdout === 'string' ? result.stdout : '' };
+  }
+}
