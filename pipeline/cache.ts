@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ToolRunner } from './util/exec.ts';
+import { fileSha256 } from './util/tree-digest.ts';
 
 export type CacheStatus = 'hit' | 'miss' | 'off' | 'n/a';
 
@@ -52,7 +53,7 @@ export class Cache {
       return false;
     }
     const archive = path.join(dir, entry.archive);
-    const actual = fs.existsSync(archive) ? await sha256File(archive) : 'missing';
+    const actual = fs.existsSync(archive) ? fileSha256(archive) : 'missing';
     if (actual !== entry.sha256) {
       this.drop(stage, key, `archive digest ${actual.slice(0, 12)} does not match ${entry.sha256.slice(0, 12)}`, warn);
       return false;
@@ -72,7 +73,7 @@ export class Cache {
       // Level 3 with all cores: the cache is read back within minutes, so speed beats size here.
       await tools.run('tar', ['-I', 'zstd -T0 -3', '-cpf', archive, '-C', tree, '--numeric-owner', '--xattrs', '--xattrs-include=*', '.']);
       const entry: CacheEntry = {
-        stage, key, manifest, archive: 'tree.tar.zst', sha256: await sha256File(archive),
+        stage, key, manifest, archive: 'tree.tar.zst', sha256: fileSha256(archive),
         size: fs.statSync(archive).size, createdBy: `pid ${process.pid}`,
       };
       fs.writeFileSync(path.join(tmp, 'entry.json'), JSON.stringify(entry, null, 2));
@@ -126,11 +127,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 export function keyOf(parts: unknown): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');

@@ -49,6 +49,7 @@ export const limitsSchema = z.strictObject({
 export const bindSchema = z.strictObject({
   source: absPath.describe('Host path, bound read-only.'),
   target: absPath.optional().describe('Path inside the container; defaults to the source path.'),
+  type: z.enum(['file', 'directory']).default('file').describe('What the source is: the image gets an empty file or directory as the mount point.'),
   optional: z.boolean().default(true).describe('Skip the bind on hosts where the source does not exist.'),
 });
 

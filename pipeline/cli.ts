@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// The ephemeral-builder command line: parses arguments, picks the UI, runs the pipeline, and is the
+// one place where errors become messages and exit codes (0 ok, 1 build failed, 2 bad input or
+// usage, 130 interrupted).
+import os from 'node:os';
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { build } from './build.ts';
+import { EXIT, exitCodeFor, Interrupted, UsageError } from './errors.ts';
+import { loadRecipe } from './recipe/load.ts';
+import { resolveRecipe } from './recipe/resolve.ts';
+import { STAGE_NAMES, type StageName } from './stage.ts';
+import { describeError } from './ui/describe-error.ts';
+import { pickReporter } from './ui/pick-reporter.ts';
+import { isValidSemver } from './util/semver.ts';
+
+const PKG_VERSION = '0.1.0';
+
+function defaultCacheDir(): string {
+  return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'ephemeral-builder');
+}
+
+interface BuildFlags {
+  out: string;
+  version?: string;
+  cacheDir: string;
+  cache: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  stopAfter?: StageName;
+  fast?: boolean;
+  verbose?: boolean;
+}
+
+async function buildCommand(recipeFile: string, flags: BuildFlags): Promise<void> {
+  if (flags.version !== undefined && !isValidSemver(flags.version)) {
+    throw new UsageError(`--version: "${flags.version}" is not a semantic version (expected X.Y.Z or X.Y.Z-rc.N)`);
+  }
+  const reporter = pickReporter({ json: Boolean(flags.json), verbose: Boolean(flags.verbose) });
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted); // a second Ctrl-C: stop waiting for cleanup
+    reporter.warn(`${signal}: stopping and cleaning up (press Ctrl-C again to exit at once)`);
+    controller.abort(new Interrupted(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const loaded = await loadRecipe(recipeFile, { version: flags.version });
+    const recipe = await resolveRecipe(loaded, flags.cacheDir, {
+      signal: controller.signal,
+      onRetry: (n, why, ms) => reporter.warn(`mirror: ${why}; retry ${n} in ${ms} ms`),
+    });
+    const result = await build(recipe, {
+      outDir: path.resolve(flags.out), cacheDir: path.resolve(flags.cacheDir), useCache: flags.cache,
+      dryRun: Boolean(flags.dryRun), stopAfter: flags.stopAfter, fast: Boolean(flags.fast), signal: controller.signal,
+    }, reporter);
+    await reporter.done(result);
+    if (!flags.json) printResult(result);
+  } catch (err) {
+    await reporter.done();
+    throw controller.signal.aborted && !(err instanceof Interrupted) ? new Interrupted((controller.signal.reason as Interrupted).signal) : err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function printResult(result: Awaited<ReturnType<typeof build>>): void {
+  if (result.rootfs) process.stdout.write(`rootfs: ${result.rootfs}\n`);
+  if (result.treeDigest) process.stdout.write(`tree digest: ${result.treeDigest}\n`);
+  for (const [role, file] of Object.entries(result.artifacts ?? {})) process.stdout.write(`${role}: ${file}\n`);
+  if (!result.rootfs && !result.artifacts) {
+    for (const s of result.plan.stages) process.stdout.write(`${s.stage}\t${s.key}\t${s.cache}\n`);
+  }
+}
+
+export function program(): Command {
+  const cmd = new Command('ephemeral-builder')
+    .description('Build throw-away GitLab Runner SSH build containers as release artifacts')
+    .version(PKG_VERSION, '-V, --version', 'print the version of ephemeral-builder')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  cmd.command('build')
+    .description('build an image and its artifacts from a recipe')
+    .argument('[recipe]', 'recipe module', 'recipes/default.ts')
+    .option('-o, --out <dir>', 'output directory', 'out')
+    .option('--version <semver>', 'image version, overriding the recipe (X.Y.Z or X.Y.Z-rc.N)')
+    .option('--cache-dir <dir>', 'cache directory', defaultCacheDir())
+    .option('--no-cache', 'neither read nor write the cache')
+    .option('--dry-run', 'print the plan (each stage, its cache key, hit or miss) and stop')
+    .option('--json', 'machine-readable JSON lines on stdout')
+    .addOption(new Option('--stop-after <stage>', 'stop after a stage; before pack, the tree is left at OUT/rootfs').choices(STAGE_NAMES))
+    .option('--fast', 'fast, low compression (development builds)')
+    .option('-v, --verbose', 'show the output of the tools (mmdebstrap, apt, tar)')
+    .action(buildCommand);
+  return cmd;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+    const json = argv.includes('--json');
+    const { text, data } = describeError(err);
+    if (json) process.stdout.write(`${JSON.stringify({ event: 'error', ...data })}\n`);
+    process.stderr.write(`${text}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+process.exitCode = await main(process.argv);
