@@ -80,6 +80,8 @@ export function program(): Command {
     .description('Build throw-away GitLab Runner SSH build containers as release artifacts')
     .version(PKG_VERSION, '-V, --version', 'print the version of ephemeral-builder')
     .showHelpAfterError('(run with --help for usage)')
+    // Program options only before the subcommand, so that `build --version 1.4.0` is the image version.
+    .enablePositionalOptions()
     .exitOverride();
   cmd.command('build')
     .description('build an image and its artifacts from a recipe')

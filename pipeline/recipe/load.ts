@@ -32,7 +32,7 @@ export async function loadRecipe(file: string, overrides: { version?: string } =
 /** Validate a recipe object as written (schema, then rules). Exposed for tests and tools. */
 export function validateRecipe(input: unknown, file: string): LoadedRecipe {
   const parsed = recipeSchema.safeParse(input);
-  if (!parsed.success) throw new RecipeError(formatIssues(parsed.error.issues, knownKeysAt));
+  if (!parsed.success) throw new RecipeError(formatIssues(parsed.error.issues, knownKeysAt, input));
   const { problems, overlays } = checkRules(parsed.data, path.dirname(file));
   if (problems.length) throw new RecipeError(problems);
   return { recipe: parsed.data, file, overlays };
@@ -52,8 +52,9 @@ function knownKeysAt(at: readonly PropertyKey[]): string[] {
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
+/** The schema inside default/prefault/optional wrappers. */
 export function unwrap(schema: z.ZodType): z.ZodType {
   let s = schema;
-  while (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+  while (['default', 'prefault', 'optional'].includes(s._zod.def.type)) s = (s._zod.def as unknown as { innerType: z.ZodType }).innerType;
   return s;
 }
