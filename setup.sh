@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs everything ephemeral-builder needs on a fresh Debian (12 or 13) machine, as root: the
+# host tools the pipeline runs, the tools the test suite checks against, npm, and the npm
+# dependencies pinned by package-lock.json (Node.js 24 comes from the npm package node@24).
+set -eu
+cd "$(dirname "$0")"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup.sh: run as root (it installs Debian packages)" >&2
+	exit 2
+fi
+
+# Build: mmdebstrap/debootstrap bootstrap, nspawn runs the verify session, ssh talks to it,
+#        tar/zstd/xz pack, dpkg-deb and gpg for packages and the apt repository.
+# Tests: lintian, shellcheck, systemd (systemd-analyze), attr (xattr checks), apt, curl, iproute2.
+PACKAGES="npm mmdebstrap debootstrap systemd-container openssh-client openssh-server tar zstd xz-utils
+dpkg-dev gnupg ca-certificates arch-test uidmap lintian shellcheck systemd attr apt curl iproute2 rsync util-linux"
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+apt-get install -y -q --no-install-recommends $PACKAGES
+
+# npm ci installs exactly the lockfile. npm on Debian may be older than the lockfile's Node 24
+# engine; the packages still install, and every script then runs on node_modules/.bin/node (24).
+npm ci --no-audit --no-fund
+node_modules/.bin/node --version
