@@ -8,6 +8,7 @@ import { StageError } from '../errors.ts';
 import { requireTools } from '../host-tools.ts';
 import { ImageRoot } from '../overlay/image-root.ts';
 import type { InstalledPackage, RootfsTree, Stage, VerifiedTree } from '../stage.ts';
+import { ToolFailed } from '../util/exec.ts';
 import { treeDigest } from '../util/tree-digest.ts';
 import { lintImage, LINT_RULES, type Finding } from '../verify/lint-rules.ts';
 import { makeKeys, MARKER, runnerScript, runnerSession, sshdConfigTest, VERIFY_BODY } from '../verify/session.ts';
@@ -34,7 +35,13 @@ export const verifyStage: Stage<RootfsTree, VerifiedTree> = {
 
     ctx.progress('sshd -t and a GitLab Runner style session');
     const keys = await makeKeys(path.join(ctx.workDir, 'verify-keys'), ctx.tools);
-    await sshdConfigTest(input.rootfs, recipe.user.name, keys, ctx.tools);
+    try {
+      await sshdConfigTest(input.rootfs, recipe.user.name, keys, ctx.tools);
+    } catch (err) {
+      if (!(err instanceof ToolFailed)) throw err;
+      throw failure([{ rule: 'sshd', message: `sshd -t rejects the configuration: ${err.tail.filter((l) => !l.startsWith('$ ')).slice(-3).join(' | ')}`,
+        fix: `fix the sshd drop-in or the overlay that changed /etc/ssh` }]);
+    }
     const sessionLog = path.join(ctx.workDir, 'logs', 'verify-session.log');
     const session = await runnerSession(input.rootfs, recipe.user.name, keys, runnerScript(VERIFY_BODY), sessionLog);
     ctx.log(`session exit ${session.exitCode}\nstdout:\n${session.stdout}\nstderr:\n${session.stderr}`);
