@@ -9,7 +9,7 @@ export default defineConfig({
     testTimeout: 20 * 60_000,
     hookTimeout: 30 * 60_000,
     fileParallelism: false,
-    reporters: ['default'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
   },
 });
