@@ -102,7 +102,7 @@ export class StageRunner {
       reporter.stageEnd(stage.name, 'built', Date.now() - started);
       return output;
     } catch (err) {
-      reporter.stageEnd(stage.name, 'failed', Date.now() - started);
+      reporter.stageEnd(stage.name, signal.aborted ? 'interrupted' : 'failed', Date.now() - started);
       throw this.wrap(stage.name, err, tools, logFile);
     } finally {
       release();

@@ -17,7 +17,7 @@ export interface Plan {
   stages: PlanEntry[];
 }
 
-export type StageOutcome = 'built' | 'cached' | 'failed' | 'skipped';
+export type StageOutcome = 'built' | 'cached' | 'failed' | 'interrupted' | 'skipped';
 
 export interface Reporter {
   plan(plan: Plan): void;

@@ -69,7 +69,7 @@ export class TaskListReporter implements Reporter {
     const row = this.rows.get(stage);
     if (!row) return;
     this.update(stage, (r) => ({ title: `${r.title} [${outcome}, ${formatDuration(durationMs)}]` }));
-    row.settled = { outcome, error: outcome === 'failed' ? new Error(`${stage} failed`) : undefined };
+    row.settled = { outcome, error: outcome === 'failed' || outcome === 'interrupted' ? new Error(`${stage} ${outcome}`) : undefined };
     if (row.finish) this.settle(row);
   }
 

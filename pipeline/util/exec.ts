@@ -1,6 +1,7 @@
 // Running host tools (mmdebstrap, tar, systemd-nspawn…) so that their output is never lost:
 // every line goes to the stage's log file and to a bounded tail shown on failure, and, in verbose
-// mode, to the UI. Cancelling the build's signal kills the tool.
+// mode, to the UI. Cancelling the build's signal kills the tool's whole process group: mmdebstrap
+// and apt leave children (dpkg, apt methods) that outlive a signal to the parent alone.
 import fs from 'node:fs';
 import { execa, type Options } from 'execa';
 
@@ -62,8 +63,8 @@ export class ToolRunner {
       env: { ...opts.env },
       extendEnv: true,
       cwd: opts.cwd,
-      cancelSignal: this.signal,
-      forceKillAfterDelay: 5000,
+      // Its own process group, so that cancelling can signal every descendant at once.
+      detached: true,
       reject: false,
       stripFinalNewline: true,
       timeout: opts.timeoutMs,
@@ -73,7 +74,10 @@ export class ToolRunner {
       lines: false,
       buffer: { stdout: Boolean(opts.captureStdout), stderr: false },
     };
+    if (this.signal.aborted) throw new ToolFailed(shown, undefined, this.lines(), `${cmd} was cancelled`);
     const child = execa(cmd, args, execOpts);
+    const cancel = () => killGroup(child.pid);
+    this.signal.addEventListener('abort', cancel, { once: true });
     const pump = (stream: NodeJS.ReadableStream | null) => {
       if (!stream) return;
       let partial = '';
@@ -87,8 +91,8 @@ export class ToolRunner {
     };
     if (!opts.captureStdout) pump(child.stdout);
     pump(child.stderr);
-    const result = await child;
-    if (result.isCanceled) throw new ToolFailed(shown, undefined, this.lines(), `${cmd} was cancelled`);
+    const result = await child.finally(() => this.signal.removeEventListener('abort', cancel));
+    if (this.signal.aborted) throw new ToolFailed(shown, undefined, this.lines(), `${cmd} was cancelled`);
     if (result.failed && !(opts.okCodes ?? []).includes(result.exitCode ?? -1)) {
       const why = result.exitCode === undefined ? (result.signal ? `killed by ${result.signal}` : (result.originalMessage ?? 'failed to start')) : `exit code ${result.exitCode}`;
       if ((result as { code?: string }).code === 'ENOENT') throw new ToolFailed(shown, undefined, this.lines(), `${cmd}: not found`);
@@ -96,4 +100,18 @@ export class ToolRunner {
     }
     return { exitCode: result.exitCode ?? 0, stdout: typeof result.stdout === 'string' ? result.stdout : '' };
   }
+}
+
+/** SIGTERM to the whole group, then SIGKILL to whatever is left after a grace period. */
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  const send = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // the group is already gone
+    }
+  };
+  send('SIGTERM');
+  setTimeout(() => send('SIGKILL'), 3000).unref();
 }
