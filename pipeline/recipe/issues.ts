@@ -45,7 +45,10 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], knownKeys: (pa
       continue;
     }
     let message = issue.message;
-    if (issue.code === 'invalid_type') message = `expected ${issue.expected}, got ${describe(valueAt(input, issue.path))}`;
+    if (issue.code === 'invalid_type') {
+      const got = valueAt(input, issue.path);
+      message = issue.expected === 'int' && typeof got === 'number' ? `must be a whole number, got ${got}` : `expected ${issue.expected}, got ${describeValue(got)}`;
+    }
     if (issue.code === 'invalid_value' && 'values' in issue) message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     if (issue.code === 'too_small' && issue.origin === 'number') message = `must be at least ${String(issue.minimum)}`;
     if (issue.code === 'too_big' && issue.origin === 'number') message = `must be at most ${String(issue.maximum)}`;
@@ -60,7 +63,7 @@ function valueAt(input: unknown, at: readonly PropertyKey[]): unknown {
   return v;
 }
 
-function describe(v: unknown): string {
+export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { RecipeError } from '../errors.ts';
-import { formatIssues } from './issues.ts';
+import { describeValue, formatIssues } from './issues.ts';
 import { checkRules, type OverlayRef } from './rules.ts';
 import { recipeSchema, type Recipe } from './schema.ts';
 
@@ -26,7 +26,11 @@ export async function loadRecipe(file: string, overrides: { version?: string } =
     throw new RecipeError(`recipe: ${file} could not be loaded: ${(err as Error).message}`);
   }
   if (mod.default === undefined) throw new RecipeError(`recipe: ${file} has no default export`, 'end the module with `export default defineRecipe({...})`');
-  return validateRecipe({ ...(mod.default as object), ...(overrides.version ? { version: overrides.version } : {}) }, abs);
+  const recipe = mod.default;
+  if (typeof recipe !== 'object' || recipe === null || Array.isArray(recipe)) {
+    throw new RecipeError(`(recipe): expected an object, got ${describeValue(recipe)}`, 'export default defineRecipe({ ... })');
+  }
+  return validateRecipe({ ...recipe, ...(overrides.version ? { version: overrides.version } : {}) }, abs);
 }
 
 /** Validate a recipe object as written (schema, then rules). Exposed for tests and tools. */
