@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { Cache } from './cache.ts';
+import { StageError } from './errors.ts';
 import type { ResolvedRecipe } from './recipe/resolve.ts';
 import { StageRunner, type AnyStage } from './runner.ts';
 import type { StageName } from './stage.ts';
@@ -46,11 +47,11 @@ export async function build(recipe: ResolvedRecipe, opts: BuildOptions, reporter
   await runner.verifyAll(stages);
   try {
     const base = await runner.run(bootstrapStage, undefined);
-    if (opts.stopAfter === 'bootstrap') return { plan, rootfs: await keepTree(base.rootfs, opts.outDir) };
+    if (opts.stopAfter === 'bootstrap') return { plan, rootfs: await keepTree(base.rootfs, opts.outDir, 'bootstrap') };
     const image = await runner.run(overlaysStage, base);
-    if (opts.stopAfter === 'overlays') return { plan, rootfs: await keepTree(image.rootfs, opts.outDir) };
+    if (opts.stopAfter === 'overlays') return { plan, rootfs: await keepTree(image.rootfs, opts.outDir, 'overlays') };
     const verified = await runner.run(verifyStage, image);
-    if (opts.stopAfter === 'verify') return { plan, treeDigest: verified.treeDigest, rootfs: await keepTree(verified.rootfs, opts.outDir) };
+    if (opts.stopAfter === 'verify') return { plan, treeDigest: verified.treeDigest, rootfs: await keepTree(verified.rootfs, opts.outDir, 'verify') };
     const artifacts = await runner.run(packStage, { tree: verified, outDir: opts.outDir, fast: opts.fast, plan });
     return { plan, treeDigest: verified.treeDigest, artifacts };
   } catch (err) {
@@ -62,17 +63,27 @@ export async function build(recipe: ResolvedRecipe, opts: BuildOptions, reporter
 }
 
 /** Move a finished tree to OUT/rootfs; the rename means OUT never holds a half-moved tree. */
-async function keepTree(tree: string, outDir: string): Promise<string> {
+async function keepTree(tree: string, outDir: string, stage: StageName): Promise<string> {
   fs.mkdirSync(outDir, { recursive: true });
   const final = path.join(outDir, 'rootfs');
   const tmp = path.join(outDir, `.rootfs.tmp-${process.pid}`);
   try {
-    fs.renameSync(tree, tmp);
+    try {
+      fs.renameSync(tree, tmp);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      // Another filesystem: cp -a keeps owners, modes, links and xattrs, which fs.cp does not.
+      const cp = await execa('cp', ['-a', '--reflink=auto', tree, tmp], { reject: false });
+      if (cp.failed) {
+        const full = /No space left on device/.test(cp.stderr);
+        throw new StageError(stage, `cannot copy the tree to ${final}: ${full ? 'no space left on device' : cp.stderr.split('\n')[0]}`,
+          full ? 'free space on the output filesystem, or choose another --out' : undefined);
+      }
+    }
+    replaceDir(tmp, final);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    // Another filesystem: cp -a keeps owners, modes, links and xattrs, which fs.cp does not.
-    await execa('cp', ['-a', '--reflink=auto', tree, tmp]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
   }
-  replaceDir(tmp, final);
   return final;
 }
