@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { UsageError } from '../errors.ts';
+import { requireTools } from '../host-tools.ts';
 import { tempNameFor } from '../util/fs-atomic.ts';
 import { field, parseParagraphs, type Paragraph } from './deb822.ts';
 import { poolPath, readDeb, hashFile, type DebInfo } from './deb-file.ts';
@@ -66,6 +67,7 @@ export async function publish(opts: PublishOptions, log: PublishLog = () => {}):
   if (!SAFE_SEGMENT.test(suite)) throw new UsageError(`--suite ${JSON.stringify(suite)}: use letters, digits, ".", "_", "+" and "-"`);
   if (!SAFE_SEGMENT.test(component)) throw new UsageError(`--component ${JSON.stringify(component)}: use letters, digits, ".", "_", "+" and "-"`);
   if (opts.debs.length === 0) throw new UsageError('publish: no .deb files given');
+  requireTools(['dpkg-deb', 'gpg', 'gpgv', 'xz']);
   const repoDir = path.resolve(opts.repoDir);
   fs.mkdirSync(repoDir, { recursive: true });
   const gpgOpts: GpgOptions = { signKey: opts.signKey, gnupgHome: opts.gnupgHome };
@@ -99,18 +101,7 @@ export async function publish(opts: PublishOptions, log: PublishLog = () => {}):
       return result(false);
     }
 
-    // 1. The pool: new files only, never an overwrite (plan() refused those).
-    for (const d of added) {
-      const dest = path.join(repoDir, poolPath(component, d));
-      if (fs.existsSync(dest)) continue; // an identical file left by an interrupted publish
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      const tmp = tempNameFor(dest);
-      fs.copyFileSync(d.file, tmp);
-      fs.renameSync(tmp, dest);
-      log(`added: ${d.package} ${d.version} ${d.architecture} -> ${poolPath(component, d)}`);
-    }
-
-    // 2. The indexes of this component, then Release over every component of the suite.
+    // 1. The indexes of this component, then Release over every component of the suite, signed.
     const entries = [...existing.values(), ...added.map((d) => indexEntry(component, d))];
     const arches = [...new Set([
       ...(previous?.architectures ?? []),
@@ -139,6 +130,19 @@ export async function publish(opts: PublishOptions, log: PublishLog = () => {}):
     // What apt will do, before anything is published: both signatures against the exported keyring.
     await verifySignatures(keyring, inRelease, release, releaseGpg);
 
+    // 2. The pool: new files only, never an overwrite (plan() refused those). After signing, so a
+    // key that fails leaves no unindexed file behind.
+    for (const d of added) {
+      const dest = path.join(repoDir, poolPath(component, d));
+      if (fs.existsSync(dest)) continue; // an identical file left by an interrupted publish
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      const tmp = tempNameFor(dest);
+      fs.copyFileSync(d.file, tmp);
+      fs.renameSync(tmp, dest);
+      log(`added: ${d.package} ${d.version} ${d.architecture} -> ${poolPath(component, d)}`);
+    }
+
+    // 3. The indexes, in the order that keeps every state a reader can see consistent.
     const ours = files.filter((f) => f.path.startsWith(`${component}/`));
     writeAll([
       ...ours.map((f): [string, Uint8Array] => [
