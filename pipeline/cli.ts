@@ -7,6 +7,8 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { build } from './build.ts';
 import { EXIT, exitCodeFor, Interrupted, UsageError } from './errors.ts';
+import { nextVersion, type Bump } from './publish/next-version.ts';
+import { publish } from './publish/publish.ts';
 import { loadRecipe } from './recipe/load.ts';
 import { resolveRecipe } from './recipe/resolve.ts';
 import { STAGE_NAMES, type StageName } from './stage.ts';
@@ -23,6 +25,8 @@ function defaultCacheDir(): string {
 interface BuildFlags {
   out: string;
   version?: string;
+  bump?: Bump;
+  repo?: string;
   cacheDir: string;
   cache: boolean;
   dryRun?: boolean;
@@ -36,6 +40,8 @@ async function buildCommand(recipeFile: string, flags: BuildFlags): Promise<void
   if (flags.version !== undefined && !isValidSemver(flags.version)) {
     throw new UsageError(`--version: "${flags.version}" is not a semantic version (expected X.Y.Z or X.Y.Z-rc.N)`);
   }
+  if (flags.bump && flags.version) throw new UsageError('--bump and --version: give one, not both');
+  if (flags.bump && !flags.repo) throw new UsageError('--bump needs --repo DIR: the repository whose latest version is bumped');
   const reporter = pickReporter({ json: Boolean(flags.json), verbose: Boolean(flags.verbose) });
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -46,7 +52,13 @@ async function buildCommand(recipeFile: string, flags: BuildFlags): Promise<void
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const loaded = await loadRecipe(recipeFile, { version: flags.version });
+    let loaded = await loadRecipe(recipeFile, { version: flags.version });
+    if (flags.bump && flags.repo) {
+      // The host package is named after the recipe; its versions are the releases.
+      const version = nextVersion(flags.repo, loaded.recipe.name, flags.bump);
+      reporter.info(`--bump ${flags.bump}: ${loaded.recipe.name} ${version} (from ${flags.repo})`);
+      loaded = await loadRecipe(recipeFile, { version });
+    }
     const recipe = await resolveRecipe(loaded, flags.cacheDir, {
       signal: controller.signal,
       onRetry: (n, why, ms) => reporter.warn(`mirror: ${why}; retry ${n} in ${ms} ms`),
@@ -75,6 +87,30 @@ function printResult(result: Awaited<ReturnType<typeof build>>): void {
   }
 }
 
+interface PublishFlags {
+  repo: string;
+  suite: string;
+  component: string;
+  signKey?: string;
+  gnupgHome?: string;
+  uri?: string;
+  json?: boolean;
+}
+
+async function publishCommand(debs: string[], flags: PublishFlags): Promise<void> {
+  const result = await publish({
+    repoDir: flags.repo, suite: flags.suite, component: flags.component, signKey: flags.signKey,
+    gnupgHome: flags.gnupgHome, sourcesUri: flags.uri, debs,
+  }, (line) => process.stderr.write(`${line}\n`));
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  for (const p of result.added) process.stdout.write(`added ${p.package} ${p.version} ${p.architecture}: ${p.filename}\n`);
+  for (const p of result.unchanged) process.stdout.write(`unchanged ${p.package} ${p.version} ${p.architecture}\n`);
+  process.stdout.write(`keyring: ${result.keyring}\nsources: ${result.sources}\n`);
+}
+
 export function program(): Command {
   const cmd = new Command('ephemeral-builder')
     .description('Build throw-away GitLab Runner SSH build containers as release artifacts')
@@ -95,7 +131,20 @@ export function program(): Command {
     .addOption(new Option('--stop-after <stage>', 'stop after a stage; before pack, the tree is left at OUT/rootfs').choices(STAGE_NAMES))
     .option('--fast', 'fast, low compression (development builds)')
     .option('-v, --verbose', 'show the output of the tools (mmdebstrap, apt, tar)')
+    .addOption(new Option('--bump <part>', 'take the next version from --repo: the latest published, bumped').choices(['patch', 'minor', 'major']))
+    .option('--repo <dir>', 'apt repository to read the latest version from (with --bump)')
     .action(buildCommand);
+  cmd.command('publish')
+    .description('add .deb files to an apt repository and sign it; earlier versions stay installable')
+    .argument('<debs...>', '.deb files to add')
+    .requiredOption('--repo <dir>', 'repository directory (created if missing)')
+    .option('--suite <suite>', 'suite (dists/<suite>)', 'stable')
+    .option('--component <component>', 'component', 'main')
+    .option('--sign-key <keyid>', 'signing key (default: the only secret key in the keyring)')
+    .option('--gnupg-home <dir>', 'GnuPG home holding the signing key')
+    .option('--uri <url>', 'URL of the repository, written into the example .sources file')
+    .option('--json', 'print the result as JSON')
+    .action(publishCommand);
   return cmd;
 }
 
