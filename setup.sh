@@ -13,8 +13,12 @@ fi
 # Build: mmdebstrap/debootstrap bootstrap, nspawn runs the verify session, ssh talks to it,
 #        tar/zstd/xz pack, dpkg-deb and gpg for packages and the apt repository.
 # Tests: lintian, shellcheck, systemd (systemd-analyze), attr (xattr checks), apt, curl, iproute2.
-PACKAGES="npm mmdebstrap debootstrap systemd-container openssh-client openssh-server tar zstd xz-utils
+PACKAGES="mmdebstrap debootstrap systemd-container openssh-client openssh-server tar zstd xz-utils
 dpkg-dev gnupg ca-certificates arch-test uidmap lintian shellcheck systemd attr apt curl iproute2 rsync util-linux"
+
+# npm only where there is none: a machine whose nodejs comes from elsewhere (nodesource) ships its
+# own npm, and Debian's npm package conflicts with it.
+command -v npm >/dev/null 2>&1 || PACKAGES="npm $PACKAGES"
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
