@@ -1,0 +1,243 @@
+// The spawn helper for real, on this machine (no booted systemd, so it runs with --register=no,
+// which it picks by itself): a trixie image with the image conventions, installed with the real
+// install.sh into a scratch root, and real OpenSSH connections whose ProxyCommand is the spawn
+// helper, exactly what the service's ExecStart runs per connection. Checks the nspawn flag set:
+// private users, the idmapped key bind, read-only root, tmpfs home and /tmp with their sizes,
+// rlimits, binds, one container per connection, and the host tool against live containers.
+// Not here (needs a booted host, see test/e2e): the socket unit, machined registration, cgroup
+// properties of the service.
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWith } from '../helpers/env.ts';
+import { TEST_CACHE } from '../helpers/paths.ts';
+import { applyImageConventions, bootstrapTestImage, ctl, installSh, makeRelease, newHostRoot, tempDir, testRecipe } from './host-fixture.ts';
+
+const NAME = 'ebspawn';
+const PORT = 2424;
+const dirs: string[] = [];
+let root: string;
+let bindSource: string;
+const live: ReturnType<typeof openConnection>[] = [];
+
+afterAll(async () => {
+  for (const p of live) p.kill('SIGKILL');
+  await Promise.allSettled(live);
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  // Outside a booted systemd /run is no tmpfs, and nspawn leaves an empty propagation directory
+  // per machine there ("we can't allow that"); ours are named after NAME.
+  const propagate = '/run/systemd/nspawn/propagate';
+  for (const dir of fs.existsSync(propagate) ? fs.readdirSync(propagate) : []) {
+    if (dir.startsWith(`${NAME}-`)) fs.rmSync(path.join(propagate, dir), { recursive: true, force: true });
+  }
+});
+
+function sshArgs(): string[] {
+  const etc = path.join(root, 'etc', NAME);
+  return [
+    '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${etc}/runner/known_hosts`,
+    '-o', 'GlobalKnownHostsFile=/dev/null', '-o', `IdentityFile=${etc}/runner/id_ed25519`, '-o', 'IdentitiesOnly=yes',
+    '-o', 'LogLevel=ERROR', '-o', `ProxyCommand=env EB_ROOT=${root} ${root}/usr/lib/${NAME}/spawn`,
+    '-p', String(PORT), 'builder@127.0.0.1',
+  ];
+}
+
+/** One connection, one command (as GitLab Runner's SSH executor: no pty, script on stdin allowed). */
+function ssh(command: string, input?: string) {
+  return execa('ssh', [...sshArgs(), command], { reject: false, input: input ?? '' });
+}
+
+function openConnection(command: string) {
+  return execa('ssh', [...sshArgs(), `${command}; echo started; read -r _; echo done`], { reject: false, stdin: 'pipe' });
+}
+
+/** A connection that stays open until its stdin is closed, reporting when its command started. */
+function hold(command: string): { proc: ReturnType<typeof openConnection>; started: Promise<void> } {
+  const proc = openConnection(command);
+  live.push(proc);
+  const started = new Promise<void>((resolve, reject) => {
+    let seen = '';
+    proc.stdout!.on('data', (c: Buffer) => {
+      seen += c.toString();
+      if (seen.includes('started')) resolve();
+    });
+    proc.then(() => reject(new Error(`connection ended early: ${seen}`)), reject);
+  });
+  return { proc, started };
+}
+
+describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-keygen', 'zstd', 'tar'] }, 'the spawn helper with real nspawn and ssh', () => {
+  beforeAll(async () => {
+    const work = tempDir('eb-spawn');
+    dirs.push(work);
+    bindSource = path.join(work, 'host-tool');
+    fs.writeFileSync(bindSource, 'from the host\n');
+    const recipe = testRecipe({
+      name: NAME,
+      version: '1.0.0',
+      ssh: { port: PORT },
+      limits: { homeSize: '32M', tasks: 64, addressSpace: '3G' },
+      binds: [
+        { source: bindSource, target: '/usr/bin/gitlab-runner', optional: false },
+        { source: '/nonexistent/optional-tool', target: '/usr/bin/gitlab-runner', optional: true },
+      ],
+    });
+    const rootfs = path.join(work, 'rootfs');
+    await bootstrapTestImage(path.join(TEST_CACHE, 'host'), rootfs);
+    applyImageConventions(rootfs, recipe, ['/usr/bin/gitlab-runner']);
+    fs.writeFileSync(path.join(rootfs, 'etc/eb-test-release'), '1.0.0\n');
+    const release = await makeRelease(recipe, { image: rootfs });
+    dirs.push(release.dir);
+    fs.rmSync(rootfs, { recursive: true, force: true });
+    root = newHostRoot();
+    dirs.push(root);
+    const res = await installSh(release, root, ['install', release.tarball]);
+    expect(res.exitCode, res.all).toBe(0);
+  });
+
+  it('logs the builder in, in its home filled from the template, with the host key from known-hosts', async () => {
+    const res = await ssh('id -un; id -u; pwd; test -f ~/.bashrc && echo has-bashrc; stat -c %a ~');
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(res.stdout.split('\n')).toEqual(['builder', '9000', '/home/builder', 'has-bashrc', '700']);
+  });
+
+  it('runs a job script from stdin in bash -l without a pty, and returns its exit code', async () => {
+    const res = await ssh('bash -l', 'set -eo pipefail\necho "tty: $(tty || true)"\ngit --version\nexit 42\n');
+    expect(res.stdout).toContain('tty: not a tty');
+    expect(res.stdout).toMatch(/git version \d/);
+    expect(res.exitCode).toBe(42);
+  });
+
+  it('maps container root to an unprivileged host uid range (private users)', async () => {
+    const res = await ssh('cat /proc/self/uid_map');
+    const [inside, outside, count] = res.stdout.trim().split(/\s+/).map(Number);
+    expect(inside).toBe(0);
+    expect(outside).toBeGreaterThanOrEqual(524288);
+    expect(count).toBe(65536);
+  });
+
+  it('keeps the root read-only, the home and /tmp writable up to their tmpfs size', async () => {
+    const res = await ssh(
+      'touch /usr/x 2>&1; echo hi > ~/f && cat ~/f; ' +
+      'dd if=/dev/zero of=$HOME/big bs=1M count=64 2>&1 | grep -o "No space left on device" | head -n 1; ' +
+      'dd if=/dev/zero of=/tmp/big bs=1M count=64 2>&1 | grep -o "No space left on device" | head -n 1; ' +
+      'df -k --output=size,target ~ /tmp | tail -n 2');
+    const lines = res.stdout.split('\n');
+    expect(lines[0]).toMatch(/Read-only file system/);
+    expect(lines[1]).toBe('hi');
+    expect(lines[2]).toBe('No space left on device');
+    expect(lines[3]).toBe('No space left on device');
+    expect(lines[4]).toMatch(/^\s*32768 \/home\/builder$/);
+    expect(lines[5]).toMatch(/^\s*32768 \/tmp$/);
+  });
+
+  it('sets the per-container rlimits: processes and address space', async () => {
+    const res = await ssh('ulimit -u; ulimit -v');
+    expect(res.stdout.split('\n')).toEqual(['64', String(3 * 1024 * 1024)]);
+  });
+
+  it('binds the host keys so that sshd reads them and the builder cannot', async () => {
+    const res = await ssh('stat -c "%u %a %n" /etc/ssh/ephemeral/ssh_host_ed25519_key; cat /etc/ssh/ephemeral/ssh_host_ed25519_key 2>&1 | head -n 1; touch /etc/ssh/ephemeral/x 2>&1');
+    const lines = res.stdout.split('\n');
+    // idmap: owned by (container) root, 0600, as on the host.
+    expect(lines[0]).toBe('0 600 /etc/ssh/ephemeral/ssh_host_ed25519_key');
+    expect(lines[1]).toMatch(/Permission denied/);
+    expect(lines[2]).toMatch(/Read-only file system|Permission denied/);
+  });
+
+  it('binds the recipe binds read-only and skips an optional one the host lacks', async () => {
+    const res = await ssh('cat /usr/bin/gitlab-runner; awk \'$5 == "/usr/bin/gitlab-runner" { split($6, o, ","); print o[1] }\' /proc/self/mountinfo');
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(res.stdout.split('\n')).toEqual(['from the host', 'ro']);
+  });
+
+  it('gives every connection its own container: own hostname, nothing shared, nothing kept', async () => {
+    const a = hold('hostname; echo a > ~/mine; echo a > /tmp/mine');
+    await a.started;
+    const b = await ssh('hostname; cat ~/mine /tmp/mine 2>&1 | grep -c "No such file"');
+    a.proc.stdin!.end('\n');
+    const aOut = (await a.proc).stdout.split('\n');
+    const bOut = b.stdout.split('\n');
+    expect(aOut[0]).toMatch(new RegExp(`^${NAME}-x-\\d+$`));
+    expect(bOut[0]).toMatch(new RegExp(`^${NAME}-x-\\d+$`));
+    expect(aOut[0]).not.toBe(bOut[0]);
+    expect(bOut[1]).toBe('2');
+    const after = await ssh('ls -A ~ | grep -c mine; ls /tmp | grep -c mine');
+    expect(after.stdout.split('\n')).toEqual(['0', '0']);
+  });
+
+  it('stops a fork storm at the process limit of its own container only', async () => {
+    // The sleeps must not hold grep's pipe open: only sh's own "Cannot fork" goes there.
+    const storm = hold('sh -c \'i=0; while [ $i -lt 200 ]; do sleep 30 </dev/null >/dev/null 2>&1 & i=$((i+1)); done\' 2>&1 | grep -c "fork"');
+    await storm.started;
+    const other = await ssh('echo unharmed; ps -u builder --no-headers | wc -l');
+    storm.proc.stdin!.end('\n');
+    const stormOut = (await storm.proc).stdout.split('\n');
+    expect(Number(stormOut[0])).toBeGreaterThan(0);
+    expect(other.exitCode, other.stderr).toBe(0);
+    expect(other.stdout.split('\n')[0]).toBe('unharmed');
+    expect(Number(other.stdout.split('\n')[1])).toBeLessThan(10);
+  });
+
+  it('keeps running containers on their image across `use`, and gc refuses an image in use', async () => {
+    // A second image version, as install.sh would leave it: a copy with a different marker.
+    const images = path.join(root, 'usr/lib', NAME, 'images');
+    await execa('cp', ['-al', path.join(images, '1.0.0'), path.join(images, '1.1.0')]);
+    fs.rmSync(path.join(images, '1.1.0/etc/eb-test-release'));
+    fs.writeFileSync(path.join(images, '1.1.0/etc/eb-test-release'), '1.1.0\n');
+
+    const old = hold('cat /etc/eb-test-release');
+    await old.started;
+    const status = await ctl(root, NAME, ['status']);
+    expect(status.stdout).toContain('containers: 1');
+    expect(status.stdout).toMatch(new RegExp(`${NAME}-x-\\d+\\s+image 1\\.0\\.0`));
+
+    expect((await ctl(root, NAME, ['use', '1.1.0'])).exitCode).toBe(0);
+    expect((await ssh('cat /etc/eb-test-release')).stdout).toBe('1.1.0');
+    const gc = await ctl(root, NAME, ['gc', '--keep', '0']);
+    expect(gc.exitCode, gc.all).toBe(0);
+    expect(gc.stdout).toMatch(new RegExp(`keeping 1\\.0\\.0: in use by ${NAME}-x-\\d+`));
+    expect(fs.existsSync(path.join(images, '1.0.0/etc/eb-test-release'))).toBe(true);
+
+    old.proc.stdin!.end('\n');
+    const oldOut = await old.proc;
+    expect(oldOut.exitCode).toBe(0);
+    expect(oldOut.stdout.split('\n')).toEqual(['1.0.0', 'started', 'done']);
+
+    expect((await ctl(root, NAME, ['status'])).stdout).toContain('containers: none');
+    const gc2 = await ctl(root, NAME, ['gc', '--keep', '0']);
+    expect(gc2.stdout).toContain('removing 1.0.0');
+    expect(fs.readdirSync(images).filter((n) => !n.startsWith('.'))).toEqual(['1.1.0']);
+    expect((await ssh('cat /etc/eb-test-release')).stdout).toBe('1.1.0');
+  });
+
+  it('runs a throw-away shell command as the builder (ctl shell)', async () => {
+    const res = await ctl(root, NAME, ['shell', 'sh', '-c', 'id -un; pwd; ls -A ~ | grep -c bashrc']);
+    expect(res.exitCode, res.all).toBe(0);
+    expect(res.stdout.split('\n').slice(-3)).toEqual(['builder', '/', '1']);
+  });
+
+  it('doctor passes here, starting a real container, and says systemd is not running', async () => {
+    const res = await ctl(root, NAME, ['doctor']);
+    expect(res.exitCode, res.all).toBe(0);
+    expect(res.stdout).toMatch(/^ok {4}systemd-nspawn \d+$/m);
+    expect(res.stdout).toMatch(/^ok {4}host key .*ssh_host_ecdsa_key$/m);
+    expect(res.stdout).toMatch(/^ok {4}current image 1\.1\.0$/m);
+    expect(res.stdout).toMatch(/^ok {4}a container starts and exits$/m);
+    expect(res.stdout).toMatch(/^warn {2}systemd is not running as init/m);
+  });
+
+  it('refuses the connection when there is no current image, saying why', async () => {
+    const link = path.join(root, 'var/lib', NAME, 'current');
+    const target = fs.readlinkSync(link);
+    fs.rmSync(link);
+    try {
+      const res = await ssh('true');
+      expect(res.exitCode).not.toBe(0);
+      expect(res.stderr).toContain('no current image');
+    } finally {
+      fs.symlinkSync(target, link);
+    }
+  });
+});
