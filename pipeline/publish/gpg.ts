@@ -18,7 +18,8 @@ export interface GpgOptions {
 async function gpg(opts: GpgOptions, args: string[], input?: string): Promise<{ stdout: string; stdoutBuffer: Buffer }> {
   const base = ['--batch', '--no-tty', ...(opts.gnupgHome ? ['--homedir', opts.gnupgHome] : [])];
   const res = await execa('gpg', [...base, ...args], {
-    reject: false, env: { LC_ALL: 'C' }, encoding: 'buffer',
+    // No stripFinalNewline: it would cut a final 0x0a byte off the binary key of --export.
+    reject: false, env: { LC_ALL: 'C' }, encoding: 'buffer', stripFinalNewline: false,
     ...(input !== undefined ? { input } : { stdin: 'ignore' as const }),
   });
   if ((res as { code?: string }).code === 'ENOENT') throw new UsageError('gpg is not installed: apt-get install gnupg');
@@ -28,7 +29,7 @@ async function gpg(opts: GpgOptions, args: string[], input?: string): Promise<{ 
       opts.gnupgHome ? `check the key in ${opts.gnupgHome}` : 'check the key with gpg --list-secret-keys', tail);
   }
   const stdoutBuffer = Buffer.from(res.stdout);
-  return { stdout: stdoutBuffer.toString('utf8'), stdoutBuffer };
+  return { stdout: stdoutBuffer.toString('utf8').replace(/\r?\n$/, ''), stdoutBuffer };
 }
 
 /** Fingerprint of the primary key that will sign. */

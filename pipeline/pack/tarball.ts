@@ -1,0 +1,45 @@
+// The .tar.zst for hosts without apt: the same paths as the two packages' data, streamed through
+// zstd. Also an entry point for bench/: packTarball(dir or entries, outFile, opts).
+// Reads: nothing from the recipe directly; pack.ts passes compression.tarballLevel (or 3 with --fast).
+import fs from 'node:fs';
+import { compressTo, type CompressResult } from './compress.ts';
+import { mergeEntries, scanTree, type TarEntry } from './tar-entries.ts';
+import { tarStream, type TarWriteResult } from './tar-writer.ts';
+
+export interface TarballOptions {
+  level: number;
+  /** Long-distance matching (128 MiB window); readable by plain `zstd -d` and `tar --zstd`. */
+  long?: boolean;
+  /** Needed when `tree` is a directory: mtimes are clamped to it. */
+  sourceDateEpoch?: number;
+  /** Path prefix inside the archive when `tree` is a directory ("" = the archive root). */
+  prefix?: string;
+  onBytes?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface TarballResult extends CompressResult {
+  entries: number;
+  contentBytes: number;
+}
+
+/** Streams `tree` (a directory, or merged entries) into `outFile` as zstd-compressed tar. */
+export async function packTarball(tree: string | TarEntry[], outFile: string, opts: TarballOptions): Promise<TarballResult> {
+  let entries: TarEntry[];
+  if (typeof tree === 'string') {
+    const sde = opts.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
+    entries = mergeEntries([await scanTree(tree, opts.prefix ?? '', sde)], sde);
+  } else {
+    entries = tree;
+  }
+  const { stream, result } = tarStream(entries, { onBytes: opts.onBytes, signal: opts.signal });
+  try {
+    // compressTo reports the first cause: the tar's own error, or the compressor's.
+    const compressed: CompressResult = await compressTo(stream, outFile, { tool: 'zstd', level: opts.level, long: opts.long }, opts.signal);
+    const written: TarWriteResult = await result;
+    return { ...compressed, entries: written.entries, contentBytes: written.contentBytes };
+  } catch (err) {
+    fs.rmSync(outFile, { force: true });
+    throw err;
+  }
+}

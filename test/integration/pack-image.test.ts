@@ -1,0 +1,172 @@
+// The pack stage on a REAL Debian tree (mmdebstrap trixie minbase + openssh-server + git, cleaned
+// the way the image overlays clean it), with the real host files (renderHostFiles) and the
+// recipe's default compression: dpkg-deb, lintian (once per package, in beforeAll), GNU tar, zstd,
+// sha256sum and a search for private keys, and a second pack of a copy of the tree that must give
+// byte-identical artifacts. The bootstrapped tree is cached in .cache/test/pack-fixture.
+import { execa, execaSync } from 'execa';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { IMAGE_LINTIAN_OVERRIDES } from '../../pipeline/pack/lintian-image-overrides.ts';
+import type { VerifiedTree } from '../../pipeline/stage.ts';
+import { packStage, type Artifacts } from '../../pipeline/stages/pack.ts';
+import type { Plan } from '../../pipeline/ui/reporter.ts';
+import { treeDigest } from '../../pipeline/util/tree-digest.ts';
+import { describeWith } from '../helpers/env.ts';
+import { TEST_CACHE } from '../helpers/paths.ts';
+import { describeTree, fixtureCtx, fixtureResolvedRecipe, SDE, tempDir } from '../unit/pack-fixture.ts';
+
+const FIXTURE = path.join(TEST_CACHE, 'pack-fixture');
+const ROOTFS = path.join(FIXTURE, 'rootfs');
+/** Bump when the fixture's recipe below changes, so a stale cached tree is rebuilt. */
+const FIXTURE_VERSION = '1';
+
+/** What the overlays' hygiene does to a bootstrapped tree, reduced to what packing cares about. */
+const HOOKS = [
+  'rm -f "$1"/etc/ssh/ssh_host_*',
+  // systemd sets POSIX ACLs (extended attributes) on /var/log/journal.
+  'rm -rf "$1/var/log/journal" && mkdir -m 2755 "$1/var/log/journal"',
+  // mmdebstrap copies the build machine's hostname and resolv.conf (mode 0755 on these machines).
+  'printf "ebtest\\n" > "$1/etc/hostname" && : > "$1/etc/resolv.conf" && chmod 0644 "$1/etc/hostname" "$1/etc/resolv.conf" && : > "$1/etc/machine-id"',
+  'chroot "$1" useradd -u 9000 -U -m -s /bin/bash builder && mkdir -p "$1/etc/ssh/ephemeral"',
+];
+
+async function ensureFixture(): Promise<void> {
+  const stamp = path.join(FIXTURE, 'complete');
+  if (fs.existsSync(ROOTFS) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === FIXTURE_VERSION) return;
+  fs.rmSync(FIXTURE, { recursive: true, force: true });
+  fs.mkdirSync(FIXTURE, { recursive: true });
+  const tmp = path.join(FIXTURE, `rootfs.tmp-${process.pid}`);
+  try {
+    await execa('mmdebstrap', ['--variant=minbase', '--include=openssh-server,git', ...HOOKS.map((h) => `--customize-hook=${h}`),
+      'trixie', tmp, 'http://deb.debian.org/debian'], { env: { SOURCE_DATE_EPOCH: String(SDE) } });
+    // nspawn provides /dev; mmdebstrap leaves device nodes there (its hooks run with devpts mounted).
+    await execa('find', [path.join(tmp, 'dev'), '-mindepth', '1', '(', '-type', 'c', '-o', '-type', 'b', ')', '-delete']);
+    fs.renameSync(tmp, ROOTFS);
+    fs.writeFileSync(stamp, FIXTURE_VERSION);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function verifiedTree(rootfs: string): Promise<VerifiedTree> {
+  const summary = await treeDigest(rootfs);
+  const q = execaSync('dpkg-query', [`--admindir=${rootfs}/var/lib/dpkg`, '-W', '-f', '${Package}\t${Version}\t${Architecture}\n']).stdout;
+  const packages = q.trim().split('\n').map((l) => {
+    const [name = '', version = '', architecture = ''] = l.split('\t');
+    return { name, version, architecture };
+  });
+  return { rootfs, treeDigest: summary.digest, sizeBytes: summary.bytes, fileCount: summary.files, packages };
+}
+
+const PLAN: Plan = {
+  recipe: { name: 'ebtest', version: '1.4.0-rc.1', suite: 'trixie', file: '/somewhere/recipe.ts', digest: 'a'.repeat(64) },
+  stages: [{ stage: 'pack', title: 'p', key: '3'.repeat(64), cache: 'miss' as never, manifest: {} }],
+};
+
+const IMAGE_DIR = 'usr/lib/ebtest/images/1.4.0-rc.1';
+const ARTIFACT_KEYS = ['imageDeb', 'hostDeb', 'tarball', 'installSh', 'manifest', 'sha256sums'] as const;
+
+let work: string;
+let tree: VerifiedTree;
+let first: Artifacts;
+let second: Artifacts;
+let lintianHost: string;
+let lintianImage: string;
+// The recipe's defaults: xz -6 members, zstd -19 tarball.
+const recipe = fixtureResolvedRecipe({ compression: {} });
+
+function lintian(deb: string): Promise<string> {
+  return execa('lintian', ['--no-cfg', '--display-level', '>=warning', '--show-overrides', deb], { reject: false, all: true })
+    .then((r) => r.all ?? '');
+}
+
+describeWith({ root: true, network: true, tools: ['mmdebstrap', 'dpkg-deb', 'lintian', 'xz', 'zstd', 'tar', 'getfattr', 'sha256sum'] }, 'pack on a real trixie tree', () => {
+  beforeAll(async () => {
+    work = tempDir('pack-image');
+    await ensureFixture();
+    tree = await verifiedTree(ROOTFS);
+    await packStage.verify(recipe);
+    first = await packStage.run({ tree, outDir: path.join(work, 'out1'), fast: false, plan: PLAN }, fixtureCtx(recipe, work));
+    // The slow parts at once: lintian is mostly single-threaded; the second pack (of a copy of the
+    // tree, at another path with other inodes) is for the reproducibility check.
+    const copy = path.join(work, 'copy');
+    await execa('cp', ['-a', ROOTFS, copy]);
+    [lintianHost, lintianImage, second] = await Promise.all([
+      lintian(first.hostDeb), lintian(first.imageDeb),
+      packStage.run({ tree: { ...tree, rootfs: copy }, outDir: path.join(work, 'out2'), fast: false, plan: PLAN }, fixtureCtx(recipe, work)),
+    ]);
+  });
+  afterAll(() => { if (work) fs.rmSync(work, { recursive: true, force: true }); });
+
+  it('makes packages dpkg-deb accepts', () => {
+    for (const deb of [first.imageDeb, first.hostDeb]) {
+      expect(execaSync('dpkg-deb', ['--info', deb]).exitCode).toBe(0);
+      expect(execaSync('dpkg-deb', ['--contents', deb], { maxBuffer: 64 * 1024 * 1024 }).exitCode).toBe(0);
+    }
+    expect(execaSync('dpkg-deb', ['-f', first.hostDeb, 'Depends']).stdout).toBe('ebtest-image-1.4.0-rc.1 (= 1.4.0~rc.1), systemd-container, openssh-client');
+  });
+
+  it('reproduces the tree with dpkg-deb -x: same paths, types, modes, numeric owners, contents', () => {
+    const dest = path.join(work, 'x-image');
+    execaSync('dpkg-deb', ['-x', first.imageDeb, dest]);
+    const want = describeTree(ROOTFS);
+    const got = describeTree(path.join(dest, IMAGE_DIR));
+    expect([...got.keys()]).toEqual([...want.keys()]);
+    const differ = [...want].filter(([p, w]) => {
+      const g = got.get(p)!;
+      return JSON.stringify({ ...g, mtime: 0, inode: Boolean(g.inode) }) !== JSON.stringify({ ...w, mtime: 0, inode: Boolean(w.inode) });
+    }).map(([p]) => p);
+    expect(differ).toEqual([]);
+    expect(got.get('home/builder')!.uid).toBe(9000);
+  });
+
+  it('gets no lintian errors or warnings on the host package', () => {
+    expect(lintianHost.split('\n').filter((l) => /^[EW]: /.test(l))).toEqual([]);
+  });
+
+  it('gets no lintian errors or warnings on the image package; only listed rootfs tags are overridden', () => {
+    expect(lintianImage.split('\n').filter((l) => /^[EW]: /.test(l))).toEqual([]);
+    const overridden = new Set([...lintianImage.matchAll(/^O: \S+: (\S+)/gm)].map((m) => m[1]));
+    const listed = new Set(IMAGE_LINTIAN_OVERRIDES.map((o) => o.tag));
+    expect([...overridden].filter((t) => !listed.has(t!))).toEqual([]);
+    // The overrides did something: a real rootfs triggers these by the hundred.
+    expect(overridden.has('undeclared-elf-prerequisites')).toBe(true);
+  });
+
+  it('writes a tarball GNU tar and zstd read, holding exactly both packages\' files', () => {
+    expect(execaSync('zstd', ['-t', '-q', first.tarball]).exitCode).toBe(0);
+    const list = (cmd: string) => execaSync('sh', ['-c', cmd], { maxBuffer: 64 * 1024 * 1024 }).stdout.split('\n').filter(Boolean);
+    const inTarball = list(`tar --zstd -tf '${first.tarball}'`);
+    const inDebs = new Set([...list(`dpkg-deb --fsys-tarfile '${first.imageDeb}' | tar -tf -`), ...list(`dpkg-deb --fsys-tarfile '${first.hostDeb}' | tar -tf -`)]);
+    expect(inTarball.length).toBe(inDebs.size);
+    expect(new Set(inTarball)).toEqual(inDebs);
+  });
+
+  it('ships no private key in any artifact', () => {
+    const x = path.join(work, 'x-all');
+    fs.mkdirSync(x);
+    for (const [deb, dir] of [[first.imageDeb, 'image'], [first.hostDeb, 'host']] as const) {
+      execaSync('dpkg-deb', ['-R', deb, path.join(x, dir)]);
+    }
+    fs.mkdirSync(path.join(x, 'tarball'));
+    execaSync('tar', ['--zstd', '-xf', first.tarball, '-C', path.join(x, 'tarball')]);
+    const hits = execaSync('grep', ['-rlsa', 'PRIVATE KEY', x, first.installSh, first.manifest, first.sha256sums], { reject: false });
+    expect(hits.exitCode, hits.stdout).toBe(1);
+    // The search itself works: it finds a planted key.
+    fs.writeFileSync(path.join(x, 'planted'), '-----BEGIN OPENSSH PRIVATE KEY-----\n');
+    expect(execaSync('grep', ['-rlsa', 'PRIVATE KEY', x], { reject: false }).stdout.trim()).toBe(path.join(x, 'planted'));
+  });
+
+  it('writes SHA256SUMS that sha256sum -c accepts', () => {
+    expect(execaSync('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: path.dirname(first.sha256sums) }).exitCode).toBe(0);
+    const m = JSON.parse(fs.readFileSync(first.manifest, 'utf8'));
+    expect(m.image.packages.find((p: { name: string }) => p.name === 'openssh-server')).toBeDefined();
+    expect(m.image.treeDigest).toBe(tree.treeDigest);
+  });
+
+  it('gives byte-identical artifacts for a copy of the tree packed again', () => {
+    const differ = ARTIFACT_KEYS.filter((k) => !fs.readFileSync(second[k]).equals(fs.readFileSync(first[k])));
+    expect(differ).toEqual([]);
+  });
+});
