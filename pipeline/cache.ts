@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ToolRunner } from './util/exec.ts';
 import { fileSha256 } from './util/tree-digest.ts';
+import { acquirePidLock } from './util/pid-lock.ts';
 
 export type CacheStatus = 'hit' | 'miss' | 'off' | 'n/a';
 
@@ -96,37 +97,9 @@ export class Cache {
   async lock(stage: string, key: string, onWait: (owner: string) => void, signal: AbortSignal): Promise<() => void> {
     if (!this.enabled) return () => {};
     fs.mkdirSync(path.join(this.dir, stage), { recursive: true });
-    const file = path.join(this.dir, stage, `${key}.lock`);
-    let told = false;
-    for (;;) {
-      try {
-        fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-        return () => fs.rmSync(file, { force: true });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const owner = Number(fs.readFileSync(file, 'utf8').trim() || '0');
-      if (!owner || !isAlive(owner)) {
-        fs.rmSync(file, { force: true });
-        continue;
-      }
-      if (!told) onWait(`pid ${owner}`);
-      told = true;
-      if (signal.aborted) throw signal.reason;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    return acquirePidLock(path.join(this.dir, stage, `${key}.lock`), { onWait: (pid) => onWait(`pid ${pid}`), signal });
   }
 }
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 
 export function keyOf(parts: unknown): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');

@@ -18,6 +18,7 @@ import { execa } from 'execa';
 import { UsageError } from '../errors.ts';
 import { requireTools } from '../host-tools.ts';
 import { tempNameFor } from '../util/fs-atomic.ts';
+import { acquirePidLock } from '../util/pid-lock.ts';
 import { field, parseParagraphs, type Paragraph } from './deb822.ts';
 import { poolPath, readDeb, hashFile, type DebInfo } from './deb-file.ts';
 import { clearsign, detachSign, exportPublicKey, signingFingerprint, verifySignatures, type GpgOptions } from './gpg.ts';
@@ -271,35 +272,12 @@ function envEpoch(): number | undefined {
   return n;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** One publisher per repository at a time; a second waits up to a minute. A dead owner's lock is stale. */
-async function lockRepo(repoDir: string, log: PublishLog): Promise<() => void> {
+function lockRepo(repoDir: string, log: PublishLog): Promise<() => void> {
   const file = path.join(repoDir, '.publish.lock');
-  const deadline = Date.now() + 60_000;
-  let told = false;
-  for (;;) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const owner = Number(fs.readFileSync(file, 'utf8').trim() || '0');
-    if (!owner || !isAlive(owner)) {
-      fs.rmSync(file, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) throw new UsageError(`${repoDir} is locked by another publish (pid ${owner}); remove ${file} if that process is gone`);
-    if (!told) log(`waiting for another publish (pid ${owner}) to finish`);
-    told = true;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  return acquirePidLock(file, {
+    timeoutMs: 60_000, pollMs: 250,
+    onWait: (owner) => log(`waiting for another publish (pid ${owner}) to finish`),
+    onTimeout: (owner) => new UsageError(`${repoDir} is locked by another publish (pid ${owner}); remove ${file} if that process is gone`),
+  });
 }

@@ -15,6 +15,7 @@ import { execa } from 'execa';
 import { fetchInRelease } from '../../../pipeline/mirror.ts';
 import { mountsBelow, unmountBelow } from '../../../pipeline/util/mounts.ts';
 import { TEST_CACHE } from '../../helpers/paths.ts';
+import { acquirePidLock } from '../../../pipeline/util/pid-lock.ts';
 
 export type HostRelease = 'trixie' | 'bookworm';
 
@@ -151,32 +152,7 @@ export async function removeTree(dir: string): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** One bootstrap per tarball at a time across test processes; a dead owner's lock is stale. */
-async function lock(file: string, log?: (line: string) => void): Promise<() => void> {
-  let told = false;
-  for (;;) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const owner = Number(fs.readFileSync(file, 'utf8').trim() || '0');
-    if (!owner || !isAlive(owner)) {
-      fs.rmSync(file, { force: true });
-      continue;
-    }
-    if (!told) log?.(`waiting for pid ${owner}, which is bootstrapping the same host tree`);
-    told = true;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+function lock(file: string, log?: (line: string) => void): Promise<() => void> {
+  return acquirePidLock(file, { pollMs: 1000, onWait: (owner) => log?.(`waiting for pid ${owner}, which is bootstrapping the same host tree`) });
 }
