@@ -394,20 +394,6 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'ssh-keygen', 'systemctl', 'dp
     expect(current(r)).toMatch(/\/1\.1\.0$/);
   });
 
-  it('use takes under 100 ms (median of 11, timed by the shell that runs it)', async () => {
-    // Timed inside one shell, so that starting node's child process is not counted.
-    const res = await execa('sh', ['-c', `
-      for i in 1 2 3 4 5 6 7 8 9 10 11; do
-        v=1.0.0; [ $((i % 2)) = 0 ] && v=1.1.0
-        s=$(date +%s%N); sh "$1" use "$v" >/dev/null || exit 1; e=$(date +%s%N)
-        echo $(( (e - s) / 1000000 ))
-      done`, 'sh', path.join(r, `usr/sbin/${NAME}ctl`)], { env: { EB_ROOT: r } });
-    const times = res.stdout.trim().split('\n').map(Number).sort((a, b) => a - b);
-    expect(times).toHaveLength(11);
-    expect(times[5]!).toBeLessThan(100);
-    await ctl(r, NAME, ['use', '1.1.0']);
-  });
-
   it('known-hosts prints [host]:port lines for every host key and writes the file runner-config names', async () => {
     fs.rmSync(path.join(r, `etc/${NAME}/runner/known_hosts`));
     const res = await ctl(r, NAME, ['known-hosts']);
@@ -455,11 +441,12 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'ssh-keygen', 'systemctl', 'dp
     const broken = path.join(r, `usr/lib/${NAME}/images/1.2.0`);
     writeFakeImage(broken);
     fs.rmSync(path.join(broken, 'usr/lib/ephemeral-builder/container-init'));
+    const before = current(r);
     try {
       const res = await ctl(r, NAME, ['use', '1.2.0']);
       expect(res.exitCode).not.toBe(0);
       expect(res.all).toContain('not installed (or incomplete)');
-      expect(current(r)).toMatch(/\/1\.1\.0$/);
+      expect(current(r)).toBe(before);
     } finally {
       fs.rmSync(broken, { recursive: true });
     }
