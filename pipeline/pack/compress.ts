@@ -17,6 +17,9 @@ import os from 'node:os';
 
 export type CompressorName = 'xz' | 'zstd';
 
+/** Bytes queued for the compressor's stdin before the producer waits. */
+const IN_FLIGHT = 4 * 1024 * 1024;
+
 export interface CompressionSpec {
   tool: CompressorName;
   level: number;
@@ -83,7 +86,10 @@ export async function compressTo(source: AsyncIterable<Buffer>, outFile: string,
       for await (const chunk of source) {
         bytesIn += chunk.length;
         if (stdinError) break;
-        if (!child.stdin.write(chunk)) {
+        child.stdin.write(chunk);
+        // Backpressure, with a few MiB in flight so that producing the next chunk overlaps with
+        // the pipe draining (waiting at the stream's 16 KiB mark made packing 2x slower).
+        if (child.stdin.writableLength >= IN_FLIGHT) {
           const early = await Promise.race([
             new Promise<undefined>((r) => child.stdin.once('drain', () => r(undefined))),
             failure.then((e) => e ?? new Error(`${cmd} exited before reading all its input`)),

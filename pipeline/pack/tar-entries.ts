@@ -187,7 +187,10 @@ export function mergeEntries(lists: TarEntry[][], sourceDateEpoch: number): TarE
     if (e.path === '' || byPath.get(parentOf(e.path))?.type === 'directory') continue;
     throw new Error(`./${e.path} is below ./${parentOf(e.path)}, which is not a directory`);
   }
-  const sorted = [...byPath.values()].sort((a, b) => compareBytes(a.path, b.path));
+  // UTF-8 keys made once: JavaScript compares strings by UTF-16 units, not bytes.
+  const keyed = [...byPath.values()].map((e) => ({ e, key: Buffer.from(e.path) }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  const sorted = keyed.map((k) => k.e);
   const firstName = new Map<string, string>();
   return sorted.map((e) => {
     if (e.type !== 'file' || !e.inode) return e;

@@ -1,6 +1,8 @@
 // Streams a list of entries (tar-entries.ts) as a tar archive, reading file contents as it goes:
-// a pull-based stream (async generator), so nothing is read before the consumer (the compressor's
-// stdin) asks for it, and memory stays flat whatever the tree size. Reads: nothing from the recipe.
+// a pull-based stream (async generator) of 1 MiB buffers, so nothing is read before the consumer
+// (the compressor's stdin) asks for it, and memory stays flat whatever the tree size.
+// Reads: nothing from the recipe. Headers come from tar-header.ts, not tar-stream: tar-stream
+// writes PAX headers, which dpkg refuses to install (see there).
 //
 // What makes the archive safe and reproducible (tar-header.ts has the format details):
 // - names are "./path" ("./dir/" for directories), as dpkg-deb writes them;
@@ -13,10 +15,8 @@ import fs from 'node:fs';
 import { dataPadding, encodeHeader, END_OF_ARCHIVE } from './tar-header.ts';
 import type { TarEntry } from './tar-entries.ts';
 
-/** Files up to this size are read in one call; larger ones are streamed in chunks of it. */
-const CHUNK = 1024 * 1024;
-/** Headers and small files are handed on in batches of about this size (fewer pipe writes). */
-const BATCH = 256 * 1024;
+/** The archive is handed on in buffers of this size: headers and file contents copied in. */
+const BATCH = 1024 * 1024;
 
 export interface TarWriteOptions {
   /** Compute each regular file's md5 (for a .deb's md5sums). */
@@ -77,45 +77,73 @@ export function tarStream(entries: TarEntry[], opts: TarWriteOptions = {}): { st
   return { stream: generate(), result };
 }
 
+/** Fills fixed-size batch buffers; a full one is handed to the consumer, which owns it from then on. */
+class Batcher {
+  buf = Buffer.allocUnsafe(BATCH);
+  len = 0;
+  get room(): number { return BATCH - this.len; }
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.len);
+    this.buf = Buffer.allocUnsafe(BATCH);
+    this.len = 0;
+    return out;
+  }
+}
+
 async function* writeEntries(entries: TarEntry[], opts: TarWriteOptions): AsyncGenerator<Buffer, TarWriteResult> {
   const md5 = new Map<string, string>();
+  const b = new Batcher();
   let contentBytes = 0;
-  let batch: Buffer[] = [];
-  let batched = 0;
-  const add = (b: Buffer) => { if (b.length) { batch.push(b); batched += b.length; } };
-  const take = () => { const out = Buffer.concat(batch, batched); batch = []; batched = 0; return out; };
+  // Small copies (headers, padding, in-memory files) go into the batch, flushing when full.
+  function* put(data: Buffer): Generator<Buffer> {
+    let off = 0;
+    while (off < data.length) {
+      if (b.room === 0) yield b.take();
+      const n = data.copy(b.buf, b.len, off, Math.min(data.length, off + b.room));
+      b.len += n;
+      off += n;
+    }
+  }
 
   for (const e of entries) {
     opts.signal?.throwIfAborted();
-    add(headerOf(e));
-    if (e.type === 'file') {
-      const hash: Hash | undefined = opts.md5 ? createHash('md5') : undefined;
-      if (e.data || e.size <= CHUNK) {
-        const data = e.data ?? (e.size === 0 ? Buffer.alloc(0) : await fs.promises.readFile(e.source as string));
-        if (data.length !== e.size) throw new Error(`${e.source} changed size while packing (${e.size} → ${data.length} bytes)`);
-        hash?.update(data);
-        add(data);
-        contentBytes += data.length;
-      } else {
-        if (batched) yield take();
-        let written = 0;
-        for await (const chunk of fs.createReadStream(e.source as string, { highWaterMark: CHUNK }) as AsyncIterable<Buffer>) {
-          written += chunk.length;
-          if (written > e.size) throw new Error(`${e.source} grew while packing (more than ${e.size} bytes)`);
-          hash?.update(chunk);
-          contentBytes += chunk.length;
-          opts.onBytes?.(contentBytes);
-          yield chunk;
+    yield* put(headerOf(e));
+    if (e.type !== 'file') continue;
+    const hash: Hash | undefined = opts.md5 ? createHash('md5') : undefined;
+    if (e.data) {
+      if (e.data.length !== e.size) throw new Error(`./${e.path}: ${e.data.length} bytes of content for a size of ${e.size}`);
+      hash?.update(e.data);
+      yield* put(e.data);
+    } else {
+      // Synchronous reads straight into the batch: from the page cache they cost a few
+      // microseconds, where each asynchronous call would be a thread-pool round trip (measured:
+      // 3x slower on a 10,000-file tree). The event loop still runs between batches.
+      const fd = fs.openSync(e.source as string, 'r');
+      try {
+        const size = fs.fstatSync(fd).size;
+        if (size !== e.size) throw new Error(`${e.source} changed size while packing (${e.size} → ${size} bytes)`);
+        let left = e.size;
+        while (left > 0) {
+          if (b.room === 0) {
+            yield b.take();
+            opts.onBytes?.(contentBytes);
+          }
+          const n = fs.readSync(fd, b.buf, b.len, Math.min(b.room, left), null);
+          if (n === 0) throw new Error(`${e.source} shrank while packing (${left} of ${e.size} bytes missing)`);
+          hash?.update(b.buf.subarray(b.len, b.len + n));
+          b.len += n;
+          left -= n;
         }
-        if (written !== e.size) throw new Error(`${e.source} changed size while packing (${e.size} → ${written} bytes)`);
+      } finally {
+        fs.closeSync(fd);
       }
-      add(dataPadding(e.size));
-      if (hash) md5.set(e.path, hash.digest('hex'));
-      opts.onBytes?.(contentBytes);
     }
-    if (batched >= BATCH) yield take();
+    contentBytes += e.size;
+    yield* put(dataPadding(e.size));
+    if (hash) md5.set(e.path, hash.digest('hex'));
   }
-  add(END_OF_ARCHIVE);
-  yield take();
+  yield* put(END_OF_ARCHIVE);
+  if (b.len) yield b.take();
+  opts.onBytes?.(contentBytes);
   return { entries: entries.length, contentBytes, md5 };
 }
