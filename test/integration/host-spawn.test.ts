@@ -117,6 +117,11 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     expect(count).toBe(65536);
   });
 
+  it('runs jobs with no_new_privs, so no setuid binary lifts the builder', async () => {
+    const res = await ssh('grep NoNewPrivs /proc/self/status');
+    expect(res.stdout.trim()).toMatch(/^NoNewPrivs:\s+1$/);
+  });
+
   it('keeps the root read-only, the home and /tmp writable up to their tmpfs size', async () => {
     const res = await ssh(
       'touch /usr/x 2>&1; echo hi > ~/f && cat ~/f; ' +
