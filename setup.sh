@@ -13,8 +13,10 @@ fi
 # Build: mmdebstrap/debootstrap bootstrap, nspawn runs the verify session, ssh talks to it,
 #        tar/zstd/xz pack, dpkg-deb and gpg for packages and the apt repository.
 # Tests: lintian, shellcheck, systemd (systemd-analyze), attr (xattr checks), apt, curl, iproute2.
+# Tests and benchmarks: git (the e2e jobs clone a repository), GNU time (bench CPU times).
 PACKAGES="mmdebstrap debootstrap systemd-container openssh-client openssh-server tar zstd xz-utils
-dpkg-dev gnupg ca-certificates arch-test uidmap lintian shellcheck systemd attr apt curl iproute2 rsync util-linux"
+dpkg-dev gnupg ca-certificates arch-test uidmap lintian shellcheck systemd attr apt curl iproute2 rsync util-linux
+git time"
 
 # npm only where there is none: a machine whose nodejs comes from elsewhere (nodesource) ships its
 # own npm, and Debian's npm package conflicts with it.
