@@ -1,0 +1,359 @@
+// The product on a real host, the apt way (issue 4, assertions 1-9): recipes/minimal.ts (with the
+// release-marker overlay) is built as 1.0.0 and 1.1.0, published to an apt repository signed with
+// a throwaway key and served on loopback; a booted Debian 13 host adds the repository the admin
+// way and runs `apt-get install ephemeral-builder`. Everything is then checked from this machine
+// over real SSH to the host's socket, in order, on that one host: containers per connection,
+// ControlMaster multiplexing, a GitLab Runner style job, nothing persisting, host keys (against a
+// second host installed the same way), isolation and limits, an upgrade under load, a rollback
+// with gc, and a purge.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWith } from '../helpers/env.ts';
+import { APT_ENV } from './harness/index.ts';
+import { artifacts, CTL, NAME, RELEASE_FILE, USER, type Artifacts } from './product/artifacts.ts';
+import { checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkUpgradeUnderLoad, unitOf } from './product/checks.ts';
+import { bootProductHost, containerProcesses, installFromRepo, machines, PORT_DROP_IN, SOCKET, waitNoContainers, type ProductHost } from './product/host.ts';
+import { makeProductRepo, type ProductRepo } from './product/repo.ts';
+import { serveTestRepo, stageScript, STAGES, type JobSpec, type ServedRepo } from './product/runner-job.ts';
+import { HeldJob, Multiplexed, ssh, sshOk, type SshTarget } from './product/ssh.ts';
+
+const NEEDS = { root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'setpriv', 'zstd', 'tar', 'dpkg-deb', 'gpg', 'gpgv', 'ssh', 'ssh-keyscan', 'git'] };
+/** recipes/minimal.ts: limits.homeSize 256M, memory 1G, tasks 256, maxConnections 4; cpu 200% by default. */
+const HOME_BYTES = 256 * 2 ** 20;
+/** Terminal noise a login profile makes when it wants a tty; GitLab Runner's jobs would show it. */
+const TTY_NOISE = /mesg|ttyname|not a tty|clear_console|inappropriate ioctl|no job control/i;
+
+const since = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
+
+/** Whether a path (or a dangling link) exists inside the host. */
+function existsOn(ph: ProductHost, inside: string): boolean {
+  try {
+    fs.lstatSync(ph.host.path(inside));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function accepted(ph: ProductHost): Promise<number> {
+  return Number((await ph.host.execOk(`systemctl show -P NAccepted ${SOCKET}`)).trim());
+}
+
+/** `<name>ctl known-hosts` output in a file, for ssh's UserKnownHostsFile. */
+async function knownHostsFile(ph: ProductHost, rewritePortTo?: number): Promise<{ file: string; lines: string[] }> {
+  const out = await ph.host.execOk(`${CTL} known-hosts`);
+  let lines = out.trim().split('\n');
+  if (rewritePortTo) lines = lines.map((l) => l.replace(/^\[127\.0\.0\.1\]:\d+ /, `[127.0.0.1]:${rewritePortTo} `));
+  const file = path.join(ph.work, `known_hosts-${rewritePortTo ?? ph.port}`);
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  return { file, lines };
+}
+
+describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
+  let a: ProductHost | undefined;
+  let b: ProductHost | undefined;
+  let repo: ProductRepo | undefined;
+  let git: ServedRepo | undefined;
+  let next: Promise<Artifacts> | undefined;
+  let prefetch: Promise<Artifacts> | undefined;
+  const timings: Record<string, number> = {};
+
+  beforeAll(async () => {
+    const t0 = performance.now();
+    // Both at once: the packing of one overlaps the other's waits (the compressors are single
+    // threaded); 1.1.0 is awaited only by the upgrade test.
+    const first = artifacts('1.0.0');
+    next = artifacts('1.1.0');
+    next.catch(() => undefined);
+    // The runtime-fault tests' build, made while these tests run so that file need not wait for
+    // it (built once per run either way; afterAll waits for it, so it is never cut off).
+    prefetch = Promise.allSettled([first, next]).then(() => artifacts('faults'));
+    prefetch.catch(() => undefined);
+    const boots = await Promise.allSettled([bootProductHost('trixie', 'product-a'), bootProductHost('trixie', 'product-b')]);
+    a = boots[0].status === 'fulfilled' ? boots[0].value : undefined;
+    b = boots[1].status === 'fulfilled' ? boots[1].value : undefined;
+    for (const r of boots) if (r.status === 'rejected') throw r.reason;
+    timings.boot = since(t0);
+    [repo, git] = await Promise.all([makeProductRepo(), serveTestRepo()]);
+    const v100 = await first;
+    timings.build100 = v100.buildSeconds;
+    await repo.add(v100);
+    const t1 = performance.now();
+    await Promise.all([installFromRepo(a!, repo), installFromRepo(b!, repo)]);
+    timings.aptInstallBoth = since(t1);
+    timings.beforeAll = since(t0);
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled([a?.poweroff(), b?.poweroff()]);
+    await Promise.allSettled([repo?.dispose(), git?.close(), next, prefetch]);
+    console.log(`[product-host] timings (s): ${JSON.stringify(timings)}`);
+  });
+
+  it('installs the admin way: the socket listens on the admin\'s port, on loopback, with the recipe\'s limit', async () => {
+    const h = a!;
+    expect(await h.host.execOk(`dpkg-query -W -f '\${Package} \${Version} \${db:Status-Abbrev}\\n' '${NAME}*'`)).toBe(
+      `${NAME} 1.0.0 ii \n${NAME}-image-1.0.0 1.0.0 ii \n`);
+    // The package's own unit says the recipe's port; the admin's drop-in moved it.
+    expect(await h.host.execOk(`grep ^ListenStream= /usr/lib/systemd/system/${SOCKET}`)).toBe('ListenStream=127.0.0.1:24\n');
+    expect(fs.existsSync(h.host.path(PORT_DROP_IN))).toBe(true);
+    expect((await h.host.execOk(`systemctl show -P Listen ${SOCKET}`)).trim()).toBe(`127.0.0.1:${h.port} (Stream)`);
+    expect((await h.host.execOk(`systemctl is-active ${SOCKET}; systemctl is-enabled ${SOCKET}`)).split('\n').slice(0, 2)).toEqual(['active', 'enabled']);
+    expect((await h.host.execOk(`systemctl show -P MaxConnections ${SOCKET}`)).trim()).toBe('4');
+    const doctor = await h.host.exec(`${CTL} doctor`, { timeoutMs: 90_000 });
+    console.log(`[product-host] ${CTL} doctor:\n${doctor.stdout}`);
+    expect(doctor.stdout).toMatch(/^ok {4}a container starts and exits$/m);
+  });
+
+  it('1. one container per connection: machinectl shows one machine per open connection, hostnames differ', async () => {
+    await checkOneContainerPerConnection(a!, 3);
+  });
+
+  it('2. ControlMaster: the commands of one connection share one container and its files', async () => {
+    const h = a!;
+    await waitNoContainers(h);
+    const before = await accepted(h);
+    const m = await Multiplexed.open(h.target);
+    try {
+      const r1 = await m.run('hostname; echo first > ~/shared');
+      const r2 = await m.run('hostname; cat ~/shared; echo second >> ~/shared');
+      const r3 = await m.run('hostname; cat ~/shared');
+      for (const r of [r1, r2, r3]) expect({ code: r.exitCode, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      const host = r1.stdout.split('\n')[0];
+      expect(r2.stdout).toBe(`${host}\nfirst\n`);
+      expect(r3.stdout).toBe(`${host}\nfirst\nsecond\n`);
+      expect(await machines(h)).toEqual([host]);
+      expect(await accepted(h)).toBe(before + 1);
+    } finally {
+      await m.close();
+    }
+    await waitNoContainers(h);
+  });
+
+  it('3. as GitLab Runner does it: one connection, a `bash -l` session per stage, script on stdin, no pty', async () => {
+    const h = a!;
+    await waitNoContainers(h);
+    // The runner's settings come from runner-config, as an admin would paste them.
+    const rc = await h.host.execOk(`${CTL} runner-config`);
+    const setting = (key: string) => new RegExp(`^\\s*${key} = "?([^"\\n]*)"?$`, 'm').exec(rc)?.[1];
+    expect(setting('executor')).toBe('ssh');
+    expect(setting('host')).toBe('127.0.0.1');
+    expect(setting('port')).toBe(String(h.port));
+    expect(setting('user')).toBe(USER);
+    expect(setting('identity_file')).toBe(`/etc/${NAME}/runner/id_ed25519`);
+    expect(setting('known_hosts_file')).toBe(`/etc/${NAME}/runner/known_hosts`);
+    expect(setting('limit')).toBe('4');
+    const buildsDir = setting('builds_dir')!;
+    expect(buildsDir).toBe(`/home/${USER}/builds`);
+    // The runner's known_hosts is the file the host tool wrote; strict checking against it.
+    const knownHosts = path.join(h.work, 'runner-known_hosts');
+    fs.copyFileSync(h.host.path(`/etc/${NAME}/runner/known_hosts`), knownHosts);
+    const target: SshTarget = { ...h.target, knownHosts };
+
+    const job: JobSpec = {
+      buildsDir, repoUrl: git!.url, sha: git!.sha,
+      script: ['sh ./build.sh', 'cat out/result.txt', 'exit 42', 'echo never-printed'],
+      afterScript: ['cat out/result.txt', 'echo "job status: $CI_JOB_STATUS"'],
+    };
+    const projectDir = `${buildsDir}/t3st-tok/0/group/project`;
+    const before = await accepted(h);
+    const m = await Multiplexed.open(target);
+    const results: Record<string, { exitCode: number; stdout: string; stderr: string }> = {};
+    try {
+      for (const stage of STAGES) {
+        const r = await m.run('bash -l', { input: stageScript(job, stage, stage === 'after_script' ? 'failed' : 'running'), timeoutMs: 120_000 });
+        results[stage] = r;
+        // The runner goes on to after_script whatever step_script returned.
+      }
+      expect(await machines(h)).toHaveLength(1);
+    } finally {
+      await m.close();
+    }
+    const container = /^Running on (\S+) via/m.exec(results.prepare_script!.stdout)?.[1];
+    expect(results.prepare_script).toMatchObject({ exitCode: 0 });
+    expect(container).toMatch(new RegExp(`^${NAME}-`));
+    expect(results.get_sources!.exitCode, results.get_sources!.stderr).toBe(0);
+    expect(results.get_sources!.stdout).toContain(`checked out ${git!.sha}`);
+    const result = `${createHash('sha256').update(git!.content).digest('hex')}  src.txt`;
+    expect(results.step_script!.exitCode).toBe(42);
+    expect(results.step_script!.stdout).toContain(`build.sh ran in ${projectDir}`);
+    expect(results.step_script!.stdout).toContain(result);
+    expect(results.step_script!.stdout).not.toContain('never-printed');
+    // after_script runs in the same container and sees what the failed step wrote.
+    expect(results.after_script).toMatchObject({ exitCode: 0 });
+    expect(results.after_script!.stdout).toContain(result);
+    expect(results.after_script!.stdout).toContain('job status: failed');
+    expect(results.cleanup_file_variables).toMatchObject({ exitCode: 0 });
+    expect(results.cleanup_file_variables!.stdout).toContain(`cleaned up ${projectDir}.tmp`);
+    for (const stage of STAGES) expect(results[stage]!.stderr, `${stage} stderr`).not.toMatch(TTY_NOISE);
+    // Five sessions, one connection, one container.
+    expect(await accepted(h)).toBe(before + 1);
+    await waitNoContainers(h);
+  });
+
+  it('4. nothing persists; / is read-only; the home is writable and its tmpfs size holds', async () => {
+    await checkNothingPersists(a!, HOME_BYTES);
+  });
+
+  it('5. host keys: the same on every connection, different on another host, strict checking passes with known-hosts', async () => {
+    const h = a!;
+    const other = b!;
+    const scan = async (ph: ProductHost) => {
+      const r = await execa('ssh-keyscan', ['-T', '20', '-p', String(ph.port), '-t', 'ecdsa,rsa,ed25519', '127.0.0.1'], { reject: false });
+      return r.stdout.split('\n').filter((l) => l && !l.startsWith('#')).sort();
+    };
+    const before = await accepted(h);
+    const [scan1, scan2] = [await scan(h), await scan(h)];
+    expect(await accepted(h)).toBeGreaterThanOrEqual(before + 2);
+    expect(scan1).toHaveLength(3);
+    expect(scan2).toEqual(scan1);
+    const { file, lines } = await knownHostsFile(h);
+    // ECDSA first: GitLab Runner's preference.
+    expect(lines.map((l) => l.split(' ')[1])).toEqual(['ecdsa-sha2-nistp256', 'ssh-rsa', 'ssh-ed25519']);
+    expect([...lines].sort()).toEqual(scan1);
+    for (const alg of ['ecdsa-sha2-nistp256', 'rsa-sha2-512', 'ssh-ed25519']) {
+      const r = await ssh({ ...h.target, knownHosts: file }, 'echo strict-ok', { extra: ['-o', `HostKeyAlgorithms=${alg}`] });
+      expect({ alg, code: r.exitCode, out: r.stdout, err: r.stderr }).toEqual({ alg, code: 0, out: 'strict-ok\n', err: '' });
+    }
+    // The other host's keys: all different, and refused for this host.
+    const theirs = await knownHostsFile(other, h.port);
+    const keysOf = (ls: string[]) => ls.map((l) => l.split(' ')[2]);
+    for (const k of keysOf(theirs.lines)) expect(keysOf(lines)).not.toContain(k);
+    const wrong = await ssh({ ...h.target, knownHosts: theirs.file }, 'echo should-not-run');
+    expect(wrong.exitCode).toBe(255);
+    expect(wrong.stderr).toMatch(/Host key verification failed/);
+    expect(wrong.stdout).toBe('');
+    const own = await knownHostsFile(other);
+    expect(await sshOk({ ...other.target, knownHosts: own.file }, 'echo other-ok')).toBe('other-ok\n');
+    await other.poweroff();
+  });
+
+  it('6. isolation and limits: unprivileged root, NPROC stops a fork storm in its container alone, unit properties set', async () => {
+    const h = a!;
+    await waitNoContainers(h);
+    const storm = new HeldJob(h.target, `cat /proc/self/uid_map; ulimit -u
+exec perl -e '$| = 1; my (@kids, $err);
+for (1 .. 1000) { my $p = fork(); if (!defined $p) { $err = "$!"; last } if (!$p) { sleep 120; exit 0 } push @kids, $p }
+print "forked ", scalar(@kids), " then: $err\\n";
+<STDIN>; kill "KILL", @kids; waitpid($_, 0) for @kids; print "reaped\\n"'`);
+    try {
+      const m = await storm.waitFor(/forked (\d+) then: (.*)/, 60_000);
+      const [inside, outside, count] = storm.stdout.split('\n')[0]!.trim().split(/\s+/).map(Number);
+      expect({ inside, count }).toEqual({ inside: 0, count: 65536 });
+      // Container root is a uid far from host root; the builder is 9000 above it.
+      expect(outside).toBeGreaterThan(65535);
+      const procs = await containerProcesses(h);
+      expect(procs.some((p) => Number(p.split(/\s+/)[0]) === outside! + 9000)).toBe(true);
+      expect(storm.stdout.split('\n')[1]).toBe('256');
+      const forked = Number(m[1]);
+      console.log(`[product-host] fork storm: ${forked} children, then "${m[2]}"`);
+      expect(m[2]).toBe('Resource temporarily unavailable');
+      expect(forked).toBeGreaterThan(200);
+      expect(forked).toBeLessThan(256);
+
+      // The next connection, while the storm's children still live: its own uids, its own limit.
+      const nextConn = await ssh(h.target, `perl -e 'my @k; for (1 .. 200) { my $p = fork(); die "fork $_: $!\\n" unless defined $p; if (!$p) { sleep 3; exit 0 } push @k, $p }
+print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`, { timeoutMs: 60_000 });
+      expect({ code: nextConn.exitCode, out: nextConn.stdout, err: nextConn.stderr }).toEqual({ code: 0, out: 'forked 200\n', err: '' });
+
+      // The unit's cgroup properties, as the recipe set them.
+      const machine = (await machines(h))[0]!;
+      const unit = await unitOf(h, machine);
+      const props = await h.host.execOk(`systemctl show -p MemoryMax,TasksMax,CPUQuotaPerSecUSec,RuntimeMaxUSec,Slice,Delegate '${unit}'`);
+      expect(Object.fromEntries(props.trim().split('\n').map((l) => l.split('=') as [string, string]))).toEqual({
+        MemoryMax: String(2 ** 30), TasksMax: '256', CPUQuotaPerSecUSec: '2s', RuntimeMaxUSec: '3h', Slice: 'machine.slice', Delegate: 'yes',
+      });
+      // Honestly: this nested host gets the memory, pids and cpu controllers read-only (DESIGN.md),
+      // so systemd accepts these properties but cannot enforce them here; only a real cgroup v2
+      // host shows enforcement. What holds here is the rlimit above and the tmpfs size (test 4).
+      const fsType = (await h.host.execOk('stat -fc %T /sys/fs/cgroup')).trim();
+      const mounts = await h.host.execOk(`awk '$5 ~ "^/sys/fs/cgroup/(memory|pids|cpu)$" { print $5, $6 }' /proc/self/mountinfo`);
+      if (fsType === 'cgroup2fs') {
+        const controllers = await h.host.execOk('cat /sys/fs/cgroup/cgroup.controllers');
+        console.log(`[product-host] cgroup v2 with controllers: ${controllers.trim()}`);
+        if (/\bmemory\b/.test(controllers) && /\bpids\b/.test(controllers)) {
+          expect(Number((await h.host.execOk(`systemctl show -P TasksCurrent '${unit}'`)).trim())).toBeGreaterThan(200);
+        }
+      } else {
+        console.log(`[product-host] cgroup limits set on ${unit} but NOT enforceable in this nested host (cgroup v1 hybrid, controllers read-only):\n${mounts}`);
+        expect(mounts).toMatch(/^\/sys\/fs\/cgroup\/pids ro,/m);
+        expect(mounts).toMatch(/^\/sys\/fs\/cgroup\/memory ro,/m);
+      }
+      storm.send('done');
+      await storm.waitFor(/^reaped$/m);
+      expect(await storm.end()).toBe(0);
+    } finally {
+      storm.kill();
+    }
+    await waitNoContainers(h);
+  });
+
+  it('7. upgrade under load: apt-get install of 1.1.0 completes while a job runs; the job finishes; new connections get 1.1.0', async () => {
+    const h = a!;
+    const v110 = await next!;
+    await repo!.add(v110);
+    await checkUpgradeUnderLoad(h, {
+      from: '1.0.0', to: '1.1.0',
+      upgrade: async () => {
+        await h.host.execOk('apt-get update', { env: APT_ENV, timeoutMs: 120_000 });
+        await h.host.execOk(`apt-get install -y ${NAME}`, { env: APT_ENV, timeoutMs: 300_000 });
+      },
+    });
+    expect(await h.host.execOk(`dpkg-query -W -f '\${Package} \${Version} \${db:Status-Abbrev}\\n' '${NAME}*'`)).toBe(
+      `${NAME} 1.1.0 ii \n${NAME}-image-1.0.0 1.0.0 ii \n${NAME}-image-1.1.0 1.1.0 ii \n`);
+  });
+
+  it('8. rollback: ctl use, then an apt downgrade; gc refuses the image a live container uses', async () => {
+    const h = a!;
+    const status = (pkg: string) => h.host.execOk(`dpkg-query -W -f '\${db:Status-Abbrev}' ${pkg} 2>/dev/null || true`);
+    await checkRollback(h, {
+      current: '1.1.0', back: '1.0.0',
+      installedBy: 'dpkg',
+      downgrade: () => h.host.execOk(`apt-get install -y --allow-downgrades ${NAME}=1.0.0`, { env: APT_ENV, timeoutMs: 300_000 }),
+      refuseRemoval: async () => {
+        // apt itself cannot take the image away from under the container: its prerm refuses.
+        const r = await h.host.exec(`apt-get remove -y ${NAME}-image-1.1.0`, { env: APT_ENV, timeoutMs: 120_000 });
+        expect(r.exitCode).not.toBe(0);
+        expect(r.stdout + r.stderr).toMatch(/image 1\.1\.0 is in use by/);
+        expect(await status(`${NAME}-image-1.1.0`)).toBe('ii ');
+      },
+      afterGc: async () => {
+        expect(await status(`${NAME}-image-1.1.0`)).not.toBe('ii ');
+        expect((await h.host.execOk(`dpkg-query -W -f '\${Version}' ${NAME}`)).trim()).toBe('1.0.0');
+      },
+    });
+  });
+
+  it('9. purge leaves nothing behind: no package files, no /etc or /var/lib state, no units', async () => {
+    const h = a!;
+    await waitNoContainers(h);
+    const pkgs = (await h.host.execOk(`dpkg-query -W -f '\${Package}\\n' '${NAME}*'`)).trim().split('\n');
+    const installed = (await h.host.execOk(`dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' '${NAME}*' | awk '$2 == "ii" { print $1 }'`)).trim().split('\n');
+    const owned = (await h.host.execOk(`dpkg -L ${installed.join(' ')}`)).trim().split('\n').filter((p) => p.startsWith('/') && p !== '/.');
+    expect(owned.length).toBeGreaterThan(1000);
+    await h.host.execOk(`apt-get purge -y ${pkgs.join(' ')}`, { env: APT_ENV, timeoutMs: 300_000 });
+
+    expect((await h.host.execOk(`dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' '${NAME}*' 2>/dev/null | awk '$2 != "un" && $2 != "pn"' || true`)).trim()).toBe('');
+    // Every file the packages owned is gone; directories too, unless another package shares them.
+    const left = await h.host.execOk(`while read -r p; do if [ -e "$p" ] || [ -L "$p" ]; then [ -d "$p" ] && ! [ -L "$p" ] && dpkg -S "$p" >/dev/null 2>&1 && continue; echo "$p"; fi; done`, { input: owned.join('\n') });
+    expect(left.trim()).toBe('');
+    for (const p of [`/etc/${NAME}`, `/var/lib/${NAME}`, `/usr/lib/${NAME}`, `/usr/sbin/${CTL}`, `/usr/lib/systemd/system/${SOCKET}`,
+      `/usr/lib/systemd/system/${NAME}@.service`, `/etc/systemd/system/sockets.target.wants/${SOCKET}`]) {
+      expect(existsOn(h, p), p).toBe(false);
+    }
+    // list-unit-files exits 1 when nothing matches.
+    expect((await h.host.exec(`systemctl list-unit-files --no-legend '${NAME}*'`)).stdout.trim()).toBe('');
+    expect((await h.host.execOk(`systemctl list-units --all --no-legend '${NAME}*'`)).trim()).toBe('');
+    expect(await ssh(h.target, 'true', { timeoutMs: 20_000 })).toMatchObject({ exitCode: 255 });
+    // Anything else named after us on the whole host: only what the admin made (the apt source,
+    // its keyring, the port drop-in) and apt's download cache are left.
+    const named = (await h.host.execOk(`find / -xdev -name '*${NAME}*' -not -path '/proc/*' 2>/dev/null | sort`)).trim().split('\n');
+    const adminOwn = [`/etc/apt/sources.list.d/${NAME}.sources`, `/usr/share/keyrings/${NAME}-archive-keyring.gpg`, path.dirname(PORT_DROP_IN)];
+    expect(named.filter((p) => !adminOwn.includes(p) && !p.startsWith('/var/cache/apt/archives/'))).toEqual([]);
+    expect(named.filter((p) => p.startsWith('/var/cache/apt/archives/')).every((p) => p.endsWith('.deb'))).toBe(true);
+    expect(await h.host.exec(`test -e ${RELEASE_FILE}`)).toMatchObject({ exitCode: 1 });
+  });
+});

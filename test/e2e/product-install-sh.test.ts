@@ -1,0 +1,98 @@
+// The product on an older host without our apt repository (issue 4, assertion 10): a fresh Debian
+// 12 host (systemd 252) gets the release's tarball, SHA256SUMS and install.sh, as an admin
+// downloads them, and runs `sh install.sh install`. Then, over real SSH from this machine, the
+// same checks as on the apt host: one container per connection (1), nothing persists (4), an
+// upgrade under load with `sh install.sh upgrade` (7), a rollback with gc refusing an image in
+// use (8); and `sh install.sh uninstall` leaves nothing behind.
+// The host tree carries zstd, which install.sh needs and a minimal Debian 12 lacks (an admin
+// would `apt-get install zstd` from Debian; the tests stay off the network).
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWith } from '../helpers/env.ts';
+import { artifacts, CTL, NAME, type Artifacts } from './product/artifacts.ts';
+import { checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkUpgradeUnderLoad, releaseOfNewConnection } from './product/checks.ts';
+import { bootProductHost, downloadDir, PORT_DROP_IN, runInstallSh, SOCKET, takeRunnerKey, waitNoContainers, type ProductHost } from './product/host.ts';
+import { ssh } from './product/ssh.ts';
+
+const NEEDS = { root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'setpriv', 'zstd', 'tar', 'dpkg-deb', 'ssh'] };
+const HOME_BYTES = 256 * 2 ** 20;
+const since = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
+
+describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no apt repository)', () => {
+  let h: ProductHost | undefined;
+  let v100: Artifacts;
+  let next: Promise<Artifacts> | undefined;
+  const timings: Record<string, number> = {};
+
+  beforeAll(async () => {
+    const t0 = performance.now();
+    const first = artifacts('1.0.0');
+    next = artifacts('1.1.0');
+    next.catch(() => undefined);
+    h = await bootProductHost('bookworm', 'install-sh', { extraPackages: ['zstd'] });
+    timings.boot = since(t0);
+    v100 = await first;
+    const t1 = performance.now();
+    const out = await runInstallSh(h, v100, 'install');
+    console.log(`[install-sh] ${out.trim()}`);
+    timings.installSh = since(t1);
+    takeRunnerKey(h);
+  });
+
+  afterAll(async () => {
+    await h?.poweroff();
+    await Promise.allSettled([next]);
+    console.log(`[install-sh] timings (s): ${JSON.stringify(timings)}`);
+  });
+
+  it('installs on Debian 12 without apt: the socket on the admin\'s port, nothing in dpkg', async () => {
+    const ph = h!;
+    expect((await ph.host.execOk('. /etc/os-release; echo $VERSION_CODENAME')).trim()).toBe('bookworm');
+    expect((await ph.host.execOk('systemctl --version')).split('\n')[0]).toMatch(/^systemd 252 /);
+    expect((await ph.host.execOk(`dpkg-query -W '${NAME}*' 2>&1 || true`))).toMatch(/no packages found/);
+    expect((await ph.host.exec(`grep -rl ${NAME} /etc/apt`)).stdout).toBe('');
+    const status = await ph.host.execOk(`${CTL} status`);
+    expect(status).toMatch(/^installed: {2}by install\.sh/m);
+    expect(status).toMatch(/^current: {4}1\.0\.0$/m);
+    expect((await ph.host.execOk(`systemctl show -P Listen ${SOCKET}`)).trim()).toBe(`127.0.0.1:${ph.port} (Stream)`);
+    expect((await ph.host.execOk(`systemctl is-enabled ${SOCKET}`)).trim()).toBe('enabled');
+    expect(await releaseOfNewConnection(ph)).toBe('1.0.0');
+  });
+
+  it('1. one container per connection: machinectl shows one machine per open connection, hostnames differ', async () => {
+    await checkOneContainerPerConnection(h!, 3);
+  });
+
+  it('4. nothing persists; / is read-only; the home is writable and its tmpfs size holds', async () => {
+    await checkNothingPersists(h!, HOME_BYTES);
+  });
+
+  it('7. upgrade under load: `sh install.sh upgrade` to 1.1.0 completes while a job runs; new connections get 1.1.0', async () => {
+    const ph = h!;
+    const v110 = await next!;
+    await checkUpgradeUnderLoad(ph, { from: '1.0.0', to: '1.1.0', upgrade: () => runInstallSh(ph, v110, 'upgrade') });
+    expect((await ph.host.execOk(`ls /usr/lib/${NAME}/images`)).trim().split('\n')).toEqual(['1.0.0', '1.1.0']);
+  });
+
+  it('8. rollback: ctl use 1.0.0, then install.sh with the 1.0.0 release; gc refuses the image a live container uses', async () => {
+    const ph = h!;
+    await checkRollback(ph, {
+      current: '1.1.0', back: '1.0.0',
+      installedBy: 'install.sh',
+      downgrade: () => runInstallSh(ph, v100, 'install'),
+    });
+    expect(await ph.host.execOk(`${CTL} --version`)).toBe(`${CTL} 1.0.0\n`);
+  });
+
+  it('`sh install.sh uninstall` leaves nothing behind but the admin\'s own files', async () => {
+    const ph = h!;
+    await waitNoContainers(ph);
+    await ph.host.execOk(`sh ${downloadDir(v100)}/install.sh uninstall`, { timeoutMs: 120_000 });
+    const named = (await ph.host.execOk(`find / -xdev -name '*${NAME}*' -not -path '/proc/*' 2>/dev/null | sort`)).trim().split('\n').filter(Boolean);
+    // The downloads and the port drop-in are the admin's.
+    const downloads = (p: string) => p.startsWith(`/root/${NAME}-`);
+    expect(named.filter((p) => !downloads(p) && p !== PORT_DROP_IN.replace(/\/[^/]+$/, ''))).toEqual([]);
+    // list-unit-files exits 1 when nothing matches.
+    expect((await ph.host.exec(`systemctl list-unit-files --no-legend '${NAME}*'`)).stdout.trim()).toBe('');
+    expect(await ssh(ph.target, 'true', { timeoutMs: 20_000 })).toMatchObject({ exitCode: 255 });
+  });
+});

@@ -1,0 +1,159 @@
+// A booted test host set up the way a host admin sets one up, for the product e2e tests:
+//   - the port: the admin's own drop-in for the socket (what `systemctl edit <name>.socket` writes),
+//     put in place before installing, so the socket never listens anywhere else. Hosts share this
+//     machine's loopback, so every host gets its own free port;
+//   - apt: the repository's keyring and .sources file, `apt-get update`, `apt-get install <name>`;
+//   - install.sh: the release's tarball, SHA256SUMS and install.sh side by side, `sh install.sh install`;
+//   - GitLab Runner's key: the one the package made, /etc/<name>/runner/id_ed25519, which
+//     `<name>ctl runner-config` names as identity_file, copied out for ssh on this machine.
+// Plus what the tests read on the host: live machines, connection units, and waiting for them to go.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { addAptSource, APT_ENV, bootHost, freeLoopbackPort, machineName, makeHostTree, type BootedHost, type HostRelease } from '../harness/index.ts';
+import { NAME, type Artifacts } from './artifacts.ts';
+import type { ProductRepo } from './repo.ts';
+import { waitFor, type SshTarget } from './ssh.ts';
+
+export const SOCKET = `${NAME}.socket`;
+export const PORT_DROP_IN = `/etc/systemd/system/${SOCKET}.d/listen.conf`;
+
+export interface ProductHost {
+  /** Replaced by reboot(). */
+  host: BootedHost;
+  port: number;
+  /** This host's local scratch: the runner key copy, known_hosts files. Removed by poweroff(). */
+  work: string;
+  /** The runner's SSH settings for this host (set once installed). */
+  target: SshTarget;
+  poweroff(): Promise<void>;
+  /** An orderly poweroff of the host, then a boot of the same tree: what survives a reboot. */
+  reboot(): Promise<void>;
+}
+
+export interface BootProductHostOptions {
+  /** Packages on top of the harness's host packages (e.g. zstd for install.sh). */
+  extraPackages?: string[];
+}
+
+/** Boots a fresh host of `release` and gives its socket a free loopback port, the admin way. */
+export async function bootProductHost(release: HostRelease, label: string, o: BootProductHostOptions = {}): Promise<ProductHost> {
+  const tree = await makeHostTree(release, { extraPackages: o.extraPackages, log: (l) => console.log(`[${label}] ${l}`) });
+  let host: BootedHost;
+  try {
+    host = await bootHost(tree, machineName(label));
+  } catch (err) {
+    await tree.remove();
+    throw err;
+  }
+  const port = await freeLoopbackPort();
+  // An empty ListenStream= first: a drop-in adds to a list setting unless it resets it.
+  host.writeFile(PORT_DROP_IN, `# The admin's choice of port (systemctl edit ${SOCKET}).\n[Socket]\nListenStream=\nListenStream=127.0.0.1:${port}\n`);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `eb-${label}-`));
+  let off = false;
+  const ph: ProductHost = {
+    host, port, work,
+    target: { port, identity: path.join(work, 'runner-key') },
+    async poweroff() {
+      if (off) return;
+      off = true;
+      fs.rmSync(work, { recursive: true, force: true });
+      const report = await ph.host.poweroff();
+      console.log(`[${label}] powered off in ${report.seconds} s${report.forced ? ' (forced)' : ''}`);
+    },
+    async reboot() {
+      const name = ph.host.name;
+      const down = await ph.host.poweroff({ keepTree: true });
+      if (down.forced) throw new Error(`[${label}] the host did not power off by itself`);
+      try {
+        ph.host = await bootHost(tree, name);
+      } catch (err) {
+        off = true;
+        fs.rmSync(work, { recursive: true, force: true });
+        await tree.remove();
+        throw err;
+      }
+    },
+  };
+  return ph;
+}
+
+/** Copies the runner's private key the package made on the host, for ssh from this machine. */
+export function takeRunnerKey(ph: ProductHost): void {
+  const key = ph.host.path(`/etc/${NAME}/runner/id_ed25519`);
+  fs.copyFileSync(key, ph.target.identity);
+  fs.chmodSync(ph.target.identity, 0o600);
+}
+
+const t = () => performance.now();
+const since = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
+
+/** The admin's apt path: keyring and .sources from the repository, update, install. Returns seconds. */
+export async function installFromRepo(ph: ProductHost, repo: ProductRepo, pkg = NAME): Promise<number> {
+  addAptSource(ph.host, { repoDir: repo.dir, name: NAME, uri: repo.url });
+  const t0 = t();
+  await ph.host.execOk('apt-get update', { env: APT_ENV, timeoutMs: 180_000 });
+  await ph.host.execOk(`apt-get install -y ${pkg}`, { env: APT_ENV, timeoutMs: 300_000 });
+  takeRunnerKey(ph);
+  return since(t0);
+}
+
+/** Where a release's files land on the host: one directory per version, as downloaded. */
+export function downloadDir(a: Artifacts): string {
+  return `/root/${NAME}-${a.version}`;
+}
+
+/** Copies a release's tarball, SHA256SUMS and install.sh into the host, as an admin downloads them. */
+export function download(ph: ProductHost, a: Artifacts): string {
+  const dir = downloadDir(a);
+  for (const file of [a.tarball, a.sha256sums, a.installSh]) {
+    fs.mkdirSync(ph.host.path(dir), { recursive: true });
+    fs.copyFileSync(file, ph.host.path(path.join(dir, path.basename(file))));
+  }
+  return dir;
+}
+
+/** `sh install.sh install|upgrade FILE` inside the host. */
+export async function runInstallSh(ph: ProductHost, a: Artifacts, command: 'install' | 'upgrade'): Promise<string> {
+  const dir = download(ph, a);
+  return ph.host.execOk(`cd ${dir} && sh ./install.sh ${command} ./${path.basename(a.tarball)}`, { timeoutMs: 300_000 });
+}
+
+/** Names of the machines machined knows (one per live connection). */
+export async function machines(ph: ProductHost): Promise<string[]> {
+  const out = await ph.host.execOk('machinectl list --no-legend --no-pager');
+  return out.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean).sort();
+}
+
+/** Loaded connection service units (active, activating, failed...). */
+export async function connectionUnits(ph: ProductHost): Promise<string[]> {
+  const out = await ph.host.execOk(`systemctl list-units --all --no-legend --no-pager --plain '${NAME}@*'`);
+  return out.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean).sort();
+}
+
+/** Waits until no container, no connection unit and no container process is left on the host. */
+export async function waitNoContainers(ph: ProductHost, timeoutMs = 30_000): Promise<void> {
+  await waitFor('every container of the host to be gone', async () => {
+    const [m, u, procs] = await Promise.all([machines(ph), connectionUnits(ph), containerProcesses(ph)]);
+    return m.length === 0 && u.length === 0 && procs.length === 0 ? true : undefined;
+  }, timeoutMs);
+}
+
+/** Processes on the host owned by a uid of a private-users range (container processes). */
+export async function containerProcesses(ph: ProductHost): Promise<string[]> {
+  const out = await ph.host.execOk('ps -e -o uid=,pid=,comm=');
+  return out.split('\n').map((l) => l.trim()).filter((l) => Number(l.split(/\s+/)[0]) > 65535);
+}
+
+/** The version in /var/lib/<name>/current, as the spawn helper resolves it. */
+export async function currentVersion(ph: ProductHost): Promise<string> {
+  return path.basename((await ph.host.execOk(`readlink -e /var/lib/${NAME}/current`)).trim());
+}
+
+/** The one connection unit's full name, waiting for it to appear. */
+export async function oneConnectionUnit(ph: ProductHost): Promise<string> {
+  return waitFor('a connection unit', async () => {
+    const units = await connectionUnits(ph);
+    return units.length === 1 ? units[0] : undefined;
+  }, 30_000);
+}
