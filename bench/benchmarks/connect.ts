@@ -1,0 +1,69 @@
+// connect: connect to first output over real SSH (`ssh builder@127.0.0.1 echo ok`, a new
+// connection each time, timed from spawning ssh to the first byte of "ok") on a booted host with
+// our product installed, against a plain socket-activated `sshd -i` on the same host with the same
+// sshd settings, keys and client (bench/lib/product-host.ts). 50 connections each, alternating,
+// after 3 untimed warm-up connections each. For the profile: the time to the server's SSH banner
+// (process start-up without crypto) and a container's start and exit without ssh.
+// Target (issue 4): p50 and p95 at most 1.1 × the anchor.
+import { alternate, ratioHeadline, seriesOf, type Benchmark, type Side } from '../lib/bench.ts';
+import { bannerMs, PRODUCT, productHost, sshRun, waitIdle, type ProductHost } from '../lib/product-host.ts';
+import type { Series } from '../lib/results.ts';
+import { percentile } from '../lib/stats.ts';
+import { latencyCdfChart } from '../lib/svg.ts';
+
+async function echoOk(p: ProductHost, port: number): Promise<number> {
+  const r = await sshRun(p, port, 'echo ok');
+  if (r.exitCode !== 0 || r.stdout.trim() !== 'ok') throw new Error(`ssh to port ${port}: exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr.slice(-400))}`);
+  return r.firstOutputMs;
+}
+
+/** Start and exit of one container without ssh, timed inside the host (ms each). */
+async function containerStartExit(p: ProductHost, n: number): Promise<number[]> {
+  const out = await p.host.execOk(`for i in $(seq ${n}); do s=$(date +%s%N); /usr/lib/${PRODUCT}/spawn --exec /bin/true </dev/null >/dev/null 2>&1 || echo fail; e=$(date +%s%N); echo $(( (e - s) / 1000 )); done`, { timeoutMs: 10 * 60_000 });
+  if (out.includes('fail')) throw new Error(`spawn --exec /bin/true failed inside the host:\n${out}`);
+  return out.trim().split('\n').map((l) => Number(l) / 1000);
+}
+
+export const connect: Benchmark = {
+  name: 'connect',
+  title: 'Connect to first output (ssh … echo ok), one connection at a time',
+  anchor: 'a plain socket-activated sshd -i on the same host',
+  async run(ctx) {
+    const p = await productHost(ctx);
+    const n = ctx.runs(50);
+    const sides = (f: (port: number) => Promise<number>, what: string): Side[] => [
+      { label: `ours: ${what}`, role: 'ours', unit: 'ms', run: async () => ({ value: await f(p.port) }) },
+      { label: `sshd -i: ${what}`, role: 'anchor', unit: 'ms', run: async () => ({ value: await f(p.anchorPort) }) },
+    ];
+    ctx.log('connect: warm-up');
+    await alternate(sides((port) => echoOk(p, port), 'warm-up'), { rounds: 0, warmup: 3, log: ctx.log, name: 'connect' });
+    await waitIdle(p);
+    const main = await alternate(sides((port) => echoOk(p, port), 'first output'), { rounds: n, log: () => {}, name: 'connect' });
+    const [ours, anchor] = main.series as [Series, Series];
+    ctx.log(`connect: ours p50 ${ours.summary.median.toFixed(0)} ms p95 ${ours.summary.p95.toFixed(0)} ms; anchor p50 ${anchor.summary.median.toFixed(0)} ms p95 ${anchor.summary.p95.toFixed(0)} ms`);
+    await waitIdle(p);
+    const banner = await alternate(sides((port) => bannerMs(port), 'TCP connect to SSH banner'), { rounds: Math.min(n, 20), log: () => {}, name: 'connect banner' });
+    await waitIdle(p);
+    const container = await containerStartExit(p, 10);
+    const chart = ctx.writeChart('connect', latencyCdfChart('Connect to first output (ssh … echo ok), one connection at a time', 'ms', [
+      { label: 'ephemeral-builder (container per connection)', samples: ours.samples },
+      { label: 'plain socket-activated sshd -i', samples: anchor.samples },
+    ], (xs) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95) })));
+    const [bOurs, bAnchor] = banner.series as [Series, Series];
+    const containerSeries = seriesOf('container start + exit without ssh (spawn --exec /bin/true, inside the host)', 'info', 'ms', container);
+    const extra = ours.summary.median - anchor.summary.median;
+    return {
+      runs: n,
+      headlines: [
+        ratioHeadline('connect to first output, p50', 'ms', ours.summary.median, anchor.summary.median, 1.1, '≤ 1.1×'),
+        ratioHeadline('connect to first output, p95', 'ms', ours.summary.p95, anchor.summary.p95, 1.1, '≤ 1.1×'),
+      ],
+      series: [ours, anchor, bOurs, bAnchor, containerSeries],
+      notes: [
+        `Host: Debian 13 booted with systemd-nspawn -b on this machine (nested containers, cgroup v1 hybrid), ${PRODUCT} ${p.installed} installed with dpkg -i; the anchor is the host's own OpenSSH, run as \`sshd -i\` per connection by an Accept=yes socket, with our image's sshd settings, keys and authorized key. Client: this machine's ssh, a new connection each time, no multiplexing.`,
+        `Where our extra ${extra.toFixed(0)} ms (median) goes: the server's SSH banner comes ${(bOurs.summary.median - bAnchor.summary.median).toFixed(0)} ms later with ours (median banner ${bOurs.summary.median.toFixed(0)} vs ${bAnchor.summary.median.toFixed(0)} ms): that is systemd starting the spawn helper, systemd-nspawn setting up the container (private users, mounts, read-only root) and container-init copying the home template before exec'ing sshd -i. A container's start and exit alone takes ${containerSeries.summary.median.toFixed(0)} ms (median, inside the host, no ssh).`,
+      ],
+      charts: [chart],
+    };
+  },
+};

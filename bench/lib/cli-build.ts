@@ -1,0 +1,70 @@
+// Drives the real CLI, `node pipeline/cli.ts build ... --json`, as a user would, and reads its JSON
+// events: each stage's duration and cache outcome (stage-end), the result (artifacts or rootfs),
+// or the error. The wall time includes everything the user waits for: node's start, loading the
+// recipe, checking it against the mirror, every stage, and moving the tree into place.
+import path from 'node:path';
+import { REPO } from './paths.ts';
+import { runTimed, type TimedRun } from './proc.ts';
+
+export interface StageTime {
+  stage: string;
+  outcome: string;
+  ms: number;
+}
+
+export interface CliBuild {
+  run: TimedRun;
+  stages: StageTime[];
+  /** Wall time not inside any stage: node start-up, recipe loading and mirror checks, exit. */
+  outsideStagesMs: number;
+  result?: { rootfs?: string; treeDigest?: string; artifacts?: Record<string, string> };
+}
+
+export interface CliBuildOptions {
+  recipe: string;
+  out: string;
+  cacheDir: string;
+  noCache?: boolean;
+  stopAfter?: 'bootstrap' | 'overlays' | 'verify' | 'pack';
+  version?: string;
+  fast?: boolean;
+  sampleMs?: number;
+  extraArgs?: string[];
+}
+
+export const CLI = path.join(REPO, 'pipeline/cli.ts');
+
+export function cliArgs(o: CliBuildOptions): string[] {
+  return [
+    CLI, 'build', o.recipe, '--json', '--out', o.out, '--cache-dir', o.cacheDir,
+    ...(o.noCache ? ['--no-cache'] : []),
+    ...(o.stopAfter ? ['--stop-after', o.stopAfter] : []),
+    ...(o.version ? ['--version', o.version] : []),
+    ...(o.fast ? ['--fast'] : []),
+    ...(o.extraArgs ?? []),
+  ];
+}
+
+/** One build through the CLI; throws with the CLI's error event and stderr if it fails. */
+export async function cliBuild(o: CliBuildOptions): Promise<CliBuild> {
+  const stages: StageTime[] = [];
+  let result: CliBuild['result'];
+  let error: unknown;
+  // process.execPath is Node 24 here (bench/run.ts runs under it), as `npx node` would pick.
+  const run = await runTimed(process.execPath, cliArgs(o), {
+    cwd: REPO, keepStdout: false, sampleMs: o.sampleMs,
+    env: { CI: '1' },
+    onLine: (line) => {
+      if (!line.startsWith('{')) return;
+      const ev = JSON.parse(line) as { event: string; stage?: string; outcome?: string; durationMs?: number; result?: CliBuild['result'] };
+      if (ev.event === 'stage-end') stages.push({ stage: ev.stage ?? '?', outcome: ev.outcome ?? '?', ms: ev.durationMs ?? 0 });
+      if (ev.event === 'result') result = ev.result;
+      if (ev.event === 'error') error = ev;
+    },
+  });
+  if (run.exitCode !== 0) {
+    throw new Error(`build ${o.recipe} failed (exit ${run.exitCode}): ${JSON.stringify(error)}\n${run.stderr.trim().split('\n').slice(-20).join('\n')}`);
+  }
+  const inStages = stages.reduce((a, s) => a + s.ms, 0);
+  return { run, stages, outsideStagesMs: Math.max(0, run.wallMs - inStages), result };
+}
