@@ -2,7 +2,10 @@
 // --force-script-chrootless, so the scripts run with DPKG_ROOT set, as on a chrootless install):
 // the packages and install.sh lay out the same host, each refuses the other's host, an upgrade
 // switches `current` and keeps the keys, an image in use cannot be removed, removing the current
-// image moves `current` to one that is left, and purge leaves nothing.
+// image moves `current` to one that is left, and purge leaves nothing. dpkg killed (SIGKILL to its
+// whole process group) while unpacking an upgrade and while configuring it: `current` points at a
+// complete image throughout, and `dpkg --configure -a` (then the install again) recovers.
+import { execa } from 'execa';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +41,33 @@ function layout(root: string): Map<string, string> {
     out.set(p, perHost ? v.split(' ').slice(0, 3).join(' ') : v);
   }
   return out;
+}
+
+/** dpkg's status of PKG below ROOT in its abbreviated form: "ii" installed, "iHR" half-installed (reinstall required), "iF" half-configured. */
+async function dpkgStatus(root: string, pkg: string): Promise<string> {
+  const res = await execa('dpkg-query', [`--admindir=${path.join(root, 'var/lib/dpkg')}`, '-W', '-f', '${db:Status-Abbrev}', pkg]);
+  return res.stdout.trim();
+}
+
+/** Every file of an image (path, size and content hash): a complete image is equal to its .deb's. */
+function imageFiles(root: string, version: string): Map<string, string> {
+  return snapshotTree(path.join(root, 'usr/lib', NAME, 'images', version));
+}
+
+/**
+ * dpkg (as dpkg() runs it) in a process group of its own, killed with SIGKILL, group and all,
+ * once `killWhen` holds: a crash or power cut, no cleanup by dpkg or its maintainer scripts.
+ */
+async function dpkgKilled(root: string, args: string[], killWhen: () => boolean, env: Record<string, string> = {}) {
+  const proc = execa('dpkg', [`--root=${root}`, '--force-script-chrootless', '--force-depends', '--log=/dev/null', ...args],
+    { reject: false, all: true, detached: true, env });
+  let exited = false;
+  void proc.finally(() => { exited = true; });
+  const deadline = Date.now() + 60_000;
+  while (!killWhen() && !exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+  if (!exited) process.kill(-proc.pid!, 'SIGKILL');
+  const res = await proc;
+  expect(res.signal, `dpkg was not killed in time:\n${res.all}`).toBe('SIGKILL');
 }
 
 function current(root: string): string | undefined {
@@ -164,6 +194,68 @@ describeWith({ root: true, tools: ['dpkg', 'dpkg-deb', 'deb-systemd-helper', 'ta
       expect(left).toEqual([]);
       expect(fs.existsSync(path.join(r, 'etc', NAME))).toBe(false);
       expect(fs.existsSync(path.join(r, 'var/lib', NAME))).toBe(false);
+    });
+  });
+  describe('dpkg killed in the middle of an upgrade', () => {
+    const v3 = testRecipe({ name: NAME, version: '1.2.0' });
+    const v4 = testRecipe({ name: NAME, version: '1.3.0' });
+    let r: string;
+    let debs3: TestDebs;
+    let debs4: TestDebs;
+    let hook: string;
+    let image1: Map<string, string>;
+    beforeAll(async () => {
+      const out = tempDir('eb-debs-kill');
+      cleanup.push(out);
+      // 48 MiB that dpkg writes and fsyncs file by file: a window of a second or so to kill it in.
+      debs3 = await buildTestDebs(v3, out, { bulkMiB: 48 });
+      debs4 = await buildTestDebs(v4, out);
+      r = hostRoot();
+      const res = await dpkg(r, ['-i', debs1.image, debs1.host]);
+      expect(res.exitCode, res.all).toBe(0);
+      image1 = imageFiles(r, '1.0.0');
+      // deb-systemd-helper that, called from a postinst, says so and hangs: dpkg is then
+      // deterministically in the middle of configuring, after the postinst switched `current`.
+      hook = tempDir('eb-hook');
+      cleanup.push(hook);
+      fs.writeFileSync(path.join(hook, 'deb-systemd-helper'),
+        `#!/bin/sh\n[ "$DPKG_MAINTSCRIPT_NAME" = postinst ] || exec /usr/bin/deb-systemd-helper "$@"\n: > '${hook}/reached'\nexec sleep 600\n`, { mode: 0o755 });
+    });
+
+    it('while unpacking the new image: current stays on the old, complete image; dpkg --configure -a and the install again recover', async () => {
+      const bulk = path.join(r, 'usr/lib', NAME, 'images/1.2.0/usr/share/bulk');
+      await dpkgKilled(r, ['-i', debs3.image, debs3.host], () => fs.existsSync(bulk) && fs.readdirSync(bulk).length > 0);
+      // Half-installed, reinstallation required: dpkg knows the unpack did not finish.
+      expect(await dpkgStatus(r, `${NAME}-image-1.2.0`)).toBe('iHR');
+      expect(current(r)).toBe('1.0.0');
+      expect(imageFiles(r, '1.0.0')).toEqual(image1);
+
+      const configure = await dpkg(r, ['--configure', '-a']);
+      expect(configure.exitCode, configure.all).toBe(0);
+      expect(current(r)).toBe('1.0.0');
+      expect(imageFiles(r, '1.0.0')).toEqual(image1);
+
+      const again = await dpkg(r, ['-i', debs3.image, debs3.host]);
+      expect(again.exitCode, again.all).toBe(0);
+      expect([await dpkgStatus(r, `${NAME}-image-1.2.0`), await dpkgStatus(r, NAME)]).toEqual(['ii', 'ii']);
+      expect(current(r)).toBe('1.2.0');
+      expect(fs.readdirSync(bulk)).toHaveLength(48);
+    });
+
+    it('while configuring (postinst hangs after the switch): current is a complete image; dpkg --configure -a finishes the upgrade', async () => {
+      const image2 = imageFiles(r, '1.2.0');
+      await dpkgKilled(r, ['-i', debs4.image, debs4.host], () => fs.existsSync(path.join(hook, 'reached')),
+        { PATH: `${hook}:${process.env.PATH}` });
+      expect(await dpkgStatus(r, NAME)).toBe('iF');
+      expect(current(r)).toBe('1.3.0');
+      expect(fs.readFileSync(path.join(r, 'usr/lib', NAME, 'images/1.3.0/etc/release-marker'), 'utf8')).toBe('image 1.3.0');
+      expect(imageFiles(r, '1.2.0')).toEqual(image2);
+
+      const configure = await dpkg(r, ['--configure', '-a']);
+      expect(configure.exitCode, configure.all).toBe(0);
+      expect(await dpkgStatus(r, NAME)).toBe('ii');
+      expect(current(r)).toBe('1.3.0');
+      expect(path.basename(fs.readlinkSync(path.join(r, `var/lib/${NAME}/previous`)))).toBe('1.2.0');
     });
   });
 });

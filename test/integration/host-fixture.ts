@@ -3,7 +3,7 @@
 // usr/lib/<name>/images/<version>/), SHA256SUMS and install.sh next to it, a scratch host root,
 // and a snapshot of a tree to prove "nothing changed". The real image for the spawn test is a
 // cached mmdebstrap tree with the image conventions applied by hand (see prepareTestImage).
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -246,7 +246,8 @@ export interface TestDebs {
  * Minimal .debs around the rendered host files and maintainer scripts (dpkg-deb, not the pack
  * stage): enough for dpkg to run our scripts. The image package holds a fake image.
  */
-export async function buildTestDebs(recipe: Recipe, outDir: string): Promise<TestDebs> {
+/** bulkMiB: incompressible 1 MiB files added to the image, so that unpacking it takes a while. */
+export async function buildTestDebs(recipe: Recipe, outDir: string, opts: { bulkMiB?: number } = {}): Promise<TestDebs> {
   const rendered = renderHostFiles(recipe);
   const { name, version } = recipe;
   const debVersion = version.replace('-', '~');
@@ -266,7 +267,12 @@ export async function buildTestDebs(recipe: Recipe, outDir: string): Promise<Tes
   for (const [script, text] of Object.entries(rendered.maintainerScripts)) fs.writeFileSync(path.join(hostTree, 'DEBIAN', script), text!, { mode: 0o755 });
 
   const imageTree = tempDir('eb-imagedeb');
-  writeFakeImage(path.join(imageTree, 'usr/lib', name, 'images', version), recipe.user.name, `image ${version}`);
+  const imageDir = path.join(imageTree, 'usr/lib', name, 'images', version);
+  writeFakeImage(imageDir, recipe.user.name, `image ${version}`);
+  if (opts.bulkMiB) {
+    fs.mkdirSync(path.join(imageDir, 'usr/share/bulk'), { recursive: true });
+    for (let i = 0; i < opts.bulkMiB; i++) fs.writeFileSync(path.join(imageDir, 'usr/share/bulk', String(i)), randomBytes(1024 * 1024));
+  }
   fs.mkdirSync(path.join(imageTree, 'DEBIAN'));
   fs.writeFileSync(path.join(imageTree, 'DEBIAN/control'), control(`${name}-image-${version}`, ''));
   for (const [script, text] of Object.entries(rendered.imageMaintainerScripts)) fs.writeFileSync(path.join(imageTree, 'DEBIAN', script), text!, { mode: 0o755 });
