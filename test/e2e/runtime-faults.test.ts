@@ -159,10 +159,9 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
       expect(Math.max(...refused.map((o) => o.ms))).toBeLessThan(5000);
       // While the 16 containers live, the host answers.
       expect(await machines(ph)).toHaveLength(MAX_CONNECTIONS);
-      // While the 16 containers live, systemd answers within 2 s. The host tool answers too; it
-      // starts two processes per live container to read their command lines, so it gets a looser
-      // bound (2.0 s was measured here with 16 containers on a loaded 2-core machine).
-      for (const [command, bound] of [[`systemctl status ${SOCKET} --no-pager`, 2], [`${CTL} status`, 5]] as const) {
+      // While the 16 containers live, systemd and the host tool answer within 2 s (the tool reads
+      // every command line with one grep, whatever the number of containers).
+      for (const [command, bound] of [[`systemctl status ${SOCKET} --no-pager`, 2], [`${CTL} status`, 2]] as const) {
         const r = await timed(ph, command);
         console.log(`[runtime-faults] during the storm: ${command}: ${r.seconds} s`);
         expect({ command, exitCode: r.exitCode }).toEqual({ command, exitCode: 0 });
