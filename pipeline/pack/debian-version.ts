@@ -1,4 +1,4 @@
-// Semantic version → Debian version, and the package names derived from it.
+// Semantic version → Debian version and back, and the package names derived from it.
 // Reads: name, version.
 //
 // semver puts a pre-release before its release (1.4.0-rc.1 < 1.4.0); dpkg only does that for a
@@ -6,7 +6,9 @@
 // The mapping keeps semver's order for the usual shapes (numeric or alphabetic identifiers:
 // rc.1, alpha.2, beta). Where semver's own rule is lexical on mixed identifiers (rc9 > rc10),
 // dpkg compares the digits as numbers (rc9 < rc10); tests pin both behaviours.
+import semver from 'semver';
 import { RecipeError } from '../errors.ts';
+import { parseDebianVersion } from '../publish/version-order.ts';
 
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$/;
 
@@ -24,6 +26,17 @@ export function debianVersion(semver: string): string {
     }
   }
   return `${major}.${minor}.${patch}${pre ? `~${pre}` : ''}${build ? `+${build}` : ''}`;
+}
+
+/**
+ * The semver a Debian version was made from, or undefined when it was not made from one.
+ * The build maps a semver pre-release `-` to `~`, so a `-` left in a Debian version is a
+ * Debian revision and is dropped, as is an epoch.
+ */
+export function semverFromDebian(debVersion: string): string | undefined {
+  const { upstream } = parseDebianVersion(debVersion);
+  const candidate = upstream.replace('~', '-');
+  return semver.valid(candidate) ?? undefined;
 }
 
 /** Each image version is its own package (as kernels are), so several stay installed side by side. */

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
-import { compareDebianVersions } from './debian-version.ts';
+import { compareDebianVersions } from './version-order.ts';
 import { field, renderParagraph, renderParagraphs, type Paragraph } from './deb822.ts';
 
 export interface IndexEntry {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import { field, parseParagraphs } from './deb822.ts';
-import { semverFromDebian } from './debian-version.ts';
+import { semverFromDebian } from '../pack/debian-version.ts';
 
 export type Bump = 'patch' | 'minor' | 'major';
 

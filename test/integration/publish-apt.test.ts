@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { UsageError } from '../../pipeline/errors.ts';
 import { field, parseParagraphs } from '../../pipeline/publish/deb822.ts';
-import { compareDebianVersions } from '../../pipeline/publish/debian-version.ts';
+import { compareDebianVersions } from '../../pipeline/publish/version-order.ts';
 import { nextVersion } from '../../pipeline/publish/next-version.ts';
 import { publish, type PublishOptions } from '../../pipeline/publish/publish.ts';
 import { makeAptSandbox, type AptSandbox } from '../e2e/harness/apt-sandbox.ts';

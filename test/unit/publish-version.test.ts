@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compareDebianVersions, semverFromDebian } from '../../pipeline/publish/debian-version.ts';
+import { semverFromDebian } from '../../pipeline/pack/debian-version.ts';
+import { compareDebianVersions } from '../../pipeline/publish/version-order.ts';
 import { nextVersion, publishedVersions } from '../../pipeline/publish/next-version.ts';
 import { VERSION_PAIRS } from './publish-version-pairs.ts';
 

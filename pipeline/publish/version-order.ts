@@ -1,10 +1,9 @@
-// Debian version ordering (dpkg's verrevcmp, so that the index is sorted as apt sorts) and the
-// mapping back from a Debian version to the semver it was made from (`1.4.0~rc.1` is `1.4.0-rc.1`).
-import semver from 'semver';
+// Debian version ordering: dpkg's verrevcmp, so that the index is sorted as apt sorts.
+// (The mapping between semver and Debian versions is pipeline/pack/debian-version.ts.)
 
 interface Parsed { epoch: number; upstream: string; revision: string }
 
-function parse(v: string): Parsed {
+export function parseDebianVersion(v: string): Parsed {
   const colon = v.indexOf(':');
   const epoch = colon > 0 ? Number(v.slice(0, colon)) : 0;
   const rest = colon > 0 ? v.slice(colon + 1) : v;
@@ -49,19 +48,8 @@ function verrevcmp(a: string, b: string): number {
 
 /** Negative, zero or positive, as `dpkg --compare-versions a lt|eq|gt b`. */
 export function compareDebianVersions(a: string, b: string): number {
-  const pa = parse(a);
-  const pb = parse(b);
+  const pa = parseDebianVersion(a);
+  const pb = parseDebianVersion(b);
   if (pa.epoch !== pb.epoch) return pa.epoch - pb.epoch;
   return Math.sign(verrevcmp(pa.upstream, pb.upstream) || verrevcmp(pa.revision, pb.revision));
-}
-
-/**
- * The semver a Debian version was made from, or undefined when it was not made from one.
- * The build maps a semver pre-release `-` to `~`, so a `-` left in a Debian version is a
- * Debian revision and is dropped, as is an epoch.
- */
-export function semverFromDebian(debVersion: string): string | undefined {
-  const { upstream } = parse(debVersion);
-  const candidate = upstream.replace('~', '-');
-  return semver.valid(candidate) ?? undefined;
 }
