@@ -2,10 +2,11 @@
 // The benchmark suite: `npm run bench` runs every benchmark, `npm run bench -- NAME...` some of
 // them. Each compares our tool with its anchor side by side in one run (bench/lib/bench.ts) and
 // the results are merged into bench/results/<date>-<machine>.json and .md, with SVG charts, and
-// the summary table into bench/README.md. Options:
+// the summary table into bench/README.md and the project README. Options:
 //   --runs N         timed runs per side instead of each benchmark's default
 //   --recipe FILE    the recipe of the build and tree benchmarks (default recipes/default.ts)
 //   --no-save        print the results, write nothing (for trying a benchmark out)
+//   --summary        rewrite the README summaries from this machine's newest results, run nothing
 //   --list           list the benchmarks
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,7 +30,11 @@ import { disposeShared } from './lib/product-host.ts';
 
 export const BENCHMARKS: Benchmark[] = [buildCold, rebuildOverlay, buildFull, pack, deb, size, memory, connect, parallel, ctlUse];
 
-const README = path.join(import.meta.dirname, 'README.md');
+/** The READMEs with a summary, and the results directory as each links it. */
+const READMES = [
+  { file: path.join(import.meta.dirname, 'README.md'), results: 'results' },
+  { file: path.join(import.meta.dirname, '..', 'README.md'), results: 'bench/results' },
+];
 
 function toolVersions(): Record<string, string> {
   const first = (cmd: string, args: string[], re?: RegExp) => {
@@ -53,17 +58,20 @@ function toolVersions(): Record<string, string> {
   };
 }
 
-/** Replaces the text between the summary markers of bench/README.md. */
-function updateReadme(file: ResultsFile, stem: string): void {
-  if (!fs.existsSync(README)) return;
-  const text = fs.readFileSync(README, 'utf8');
+/** Replaces the text between the summary markers of each README. */
+function updateReadmes(file: ResultsFile, stem: string): void {
   const start = '<!-- summary:start -->';
   const end = '<!-- summary:end -->';
-  const i = text.indexOf(start);
-  const j = text.indexOf(end);
-  if (i < 0 || j < i) return;
-  const body = `\nLatest: [results/${stem}.md](results/${stem}.md) (${file.machine.nproc} CPUs, ${file.machine.cpuModel}, ${file.machine.memoryGiB} GiB, Linux ${file.machine.kernel}).\n\n${summaryTable(file, `results/${stem}.md`)}\n\n`;
-  fs.writeFileSync(README, text.slice(0, i + start.length) + body + text.slice(j));
+  for (const readme of READMES) {
+    if (!fs.existsSync(readme.file)) continue;
+    const text = fs.readFileSync(readme.file, 'utf8');
+    const i = text.indexOf(start);
+    const j = text.indexOf(end);
+    if (i < 0 || j < i) continue;
+    const md = `${readme.results}/${stem}.md`;
+    const body = `\nLatest: [${md}](${md}) (${file.machine.nproc} CPUs, ${file.machine.cpuModel}, ${file.machine.memoryGiB} GiB, Linux ${file.machine.kernel}).\n\n${summaryTable(file, md)}\n\n`;
+    fs.writeFileSync(readme.file, text.slice(0, i + start.length) + body + text.slice(j));
+  }
 }
 
 async function main(): Promise<number> {
@@ -74,11 +82,12 @@ async function main(): Promise<number> {
       recipe: { type: 'string' },
       'no-save': { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
+      summary: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help || values.list) {
-    process.stdout.write('usage: npm run bench -- [NAME...] [--runs N] [--recipe FILE] [--no-save]\n\nbenchmarks:\n');
+    process.stdout.write('usage: npm run bench -- [NAME...] [--runs N] [--recipe FILE] [--no-save] [--summary]\n\nbenchmarks:\n');
     for (const b of BENCHMARKS) process.stdout.write(`  ${b.name.padEnd(16)} ${b.title} (vs ${b.anchor})\n`);
     return 0;
   }
@@ -105,6 +114,17 @@ async function main(): Promise<number> {
   const base = { date, machine, tools: toolVersions() };
   fs.mkdirSync(WORK, { recursive: true });
   const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  if (values.summary) {
+    // The newest results of this machine (a run that started yesterday saved under yesterday).
+    const latest = fs.readdirSync(RESULTS_DIR).filter((f) => f.endsWith(`-${machine.id}.json`)).sort().at(-1);
+    if (!latest) {
+      process.stderr.write(`no results for machine ${machine.id} in ${RESULTS_DIR}\n`);
+      return 2;
+    }
+    const latestStem = latest.slice(0, -'.json'.length);
+    updateReadmes(JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, latest), 'utf8')) as ResultsFile, latestStem);
+    return 0;
+  }
   const shared = new Map<string, unknown>();
   const done: BenchResult[] = [];
   log(`machine ${machine.hostname}: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Linux ${machine.kernel}; scratch ${WORK}`);
@@ -143,7 +163,7 @@ async function main(): Promise<number> {
       for (const h of result.headlines) log(`${b.name}: ${h.metric}: ${h.status} (ratio ${h.ratio?.toFixed(3) ?? '–'})`);
       if (!values['no-save']) {
         const file = mergeResults(stemPath, base, [result]);
-        updateReadme(file, stem);
+        updateReadmes(file, stem);
       }
     }
   } finally {
