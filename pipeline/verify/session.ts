@@ -37,11 +37,29 @@ export async function makeKeys(dir: string, tools: ToolRunner): Promise<SessionK
   return { hostKeyDir, clientKey, knownHosts };
 }
 
+/**
+ * A machine name for one nspawn run, and its removal afterwards: nspawn outside a booted systemd
+ * (--register=no) leaves an empty /run/systemd/nspawn/propagate/<machine> directory behind, and
+ * every build would add one. Removed by its own name, with rmdir, so only if it is empty.
+ */
+async function withMachine<T>(run: (machine: string) => Promise<T>): Promise<T> {
+  const machine = `eb-verify-${randomBytes(4).toString('hex')}`;
+  try {
+    return await run(machine);
+  } finally {
+    try {
+      fs.rmdirSync(path.join('/run/systemd/nspawn/propagate', machine));
+    } catch {
+      // Not made (a booted systemd cleans up itself) or not empty: leave it.
+    }
+  }
+}
+
 /** The nspawn command line a connection gets, minus the host-only parts (private users, limits). */
-export function nspawnArgs(rootfs: string, user: string, keys: SessionKeys, command: string[]): string[] {
+function nspawnArgs(rootfs: string, machine: string, user: string, keys: SessionKeys, command: string[]): string[] {
   return [
     '--quiet', '--console=pipe', '--read-only', '--register=no', '--keep-unit',
-    '-D', rootfs, '-M', `eb-verify-${randomBytes(4).toString('hex')}`,
+    '-D', rootfs, '-M', machine,
     `--tmpfs=/home/${user}:mode=0700,size=64M`,
     `--bind-ro=${keys.hostKeyDir}:${KEY_DIR}`,
     CONTAINER_INIT, ...command,
@@ -50,7 +68,7 @@ export function nspawnArgs(rootfs: string, user: string, keys: SessionKeys, comm
 
 /** `sshd -t` inside the container, with the keys bound in as a host would. */
 export async function sshdConfigTest(rootfs: string, user: string, keys: SessionKeys, tools: ToolRunner): Promise<void> {
-  await tools.run('systemd-nspawn', nspawnArgs(rootfs, user, keys, ['--exec', '/usr/sbin/sshd', '-t']));
+  await withMachine((machine) => tools.run('systemd-nspawn', nspawnArgs(rootfs, machine, user, keys, ['--exec', '/usr/sbin/sshd', '-t'])));
 }
 
 export const MARKER = 'eb-verify';
@@ -79,16 +97,18 @@ export interface SessionResult {
 
 /** One ssh connection through nspawn, `bash -l` fed `script` on stdin, no TTY. */
 export async function runnerSession(rootfs: string, user: string, keys: SessionKeys, script: string, logFile: string): Promise<SessionResult> {
-  const proxy = ['systemd-nspawn', ...nspawnArgs(rootfs, user, keys, [])].map(shellQuote).join(' ');
-  const result = await execa('ssh', [
-    '-F', '/dev/null', '-T',
-    '-o', `ProxyCommand=${proxy} 2>>${shellQuote(logFile)}`,
-    '-o', `UserKnownHostsFile=${keys.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'HostKeyAlias=eb-verify',
-    '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', keys.clientKey, '-o', 'LogLevel=ERROR',
-    '-o', 'ConnectTimeout=60',
-    `${user}@eb-verify`, 'bash -l',
-  ], { input: script, reject: false, timeout: 120_000 });
-  return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
+  return withMachine(async (machine) => {
+    const proxy = ['systemd-nspawn', ...nspawnArgs(rootfs, machine, user, keys, [])].map(shellQuote).join(' ');
+    const result = await execa('ssh', [
+      '-F', '/dev/null', '-T',
+      '-o', `ProxyCommand=${proxy} 2>>${shellQuote(logFile)}`,
+      '-o', `UserKnownHostsFile=${keys.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'HostKeyAlias=eb-verify',
+      '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', keys.clientKey, '-o', 'LogLevel=ERROR',
+      '-o', 'ConnectTimeout=60',
+      `${user}@eb-verify`, 'bash -l',
+    ], { input: script, reject: false, timeout: 120_000 });
+    return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
+  });
 }
 
 function shellQuote(s: string): string {
