@@ -1,4 +1,4 @@
-// deb: our .deb writer (pipeline/pack/deb-writer.ts: tar-stream with md5sums, xz child process,
+// deb: our .deb writer (pipeline/pack/deb-writer.ts: GNU tar headers with md5sums, xz child process,
 // ar) against `dpkg-deb -Zxz -z6 --root-owner-group -b` with the recipe's compressor and level, on
 // the same staging directory: the verified tree of recipes/default.ts under
 // usr/lib/<name>/images/<ver>/ plus DEBIAN/control, made once outside the timed region.

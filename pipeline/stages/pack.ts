@@ -49,7 +49,7 @@ export interface Artifacts {
 export const FAST_TARBALL_LEVEL = 3;
 const FAST_DEB_LEVEL = { xz: 1, zstd: 3 } as const;
 /** Long-distance matching for the tarball (see the numbers in pipeline/pack/tarball.ts). */
-const TARBALL_LONG = true;
+export const TARBALL_LONG = true;
 
 const PIPELINE_HOST_DIR = path.resolve(import.meta.dirname, '../host');
 
