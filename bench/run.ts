@@ -6,7 +6,7 @@
 //   --runs N         timed runs per side instead of each benchmark's default
 //   --recipe FILE    the recipe of the build and tree benchmarks (default recipes/default.ts)
 //   --no-save        print the results, write nothing (for trying a benchmark out)
-//   --summary        rewrite the README summaries from this machine's newest results, run nothing
+//   --summary        rewrite the README summaries (newest result of each benchmark), run nothing
 //   --list           list the benchmarks
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import type { BenchContext, Benchmark } from './lib/bench.ts';
 import { load1, machineInfo, today } from './lib/machine.ts';
 import { RESULTS_DIR, WORK } from './lib/paths.ts';
-import { mergeResults, renderMarkdown, summaryTable, type BenchResult, type ResultsFile } from './lib/results.ts';
+import { latestResults, mergeResults, renderMarkdown, summaryTable, type BenchResult, type ResultsFile } from './lib/results.ts';
 import { buildCold } from './benchmarks/build-cold.ts';
 import { rebuildOverlay } from './benchmarks/rebuild-overlay.ts';
 import { buildFull } from './benchmarks/build-full.ts';
@@ -58,8 +58,12 @@ function toolVersions(): Record<string, string> {
   };
 }
 
-/** Replaces the text between the summary markers of each README. */
-function updateReadmes(file: ResultsFile, stem: string): void {
+/** Replaces the text between the summary markers of each README: the newest result of every benchmark. */
+function updateReadmes(machineId: string): void {
+  const latest = latestResults(RESULTS_DIR, machineId);
+  if (!latest) return;
+  const { file, stemOf } = latest;
+  const stems = [...new Set(stemOf.values())].sort();
   const start = '<!-- summary:start -->';
   const end = '<!-- summary:end -->';
   for (const readme of READMES) {
@@ -68,8 +72,9 @@ function updateReadmes(file: ResultsFile, stem: string): void {
     const i = text.indexOf(start);
     const j = text.indexOf(end);
     if (i < 0 || j < i) continue;
-    const md = `${readme.results}/${stem}.md`;
-    const body = `\nLatest: [${md}](${md}) (${file.machine.nproc} CPUs, ${file.machine.cpuModel}, ${file.machine.memoryGiB} GiB, Linux ${file.machine.kernel}).\n\n${summaryTable(file, md)}\n\n`;
+    const md = (stem: string) => `${readme.results}/${stem}.md`;
+    const links = stems.map((stem) => `[${md(stem)}](${md(stem)})`).join(', ');
+    const body = `\nLatest result of each benchmark, from ${links} (${file.machine.nproc} CPUs, ${file.machine.cpuModel}, ${file.machine.memoryGiB} GiB, Linux ${file.machine.kernel}).\n\n${summaryTable(file, (name) => md(stemOf.get(name)!))}\n\n`;
     fs.writeFileSync(readme.file, text.slice(0, i + start.length) + body + text.slice(j));
   }
 }
@@ -115,14 +120,7 @@ async function main(): Promise<number> {
   fs.mkdirSync(WORK, { recursive: true });
   const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   if (values.summary) {
-    // The newest results of this machine (a run that started yesterday saved under yesterday).
-    const latest = fs.readdirSync(RESULTS_DIR).filter((f) => f.endsWith(`-${machine.id}.json`)).sort().at(-1);
-    if (!latest) {
-      process.stderr.write(`no results for machine ${machine.id} in ${RESULTS_DIR}\n`);
-      return 2;
-    }
-    const latestStem = latest.slice(0, -'.json'.length);
-    updateReadmes(JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, latest), 'utf8')) as ResultsFile, latestStem);
+    updateReadmes(machine.id);
     return 0;
   }
   const shared = new Map<string, unknown>();
@@ -162,8 +160,8 @@ async function main(): Promise<number> {
       done.push(result);
       for (const h of result.headlines) log(`${b.name}: ${h.metric}: ${h.status} (ratio ${h.ratio?.toFixed(3) ?? '–'})`);
       if (!values['no-save']) {
-        const file = mergeResults(stemPath, base, [result]);
-        updateReadmes(file, stem);
+        mergeResults(stemPath, base, [result]);
+        updateReadmes(machine.id);
       }
     }
   } finally {

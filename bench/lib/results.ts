@@ -110,11 +110,13 @@ function ordered(file: ResultsFile): BenchResult[] {
 }
 
 /** The summary table alone (also copied into bench/README.md and the project README). */
-export function summaryTable(file: ResultsFile, linkPrefix = ''): string {
+/** linkTo: where each benchmark's row links (its section in a results file). */
+export function summaryTable(file: ResultsFile, linkTo: string | ((name: string) => string) = ''): string {
+  const linkPrefix = (name: string) => (typeof linkTo === 'string' ? linkTo : linkTo(name));
   const rows = ['| benchmark | metric | ours | anchor | ratio | target | result | load 1-min (start → end) |', '| --- | --- | --- | --- | --- | --- | --- | --- |'];
   for (const b of ordered(file)) {
     for (const h of b.headlines) {
-      rows.push(`| [${b.name}](${linkPrefix}#${b.name}) | ${cell(h.metric)} | ${fmtValue(h.ours, h.unit)} | ${fmtValue(h.anchor, h.unit)} | ${fmtRatio(h.ratio)} | ${cell(h.target)} | **${h.status}** | ${b.load.start.toFixed(2)} → ${b.load.end.toFixed(2)} |`);
+      rows.push(`| [${b.name}](${linkPrefix(b.name)}#${b.name}) | ${cell(h.metric)} | ${fmtValue(h.ours, h.unit)} | ${fmtValue(h.anchor, h.unit)} | ${fmtRatio(h.ratio)} | ${cell(h.target)} | **${h.status}** | ${b.load.start.toFixed(2)} → ${b.load.end.toFixed(2)} |`);
     }
   }
   return rows.join('\n');
@@ -164,3 +166,21 @@ export function renderMarkdown(file: ResultsFile, stem: string): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * The newest result of every benchmark among one machine's results files (a day's file holds only
+ * what ran that day), with the stem of the file each came from.
+ */
+export function latestResults(dir: string, machineId: string): { file: ResultsFile; stemOf: Map<string, string> } | undefined {
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(`-${machineId}.json`)).sort() : [];
+  if (!files.length) return undefined;
+  const stemOf = new Map<string, string>();
+  let merged: ResultsFile | undefined;
+  for (const f of files) {
+    const r = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as ResultsFile;
+    merged = { ...r, benchmarks: { ...merged?.benchmarks, ...r.benchmarks } };
+    for (const name of Object.keys(r.benchmarks)) stemOf.set(name, f.slice(0, -'.json'.length));
+  }
+  return { file: merged!, stemOf };
+}
+
