@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
 import {
-  buildTestDebs, ctl, dpkg, fakeContainer, initDpkgRoot, installSh, makeRelease, newHostRoot, snapshotTree, tempDir, testRecipe,
+  buildTestDebs, ctl, dpkg, dpkgArgs, fakeContainer, initDpkgRoot, installSh, makeRelease, newHostRoot, snapshotTree, tempDir, testRecipe,
   type Release, type TestDebs,
 } from './host-fixture.ts';
 
@@ -59,8 +59,7 @@ function imageFiles(root: string, version: string): Map<string, string> {
  * once `killWhen` holds: a crash or power cut, no cleanup by dpkg or its maintainer scripts.
  */
 async function dpkgKilled(root: string, args: string[], killWhen: () => boolean, env: Record<string, string> = {}) {
-  const proc = execa('dpkg', [`--root=${root}`, '--force-script-chrootless', '--force-depends', '--log=/dev/null', ...args],
-    { reject: false, all: true, detached: true, env });
+  const proc = execa('dpkg', dpkgArgs(root, args), { reject: false, all: true, detached: true, env });
   let exited = false;
   void proc.finally(() => { exited = true; });
   const deadline = Date.now() + 60_000;

@@ -294,8 +294,12 @@ export function initDpkgRoot(root: string): void {
  * DPKG_ROOT set, which they (and deb-systemd-helper) honour; --force-depends because the root
  * has no systemd-container or openssh-client packages.
  */
+export function dpkgArgs(root: string, args: string[]): string[] {
+  return [`--root=${root}`, '--force-script-chrootless', '--force-depends', '--log=/dev/null', ...args];
+}
+
 export function dpkg(root: string, args: string[]) {
-  return execa('dpkg', [`--root=${root}`, '--force-script-chrootless', '--force-depends', '--log=/dev/null', ...args], { reject: false, all: true });
+  return execa('dpkg', dpkgArgs(root, args), { reject: false, all: true });
 }
 
 /**
