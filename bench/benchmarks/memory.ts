@@ -21,7 +21,7 @@ export const memory: Benchmark = {
   title: 'Peak memory of a full cold build, two image sizes',
   anchor: '— (absolute target)',
   async run(ctx) {
-    const rounds = ctx.runs(1);
+    const rounds = ctx.runs(3);
     const work = freshDir('memory');
     const series: Series[] = [];
     const headlines: Headline[] = [];

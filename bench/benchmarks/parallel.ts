@@ -28,7 +28,7 @@ export const parallel: Benchmark = {
   anchor: 'one connection at a time running the same job',
   async run(ctx) {
     const p = await productHost(ctx);
-    const rounds = ctx.runs(3);
+    const rounds = ctx.runs(5);
     const single: number[] = [];
     const singleLoads: number[] = [];
     const bySize = new Map<number, { ms: number[]; failures: string[]; loads: number[] }>(SIZES.map((n) => [n, { ms: [], failures: [], loads: [] }]));
