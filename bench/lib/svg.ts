@@ -25,6 +25,23 @@ function fmt(v: number): string {
   return v.toFixed(2).replace(/0$/, '').replace(/\.0?$/, '');
 }
 
+/** The opening of every chart: the svg element, a white background and the title. */
+function chartStart(width: number, height: number, title: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    `<text x="12" y="22" font-size="15" font-weight="600">${esc(title)}</text>`,
+  ];
+}
+
+/** Vertical grid lines from y1 to y2 at every step of the value axis, each labelled below y2. */
+function xGrid(out: string[], max: number, step: number, x: (v: number) => number, y1: number, y2: number, stroke: string): void {
+  for (let v = 0; v <= max + step / 2; v += step) {
+    out.push(`<line x1="${x(v).toFixed(1)}" y1="${y1}" x2="${x(v).toFixed(1)}" y2="${y2}" stroke="${stroke}"/>`);
+    out.push(`<text x="${x(v).toFixed(1)}" y="${y2 + 16}" text-anchor="middle" fill="#555">${fmt(v)}</text>`);
+  }
+}
+
 export interface StackedBar {
   label: string;
   segments: { name: string; value: number }[];
@@ -48,14 +65,8 @@ export function stackedBarChart(title: string, unit: string, bars: StackedBar[])
   const totals = bars.map((b) => b.segments.reduce((a, s) => a + s.value, 0));
   const { max, step } = niceScale(Math.max(...totals, 0));
   const x = (v: number) => labelW + (v / max) * plotW;
-  const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`);
-  out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
-  out.push(`<text x="12" y="22" font-size="15" font-weight="600">${esc(title)}</text>`);
-  for (let v = 0; v <= max + step / 2; v += step) {
-    out.push(`<line x1="${x(v).toFixed(1)}" y1="${top - 4}" x2="${x(v).toFixed(1)}" y2="${top + plotH}" stroke="#e0e0e0"/>`);
-    out.push(`<text x="${x(v).toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle" fill="#555">${fmt(v)}</text>`);
-  }
+  const out = chartStart(width, height, title);
+  xGrid(out, max, step, x, top - 4, top + plotH, '#e0e0e0');
   out.push(`<text x="${labelW + plotW / 2}" y="${top + plotH + 32}" text-anchor="middle" fill="#333">${esc(unit)}</text>`);
   bars.forEach((b, i) => {
     const y = top + i * (barH + gap);
@@ -101,14 +112,8 @@ export function latencyCdfChart(title: string, unit: string, groups: LatencyGrou
   const { max, step } = niceScale(Math.max(...all, 0));
   const x = (v: number) => left + (v / max) * plotW;
   const y = (p: number) => top + plotH - p * plotH;
-  const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`);
-  out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
-  out.push(`<text x="12" y="22" font-size="15" font-weight="600">${esc(title)}</text>`);
-  for (let v = 0; v <= max + step / 2; v += step) {
-    out.push(`<line x1="${x(v).toFixed(1)}" y1="${top}" x2="${x(v).toFixed(1)}" y2="${top + plotH}" stroke="#eee"/>`);
-    out.push(`<text x="${x(v).toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle" fill="#555">${fmt(v)}</text>`);
-  }
+  const out = chartStart(width, height, title);
+  xGrid(out, max, step, x, top, top + plotH, '#eee');
   for (const p of [0, 0.25, 0.5, 0.75, 0.95, 1]) {
     out.push(`<line x1="${left}" y1="${y(p).toFixed(1)}" x2="${left + plotW}" y2="${y(p).toFixed(1)}" stroke="${p === 0.5 || p === 0.95 ? '#ccc' : '#eee'}"${p === 0.95 ? ' stroke-dasharray="4 3"' : ''}/>`);
     if (p !== 1) out.push(`<text x="${left - 6}" y="${(y(p) + 4).toFixed(1)}" text-anchor="end" fill="#555">${Math.round(p * 100)}%</text>`);
