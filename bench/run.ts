@@ -101,6 +101,11 @@ async function main(): Promise<number> {
     process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}\n`);
     return 2;
   }
+  // Only rewrites the READMEs from committed results: no root, tool versions or scratch space.
+  if (values.summary) {
+    updateReadmes(machineInfo().id);
+    return 0;
+  }
   if (process.getuid?.() !== 0) {
     process.stderr.write('the benchmarks build images and boot hosts: run them as root\n');
     return 2;
@@ -119,10 +124,6 @@ async function main(): Promise<number> {
   const base = { date, machine, tools: toolVersions() };
   fs.mkdirSync(WORK, { recursive: true });
   const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-  if (values.summary) {
-    updateReadmes(machine.id);
-    return 0;
-  }
   const shared = new Map<string, unknown>();
   const done: BenchResult[] = [];
   log(`machine ${machine.hostname}: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Linux ${machine.kernel}; scratch ${WORK}`);
