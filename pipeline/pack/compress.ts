@@ -55,9 +55,11 @@ export interface CompressResult {
 /**
  * Compresses `source` into `outFile` (created or truncated, mode 0644). Rejects if the source
  * fails (the compressor is killed), if the compressor fails (its stderr is in the message), or
- * if the signal aborts. The caller owns `outFile` and removes it on failure.
+ * if the signal aborts. The caller owns `outFile` and removes it on failure. `recycle` gets each
+ * chunk back once it is written, for a source that reuses its buffers (tar-writer.ts).
  */
-export async function compressTo(source: AsyncIterable<Buffer>, outFile: string, spec: CompressionSpec, signal?: AbortSignal): Promise<CompressResult> {
+export async function compressTo(source: AsyncIterable<Buffer>, outFile: string, spec: CompressionSpec, signal?: AbortSignal,
+  recycle?: (chunk: Buffer) => void): Promise<CompressResult> {
   const { cmd, args } = compressorCommand(spec);
   const fd = fs.openSync(outFile, 'w', 0o644);
   let closed = false;
@@ -86,7 +88,8 @@ export async function compressTo(source: AsyncIterable<Buffer>, outFile: string,
       for await (const chunk of source) {
         bytesIn += chunk.length;
         if (stdinError) break;
-        child.stdin.write(chunk);
+        // The write callback runs once the bytes are in the pipe: the chunk may be reused then.
+        child.stdin.write(chunk, recycle && ((err) => { if (!err) recycle(chunk); }));
         // Backpressure, with a few MiB in flight so that producing the next chunk overlaps with
         // the pipe draining (waiting at the stream's 16 KiB mark made packing 2x slower).
         if (child.stdin.writableLength >= IN_FLIGHT) {

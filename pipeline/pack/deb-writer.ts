@@ -84,9 +84,9 @@ export async function buildDeb(spec: DebSpec): Promise<DebResult> {
   const dataTmp = tempNameFor(`${spec.outFile}.data.tar.${ext}`);
   try {
     // 1. data.tar, hashing every file on the way for md5sums.
-    const { stream, result } = tarStream(spec.data, { md5: true, onBytes: spec.onBytes, signal: spec.signal });
+    const { stream, result, recycle } = tarStream(spec.data, { md5: true, onBytes: spec.onBytes, signal: spec.signal });
     // compressTo reports the first cause: the tar's own error, or the compressor's.
-    await compressTo(stream, dataTmp, spec.compression, spec.signal);
+    await compressTo(stream, dataTmp, spec.compression, spec.signal, recycle);
     const written = await result;
 
     // 2. control.tar: small, made in memory.

@@ -37,10 +37,10 @@ export async function packTarball(tree: string | TarEntry[], outFile: string, op
   } else {
     entries = tree;
   }
-  const { stream, result } = tarStream(entries, { onBytes: opts.onBytes, signal: opts.signal });
+  const { stream, result, recycle } = tarStream(entries, { onBytes: opts.onBytes, signal: opts.signal });
   try {
     // compressTo reports the first cause: the tar's own error, or the compressor's.
-    const compressed: CompressResult = await compressTo(stream, outFile, { tool: 'zstd', level: opts.level, long: opts.long }, opts.signal);
+    const compressed: CompressResult = await compressTo(stream, outFile, { tool: 'zstd', level: opts.level, long: opts.long }, opts.signal, recycle);
     const written: TarWriteResult = await result;
     return { ...compressed, entries: written.entries, contentBytes: written.contentBytes };
   } catch (err) {
