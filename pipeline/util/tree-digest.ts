@@ -5,6 +5,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { forEachChunk } from './read-chunks.ts';
 
 export interface TreeSummary {
   digest: string;
@@ -50,7 +51,7 @@ export async function treeDigest(root: string, opts = { metadata: true }): Promi
   for (const e of walkTree(root)) {
     hash.update(header(e, opts.metadata));
     if (e.st.isFile()) {
-      hash.update(fileSha256(e.full, e.st.size));
+      hash.update(fileSha256(e.full));
       bytes += e.st.size;
     }
     hash.update('\n');
@@ -64,28 +65,15 @@ export function treeDigestSync(root: string, opts = { metadata: false }): string
   const hash: Hash = createHash('sha256');
   for (const e of walkTree(root)) {
     hash.update(header(e, opts.metadata));
-    if (e.st.isFile()) hash.update(fileSha256(e.full, e.st.size));
+    if (e.st.isFile()) hash.update(fileSha256(e.full));
     hash.update('\n');
   }
   return hash.digest('hex');
 }
 
-const CHUNK = 1 << 20;
-
 /** sha256 of a file, read in 1 MiB chunks so that a large file never sits whole in memory. */
-export function fileSha256(file: string, size = fs.statSync(file).size): string {
+export function fileSha256(file: string): string {
   const h = createHash('sha256');
-  if (size <= CHUNK) return h.update(fs.readFileSync(file)).digest('hex');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(CHUNK);
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, CHUNK, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
+  forEachChunk(file, (chunk) => h.update(chunk));
   return h.digest('hex');
 }

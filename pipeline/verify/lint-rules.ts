@@ -7,6 +7,7 @@ import { offends } from '../../overlays/dotfiles/sanitize.ts';
 import { DROP_IN, KEY_DIR } from '../../overlays/sshd/overlay.ts';
 import type { ImageRoot } from '../overlay/image-root.ts';
 import type { Recipe } from '../recipe/schema.ts';
+import { CHUNK, forEachChunk } from '../util/read-chunks.ts';
 import { walkTree } from '../util/tree-digest.ts';
 
 export interface Finding {
@@ -24,7 +25,8 @@ const finding = (rule: string, message: string, fix: string): Finding => ({ rule
 
 export const CONTAINER_INIT = '/usr/lib/ephemeral-builder/container-init';
 /** Private keys are PEM/OpenSSH text; files larger than this are binaries or archives, not keys. */
-const KEY_SCAN_MAX_BYTES = 1 << 20;
+const KEY_SCAN_MAX_BYTES = CHUNK;
+const KEY_MARKER = 'PRIVATE KEY-----';
 /**
  * A PEM or OpenSSH private key: the BEGIN line followed (after optional PEM headers) by base64.
  * ssh binaries contain the BEGIN line alone as a string constant; they are not keys.
@@ -96,8 +98,10 @@ const privateKeysRule: LintRule = {
         continue;
       }
       if (e.st.size > KEY_SCAN_MAX_BYTES || e.st.size === 0) continue;
-      const head = fs.readFileSync(e.full, 'latin1');
-      if (PRIVATE_KEY.test(head)) out.push(finding('private-keys', `/${e.relPath} contains a private key`, 'remove it from the overlay or package that ships it; keys must never be in an image'));
+      // Only a file with the marker's tail in it is turned into a string for the full pattern.
+      let key = false;
+      forEachChunk(e.full, (chunk) => { key ||= chunk.includes(KEY_MARKER) && PRIVATE_KEY.test(chunk.toString('latin1')); });
+      if (key) out.push(finding('private-keys', `/${e.relPath} contains a private key`, 'remove it from the overlay or package that ships it; keys must never be in an image'));
     }
     return out;
   },
