@@ -1,5 +1,6 @@
 // Writes a binary .deb without dpkg-deb: an ar archive of debian-binary ("2.0\n"),
-// control.tar.<xz|zst> (control, md5sums, conffiles, maintainer scripts) and data.tar.<xz|zst>.
+// control.tar.<xz|zst> (control, md5sums, conffiles, maintainer scripts) and data.tar.<xz|zst>,
+// whose entries are in bytewise order with the symbolic links last, as dpkg-deb writes them.
 // Reads: nothing from the recipe directly; pack.ts passes compression.deb / debLevel and
 // SOURCE_DATE_EPOCH in.
 //
@@ -11,7 +12,7 @@ import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { compressBuffer, compressTo, EXTENSION, type CompressionSpec } from './compress.ts';
 import { formatControl, installedSizeKiB, type ControlFields } from './control.ts';
-import { mergeEntries, syntheticEntries, archivePath, type SyntheticFile, type TarEntry } from './tar-entries.ts';
+import { mergeEntries, syntheticEntries, archivePath, symlinksLast, type SyntheticFile, type TarEntry } from './tar-entries.ts';
 import { tarStream } from './tar-writer.ts';
 import { tempNameFor } from '../util/fs-atomic.ts';
 
@@ -84,7 +85,7 @@ export async function buildDeb(spec: DebSpec): Promise<DebResult> {
   const dataTmp = tempNameFor(`${spec.outFile}.data.tar.${ext}`);
   try {
     // 1. data.tar, hashing every file on the way for md5sums.
-    const { stream, result, recycle } = tarStream(spec.data, { md5: true, onBytes: spec.onBytes, signal: spec.signal });
+    const { stream, result, recycle } = tarStream(symlinksLast(spec.data), { md5: true, onBytes: spec.onBytes, signal: spec.signal });
     // compressTo reports the first cause: the tar's own error, or the compressor's.
     await compressTo(stream, dataTmp, spec.compression, spec.signal, recycle);
     const written = await result;

@@ -203,6 +203,17 @@ export function mergeEntries(lists: TarEntry[][], sourceDateEpoch: number): TarE
   });
 }
 
+/**
+ * The same entries with every symbolic link moved after everything else, each group keeping its
+ * order: dpkg-deb's order for a package's data (a link is unpacked after what it points to). xz
+ * also does better on it: on the 275 MB minimal image, `xz -6 -T2` took 115 instead of 119 CPU-s
+ * and wrote 0.7 % less. Only for .deb members: GNU tar, which extracts the .tar.zst, restores a
+ * directory's mtime when it leaves the directory, and a link written later would change it again.
+ */
+export function symlinksLast(entries: TarEntry[]): TarEntry[] {
+  return [...entries.filter((e) => e.type !== 'symlink'), ...entries.filter((e) => e.type === 'symlink')];
+}
+
 function parentOf(p: string): string {
   const i = p.lastIndexOf('/');
   return i === -1 ? '' : p.slice(0, i);

@@ -103,6 +103,19 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', (
     expect(fs.existsSync(path.join(dest, 'usr/share/doc/ebtest-image-1.4.0-rc.1/copyright'))).toBe(true);
   });
 
+  it('orders data.tar as dpkg-deb does: bytewise, with every symlink after everything else', () => {
+    const listing = execaSync('sh', ['-c', `dpkg-deb --fsys-tarfile '${imageDeb}' | tar -tvf -`]).stdout.split('\n');
+    const names = listing.map((l) => l.replace(/^(\S+\s+){5}/, '').replace(/ -> .*$/, '').replace(/ link to .*$/, '').replace(/\/$/, ''));
+    const isLink = listing.map((l) => l.startsWith('l'));
+    const firstLink = isLink.indexOf(true);
+    expect(firstLink).toBeGreaterThan(0);
+    expect(isLink.slice(firstLink).every(Boolean)).toBe(true);
+    const bytewise = (l: string[]) => [...l].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect(names.slice(0, firstLink)).toEqual(bytewise(names.slice(0, firstLink)));
+    expect(names.slice(firstLink)).toEqual(bytewise(names.slice(firstLink)));
+    expect(names.slice(firstLink)).toContain(`./${IMAGE_DIR}/usr/bin/sh`);
+  });
+
   it('installs with dpkg itself (dpkg --unpack into a scratch root), keeping modes, owners and links', () => {
     // dpkg has its own tar reader, stricter than dpkg-deb -x's GNU tar (it refuses PAX headers).
     const root = path.join(work, 'dpkg-root');
@@ -156,7 +169,9 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', (
     expect(arMembers(deb).map((m) => m.name)).toEqual(['debian-binary', 'control.tar.zst', 'data.tar.zst']);
     const dest = path.join(work, 'x-zstd');
     execaSync('dpkg-deb', ['-x', deb, dest]);
-    const noInodes = (m: ReturnType<typeof describeTree>) => [...m].map(([p, r]) => [p, { ...r, inode: r.inode ? 'linked' : undefined }]);
+    // A directory's mtime is the time of extraction: the symlinks come last, as in dpkg-deb's own
+    // packages, and tar writes them into directories whose times it has already set.
+    const noInodes = (m: ReturnType<typeof describeTree>) => [...m].map(([p, r]) => [p, { ...r, inode: r.inode ? 'linked' : undefined, mtime: r.type === 'dir' ? 0 : r.mtime }]);
     expect(noInodes(describeTree(path.join(dest, IMAGE_DIR)))).toEqual(noInodes(describeTree(path.join(work, 'x-image', IMAGE_DIR))));
   });
 
