@@ -35,15 +35,17 @@ export const pack: Benchmark = {
     for (const level of levels) {
       const oursOut = path.join(work, `ours-${level}.tar.zst`);
       const anchorOut = path.join(work, `anchor-${level}.tar.zst`);
-      // Both sides with the long-distance matching the pack stage uses.
-      const long = TARBALL_LONG ? ' --long=27' : '';
+      const isRecipeLevel = level === r.compression.tarballLevel;
+      // Both sides with the long-distance matching the pack stage uses (not with --fast).
+      const useLong = TARBALL_LONG && isRecipeLevel;
+      const long = useLong ? ' --long=27' : '';
       const oursLabel = `ours, zstd -${level}${long}`;
       const anchorLabel = `tar | zstd -${level}${long}`;
       const sides: Side[] = [
         {
           label: oursLabel, role: 'ours', unit: 's',
           async run() {
-            const t = await runTimedOk(process.execPath, [WORKER, rootfs, oursOut, String(level), String(r.sourceDateEpoch), ...(TARBALL_LONG ? ['long'] : [])], { sampleMs: 200 });
+            const t = await runTimedOk(process.execPath, [WORKER, rootfs, oursOut, String(level), String(r.sourceDateEpoch), ...(useLong ? ['long'] : [])], { sampleMs: 200 });
             const inProcessS = (JSON.parse(t.stdout.trim().split('\n').pop() ?? '{}') as { ms?: number }).ms ?? NaN;
             return { value: t.wallMs / 1000, cpuS: t.userS + t.sysS, extra: { bytes: sizeOf(oursOut), memory: t.memory, maxRssKiB: t.maxRssKiB, inProcessS: inProcessS / 1000 } };
           },
@@ -60,7 +62,6 @@ export const pack: Benchmark = {
       series.push(...res.series);
       const ours = medianOf(res.series, oursLabel);
       const anchor = medianOf(res.series, anchorLabel);
-      const isRecipeLevel = level === r.compression.tarballLevel;
       headlines.push(ratioHeadline(`tarball at zstd -${level}${long}${isRecipeLevel ? ' (recipe level)' : ' (--fast)'}`, 's', ours, anchor, 1.2, '≤ 1.2×'));
       const oursExtras = res.extras[oursLabel] ?? [];
       const nodePeak = Math.max(...oursExtras.map((e) => (e.memory as TreeMemory | undefined)?.hwmByCommKiB.node ?? NaN)) * 1024 / 1e6;
@@ -68,7 +69,7 @@ export const pack: Benchmark = {
       const anchorPeak = Math.max(...(res.extras[anchorLabel] ?? []).map((e) => (e.memory as TreeMemory | undefined)?.peakTreeRssKiB ?? NaN)) * 1024 / 1e6;
       if (isRecipeLevel) {
         headlines.push(limitHeadline(`peak RSS of our writer (node process), zstd -${level}`, 'MB', nodePeak, 200, '< 200 MB'));
-        ctx.shared.set('pack:ours-tarball', { file: oursOut, level, rootfs, long: TARBALL_LONG });
+        ctx.shared.set('pack:ours-tarball', { file: oursOut, level, rootfs, long: useLong });
       }
       const cpuOurs = summarize(res.series.find((s) => s.label === oursLabel)?.cpuS ?? []).median;
       const cpuAnchor = summarize(res.series.find((s) => s.label === anchorLabel)?.cpuS ?? []).median;

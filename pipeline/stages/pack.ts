@@ -143,7 +143,8 @@ export const packStage: Stage<PackInput, Artifacts> = {
       ctx.progress('host .deb');
       await buildDeb({ ...common, outFile: temps.hostDeb, ...layout.host });
       await packTarball(layout.tarball, temps.tarball, {
-        level: tarballLevel(r, fast), long: TARBALL_LONG, signal: ctx.signal, onBytes: progressReporter(ctx, 'tarball', tree.sizeBytes),
+        // --fast goes without the 128 MiB window: development builds want speed, not the last 8 %.
+        level: tarballLevel(r, fast), long: TARBALL_LONG && !fast, signal: ctx.signal, onBytes: progressReporter(ctx, 'tarball', tree.sizeBytes),
       });
       fs.writeFileSync(temps.installSh, hostFiles.installSh, { mode: 0o755 });
       fs.chmodSync(temps.installSh, 0o755);
