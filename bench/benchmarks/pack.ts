@@ -62,7 +62,7 @@ export const pack: Benchmark = {
       series.push(...res.series);
       const ours = medianOf(res.series, oursLabel);
       const anchor = medianOf(res.series, anchorLabel);
-      headlines.push(ratioHeadline(`tarball at zstd -${level}${long}${isRecipeLevel ? ' (recipe level)' : ' (--fast)'}`, 's', ours, anchor, 1.2, '≤ 1.2×'));
+      headlines.push(ratioHeadline(`tarball at zstd -${level}${long}${isRecipeLevel ? ' (recipe level)' : ' (--fast)'}, whole worker process`, 's', ours, anchor, 1.2, '≤ 1.2×'));
       const oursExtras = res.extras[oursLabel] ?? [];
       const nodePeak = Math.max(...oursExtras.map((e) => (e.memory as TreeMemory | undefined)?.hwmByCommKiB.node ?? NaN)) * 1024 / 1e6;
       const treePeak = Math.max(...oursExtras.map((e) => (e.memory as TreeMemory | undefined)?.peakTreeRssKiB ?? NaN)) * 1024 / 1e6;
@@ -73,8 +73,10 @@ export const pack: Benchmark = {
       }
       const cpuOurs = summarize(res.series.find((s) => s.label === oursLabel)?.cpuS ?? []).median;
       const cpuAnchor = summarize(res.series.find((s) => s.label === anchorLabel)?.cpuS ?? []).median;
+      // The stage's own time: the worker's process also loads the TypeScript modules (about
+      // 0.3 s here), which a build pays once at start-up, not in its pack stage.
       const inProcess = summarize(oursExtras.map((e) => Number(e.inProcessS))).median;
-      notes.push(`zstd -${level}${long}: packTarball's own time inside the worker (without node's start-up, which a build pays once): median ${inProcess.toFixed(2)} s, ${(inProcess / anchor).toFixed(2)}× the anchor. The headline counts the whole process.`);
+      headlines.push(ratioHeadline(`pack stage's own time (packTarball in the worker, without node's start-up) at zstd -${level}${long}`, 's', inProcess, anchor, 1.2, '≤ 1.2×'));
       notes.push(`zstd -${level}${long}: sizes ours ${sizeOf(oursOut).toLocaleString('en-US')} B, anchor ${sizeOf(anchorOut).toLocaleString('en-US')} B; CPU s (median) ours ${cpuOurs.toFixed(1)}, anchor ${cpuAnchor.toFixed(1)}; peak RSS ours: node ${nodePeak.toFixed(0)} MB, whole tree ${treePeak.toFixed(0)} MB (anchor tree ${anchorPeak.toFixed(0)} MB).`);
       details[`level${level}`] = res.extras;
     }

@@ -45,6 +45,26 @@ export interface RunOptions {
 
 const TIME = '/usr/bin/time';
 
+/**
+ * Every command runs in a process group of its own (detached, so that a timeout stops the whole
+ * group), so Ctrl-C on the bench does not reach it: without passing the signal on, a build under
+ * measurement went on after the bench had exited.
+ */
+const running = new Set<number>();
+let forwarding = false;
+function forwardStopSignals(): void {
+  if (forwarding) return;
+  forwarding = true;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const pid of running) {
+        try { process.kill(-pid, sig); } catch { /* gone */ }
+      }
+      process.exit(128 + os.constants.signals[sig]);
+    });
+  }
+}
+
 /** Runs `cmd args` under GNU time and measures it. Never throws on a non-zero exit: see exitCode. */
 export async function runTimed(cmd: string, args: string[], opts: RunOptions = {}): Promise<TimedRun> {
   if (!fs.existsSync(TIME)) throw new Error(`${TIME} is missing: apt-get install -y time`);
@@ -53,6 +73,8 @@ export async function runTimed(cmd: string, args: string[], opts: RunOptions = {
   const child = spawn(TIME, ['-f', '%e %U %S %M', '-o', timeFile, cmd, ...args], {
     cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true,
   });
+  forwardStopSignals();
+  if (child.pid) running.add(child.pid);
   const sampler = opts.sampleMs && child.pid ? new TreeSampler(child.pid, opts.sampleMs) : undefined;
   let stdout = '';
   let stderr = '';
@@ -87,6 +109,7 @@ export async function runTimed(cmd: string, args: string[], opts: RunOptions = {
     child.once('close', (code, sig) => resolve(code ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : -1)));
   });
   const wallMs = performance.now() - t0;
+  if (child.pid) running.delete(child.pid);
   if (timer) clearTimeout(timer);
   if (opts.onLine && pending) opts.onLine(pending);
   const memory = sampler?.stop();
