@@ -265,10 +265,14 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
   it('says which key to use when the GnuPG home is ambiguous or empty', async () => {
     const both = fs.mkdtempSync(path.join(os.tmpdir(), 'eb-gnupg-both-'));
     try {
+      const secrets: Uint8Array[] = [];
       for (const k of [key, otherKey]) {
-        const { stdout } = await execa('gpg', ['--batch', '--homedir', k.gnupgHome, '--export-secret-keys', k.fingerprint], { encoding: 'buffer' });
-        await execa('gpg', ['--batch', '--homedir', both, '--import'], { input: stdout });
+        secrets.push((await execa('gpg', ['--batch', '--homedir', k.gnupgHome, '--export-secret-keys', k.fingerprint], { encoding: 'buffer' })).stdout);
       }
+      // The agent started first and one import: two imports racing the agent's autostart failed
+      // once (gpg exit 2) on a loaded machine.
+      await execa('gpgconf', ['--homedir', both, '--launch', 'gpg-agent']);
+      await execa('gpg', ['--batch', '--homedir', both, '--import'], { input: Buffer.concat(secrets) });
       const newOne = await buildFixtureDeb(path.join(work, 'debs'), { name: 'demo-tool', version: '1.3.0' });
       await expect(publish(opts({ gnupgHome: both, debs: [newOne] }))).rejects.toThrow(/2 secret keys match.*pass --sign-key/);
       await expect(publish(opts({ gnupgHome: both, signKey: 'nobody@example.invalid', debs: [newOne] }))).rejects.toThrow(/no secret key "nobody@example.invalid"/);
