@@ -10,12 +10,6 @@
 //   xz 5.4 picks the single-threaded one for -T1, so at least 2 threads are asked for, and
 //   --no-adjust makes xz fail rather than fall back to single-threaded under a memory limit.
 // - zstd: -T1 is a single-threaded mode with a different output from -T2, -T4…; again >= 2.
-//   Except with --long: then it runs --single-thread, whose output depends on no thread count.
-//   Multi-threaded zstd cuts the input into jobs of 4 × the window (512 MiB for a 128 MiB
-//   window) and holds a whole job in memory, so an image under 512 MiB is one job on one thread
-//   anyway, and its memory grows with the image. Measured here on a 290 MB tar at -19
-//   --long=27 (zstd 1.5.4): -T2 494 MB RSS, 222 CPU-s, 63.1 MB out; --single-thread 226 MB
-//   (the window and match tables, flat whatever the input size), 209 CPU-s, 61.7 MB.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import fs from 'node:fs';
@@ -29,8 +23,7 @@ const IN_FLIGHT = 4 * 1024 * 1024;
 export interface CompressionSpec {
   tool: CompressorName;
   level: number;
-  /** zstd only: long-distance matching with a 128 MiB window (plain `zstd -d` still reads it),
-   *  single-threaded (see the header: memory). */
+  /** zstd only: long-distance matching with a 128 MiB window (plain `zstd -d` still reads it). */
   long?: boolean;
 }
 
@@ -48,7 +41,7 @@ export function compressorCommand(spec: CompressionSpec): { cmd: string; args: s
     return { cmd: 'xz', args: ['-q', '-c', `-${spec.level}`, `--threads=${threads}`, '--no-adjust'] };
   }
   if (spec.level < 1 || spec.level > 22) throw new RangeError(`zstd level ${spec.level} is not 1-22`);
-  const args = ['-q', '-c', `-${spec.level}`, spec.long ? '--single-thread' : `-T${threads}`];
+  const args = ['-q', '-c', `-${spec.level}`, `-T${threads}`];
   if (spec.level > 19) args.push('--ultra');
   if (spec.long) args.push('--long=27');
   return { cmd: 'zstd', args };

@@ -3,10 +3,9 @@
 // Reads: nothing from the recipe directly; pack.ts passes compression.tarballLevel (or 3 with --fast).
 //
 // --long=27 (used by the pack stage): measured here on a 275 MB trixie minbase+openssh+git tar,
-// zstd 1.5.4 -19 -T2: 66.6 MB without, 61.4 MB with (-7.8 %), about the same time. With --long,
-// zstd runs single-threaded, which bounds its memory by the window and tables (compress.ts).
-// A 128 MiB window is the largest plain `zstd -d` and `tar --zstd` accept without flags, so
-// hosts need nothing special (checked: `zstd -lv` shows Window Size 128 MiB).
+// zstd 1.5.4 -19 -T2: 66.6 MB without, 61.4 MB with (-7.8 %), about the same time; zstd's RSS
+// 354 MB → 483 MB. A 128 MiB window is the largest plain `zstd -d` and `tar --zstd` accept
+// without flags, so hosts need nothing special (checked: `zstd -lv` shows Window Size 128 MiB).
 import fs from 'node:fs';
 import { compressTo, type CompressResult } from './compress.ts';
 import { mergeEntries, scanTree, type TarEntry } from './tar-entries.ts';

@@ -59,8 +59,6 @@ describeWith({ tools: ['xz', 'zstd', 'taskset'] }, 'compression', () => {
       const one = await compressPinned('0', spec, inFile, path.join(work, 'one'));
       const all = await compressPinned(`0-${Math.max(0, (await import('node:os')).availableParallelism() - 1)}`, spec, inFile, path.join(work, 'all'));
       expect(one).toBe(all);
-      // zstd --long is single-threaded on purpose (memory, see compress.ts): nothing to compare.
-      if (spec.long) return;
       const single = spec.tool === 'xz' ? ['-T1'] : ['--single-thread'];
       const st = execaSync(spec.tool, ['-c', `-${spec.level}`, ...single, ...(spec.long ? ['--long=27'] : []), inFile], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 }).stdout;
       expect(sha(Buffer.from(st))).not.toBe(one);
@@ -71,12 +69,6 @@ describeWith({ tools: ['xz', 'zstd', 'taskset'] }, 'compression', () => {
     expect(compressorCommand({ tool: 'xz', level: 6 }).args).toEqual(expect.arrayContaining(['--no-adjust', expect.stringMatching(/^--threads=([2-9]|\d\d+)$/)]));
     expect(compressorCommand({ tool: 'zstd', level: 19 }).args).toEqual(expect.arrayContaining([expect.stringMatching(/^-T([2-9]|\d\d+)$/)]));
     expect(compressorCommand({ tool: 'zstd', level: 22 }).args).toContain('--ultra');
-  });
-
-  it('runs zstd --long single-threaded, whose memory is bounded by the window, not the input', () => {
-    const args = compressorCommand({ tool: 'zstd', level: 19, long: true }).args;
-    expect(args).toEqual(expect.arrayContaining(['--long=27', '--single-thread']));
-    expect(args.some((a) => a.startsWith('-T'))).toBe(false);
   });
 
   it('rejects with ENOSPC when the output cannot be written', async () => {
