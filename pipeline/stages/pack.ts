@@ -153,13 +153,13 @@ export const packStage: Stage<PackInput, Artifacts> = {
       const records: ArtifactRecord[] = [];
       for (const role of ['imageDeb', 'hostDeb', 'tarball', 'installSh'] as const) {
         const name = role === 'installSh' ? 'install.sh' : names[role];
-        records.push(await artifactRecord(name, temps[role]));
+        records.push(artifactRecord(name, temps[role]));
       }
       fs.writeFileSync(temps.manifest, manifestJson({
         recipe: r, debianVersion: names.debianVersion, packages: { image: names.imagePackage, host: names.hostPackage },
         tree, plan: input.plan, artifacts: records,
       }));
-      records.push(await artifactRecord('manifest.json', temps.manifest));
+      records.push(artifactRecord('manifest.json', temps.manifest));
       fs.writeFileSync(temps.sha256sums, sha256sums(records));
 
       staging.commit();
