@@ -1,7 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // The ephemeral-builder command line: parses arguments, picks the UI, runs the pipeline, and is the
 // one place where errors become messages and exit codes (0 ok, 1 build failed, 2 bad input or
 // usage, 130 interrupted).
+// The V8 flag caps the young generation: by default it grows to 64 MB on a machine with this much
+// RAM, and node kept that as RSS for the rest of the build (measured: the build's peak fell from
+// 200 to about 160 MB, with no slower packing). A flag can only be given at start, hence the line.
 import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';

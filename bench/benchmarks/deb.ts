@@ -5,6 +5,7 @@
 // Five rounds, alternating. Target (issue 3): no slower than dpkg-deb (≤ 1.0 ×).
 import path from 'node:path';
 import { alternate, limitHeadline, medianOf, ratioHeadline, sizeOf, type Benchmark, type Side } from '../lib/bench.ts';
+import { CLI_NODE_FLAGS } from '../lib/cli-build.ts';
 import { makeStaging } from '../lib/debian.ts';
 import { DEFAULT_RECIPE, verifiedTree } from '../lib/fixtures.ts';
 import { freshDir, REPO } from '../lib/paths.ts';
@@ -35,7 +36,7 @@ export const deb: Benchmark = {
       {
         label: oursLabel, role: 'ours', unit: 's',
         async run() {
-          const t = await runTimedOk(process.execPath, [WORKER, staging.dir, oursOut, tool, String(level), String(r.sourceDateEpoch)], { sampleMs: 200 });
+          const t = await runTimedOk(process.execPath, [...CLI_NODE_FLAGS, WORKER, staging.dir, oursOut, tool, String(level), String(r.sourceDateEpoch)], { sampleMs: 200 });
           return { value: t.wallMs / 1000, cpuS: t.userS + t.sysS, extra: { bytes: sizeOf(oursOut), memory: t.memory } };
         },
       },

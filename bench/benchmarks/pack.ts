@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FAST_TARBALL_LEVEL, TARBALL_LONG } from '../../pipeline/stages/pack.ts';
 import { alternate, limitHeadline, medianOf, ratioHeadline, sizeOf, type Benchmark, type Side } from '../lib/bench.ts';
+import { CLI_NODE_FLAGS } from '../lib/cli-build.ts';
 import { DEFAULT_RECIPE, verifiedTree } from '../lib/fixtures.ts';
 import { freshDir, REPO } from '../lib/paths.ts';
 import { runTimedOk, shTimed, type TreeMemory } from '../lib/proc.ts';
@@ -45,7 +46,7 @@ export const pack: Benchmark = {
         {
           label: oursLabel, role: 'ours', unit: 's',
           async run() {
-            const t = await runTimedOk(process.execPath, [WORKER, rootfs, oursOut, String(level), String(r.sourceDateEpoch), ...(useLong ? ['long'] : [])], { sampleMs: 200 });
+            const t = await runTimedOk(process.execPath, [...CLI_NODE_FLAGS, WORKER, rootfs, oursOut, String(level), String(r.sourceDateEpoch), ...(useLong ? ['long'] : [])], { sampleMs: 200 });
             const inProcessS = (JSON.parse(t.stdout.trim().split('\n').pop() ?? '{}') as { ms?: number }).ms ?? NaN;
             return { value: t.wallMs / 1000, cpuS: t.userS + t.sysS, extra: { bytes: sizeOf(oursOut), memory: t.memory, maxRssKiB: t.maxRssKiB, inProcessS: inProcessS / 1000 } };
           },

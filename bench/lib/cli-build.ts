@@ -1,7 +1,8 @@
-// Drives the real CLI, `node pipeline/cli.ts build ... --json`, as a user would, and reads its JSON
+// Drives the real CLI, `pipeline/cli.ts build ... --json`, as a user would, and reads its JSON
 // events: each stage's duration and cache outcome (stage-end), the result (artifacts or rootfs),
 // or the error. The wall time includes everything the user waits for: node's start, loading the
 // recipe, checking it against the mirror, every stage, and moving the tree into place.
+import fs from 'node:fs';
 import path from 'node:path';
 import { REPO } from './paths.ts';
 import { runTimed, type TimedRun } from './proc.ts';
@@ -34,6 +35,9 @@ export interface CliBuildOptions {
 
 export const CLI = path.join(REPO, 'pipeline/cli.ts');
 
+/** node's flags on the CLI's "#!" line: benchmark workers that run pipeline code in-process use them too. */
+export const CLI_NODE_FLAGS = (fs.readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '').split(/\s+/).filter((a) => a.startsWith('--'));
+
 export function cliArgs(o: CliBuildOptions): string[] {
   return [
     CLI, 'build', o.recipe, '--json', '--out', o.out, '--cache-dir', o.cacheDir,
@@ -50,10 +54,12 @@ export async function cliBuild(o: CliBuildOptions): Promise<CliBuild> {
   const stages: StageTime[] = [];
   let result: CliBuild['result'];
   let error: unknown;
-  // process.execPath is Node 24 here (bench/run.ts runs under it), as `npx node` would pick.
-  const run = await runTimed(process.execPath, cliArgs(o), {
+  // The CLI runs through its own "#!" line, as `npx ephemeral-builder` runs it (the line carries
+  // node's flags); its `node` is this one, Node 24 (bench/run.ts runs under it).
+  const [cli, ...args] = cliArgs(o);
+  const run = await runTimed(cli as string, args, {
     cwd: REPO, keepStdout: false, sampleMs: o.sampleMs,
-    env: { CI: '1' },
+    env: { CI: '1', PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` },
     onLine: (line) => {
       if (!line.startsWith('{')) return;
       const ev = JSON.parse(line) as { event: string; stage?: string; outcome?: string; durationMs?: number; result?: CliBuild['result'] };
