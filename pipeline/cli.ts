@@ -2,9 +2,9 @@
 // The ephemeral-builder command line: parses arguments, picks the UI, runs the pipeline, and is the
 // one place where errors become messages and exit codes (0 ok, 1 build failed, 2 bad input or
 // usage, 130 interrupted).
-// The V8 flag caps the young generation: by default it grows to 64 MB on a machine with this much
-// RAM, and node kept that as RSS for the rest of the build (measured: the build's peak fell from
-// 200 to about 160 MB, with no slower packing). A flag can only be given at start, hence the line.
+// The V8 flag caps the young generation at about 12 MB: by default it grew to 67 MB during the
+// bootstrap (process.memoryUsage), and node kept that memory for the rest of the build. V8 reads
+// the flag only at start, hence the "#!" line.
 import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
