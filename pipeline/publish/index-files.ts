@@ -42,7 +42,7 @@ export function renderPackages(entries: IndexEntry[], arch: string): string {
 export async function compressIndex(text: string): Promise<{ gz: Buffer; xz: Buffer }> {
   // gzip from zlib writes no name and mtime 0; xz on one thread: both give the same bytes each run.
   const gz = gzipSync(Buffer.from(text), { level: 9 });
-  const xz = (await execa('xz', ['-9', '--threads=1', '-c'], { input: text, encoding: 'buffer' })).stdout;
+  const xz = (await execa('xz', ['-9', '--threads=1', '-c'], { input: text, encoding: 'buffer', stripFinalNewline: false })).stdout;
   return { gz, xz: Buffer.from(xz) };
 }
 

@@ -192,7 +192,7 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       const tarball = path.join(dir, path.basename(rel2.tarball));
       // Cut in the middle of the last regular file's data, then recompress: zstd -t passes, only
       // reading the tar archive finds the damage.
-      const { stdout } = await execa('zstd', ['-dc', rel2.tarball], { encoding: 'buffer' });
+      const { stdout } = await execa('zstd', ['-dc', rel2.tarball], { encoding: 'buffer', stripFinalNewline: false });
       const tar = Buffer.from(stdout);
       let cut = 0;
       for (let off = 0; off + 512 <= tar.length && tar[off] !== 0;) {

@@ -241,7 +241,7 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
     const copy = copyRepo('tampered-packages');
     const dir = path.join(copy, 'dists/stable/main/binary-amd64');
     const evil = fs.readFileSync(path.join(dir, 'Packages'), 'utf8').replace(/^Version: 1\.1\.0$/m, 'Version: 9.9.9');
-    const { stdout: xz } = await execa('xz', ['-9', '-c'], { input: evil, encoding: 'buffer' });
+    const { stdout: xz } = await execa('xz', ['-9', '-c'], { input: evil, encoding: 'buffer', stripFinalNewline: false });
     for (const f of fs.readdirSync(path.join(dir, 'by-hash/SHA256'))) fs.writeFileSync(path.join(dir, 'by-hash/SHA256', f), xz);
     fs.writeFileSync(path.join(dir, 'Packages.xz'), xz);
     const sb = sandboxFor('tampered-packages', path.join(repo, 'demo-tool-archive-keyring.gpg'));
@@ -253,7 +253,7 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
 
   it('is refused with another key in Signed-By, and with no Signed-By at all (the sandbox trusts nothing else)', async () => {
     const otherRing = path.join(work, 'other.gpg');
-    fs.writeFileSync(otherRing, (await execa('gpg', ['--batch', '--homedir', otherKey.gnupgHome, '--export', otherKey.fingerprint], { encoding: 'buffer' })).stdout);
+    fs.writeFileSync(otherRing, (await execa('gpg', ['--batch', '--homedir', otherKey.gnupgHome, '--export', otherKey.fingerprint], { encoding: 'buffer', stripFinalNewline: false })).stdout);
     const wrong = await sandboxFor('repo', otherRing).aptGet(['update']);
     expect(wrong.exitCode).not.toBe(0);
     expect(wrong.stderr).toMatch(/NO_PUBKEY|not signed/);
@@ -267,7 +267,7 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
     try {
       const secrets: Uint8Array[] = [];
       for (const k of [key, otherKey]) {
-        secrets.push((await execa('gpg', ['--batch', '--homedir', k.gnupgHome, '--export-secret-keys', k.fingerprint], { encoding: 'buffer' })).stdout);
+        secrets.push((await execa('gpg', ['--batch', '--homedir', k.gnupgHome, '--export-secret-keys', k.fingerprint], { encoding: 'buffer', stripFinalNewline: false })).stdout);
       }
       // The agent started first and one import: two imports racing the agent's autostart failed
       // once (gpg exit 2) on a loaded machine.

@@ -49,7 +49,7 @@ describeWith({ tools: ['xz', 'zstd', 'taskset'] }, 'compression', () => {
       expect(r.bytesOut).toBe(fs.statSync(out).size);
       expect(r.bytesOut).toBeLessThan(input.length / 2);
       // Plain `-d`: hosts decompress without knowing how the file was made.
-      const back = execaSync(spec.tool, ['-d', '-c', out], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 }).stdout;
+      const back = execaSync(spec.tool, ['-d', '-c', out], { encoding: 'buffer', stripFinalNewline: false, maxBuffer: 64 * 1024 * 1024 }).stdout;
       expect(sha(Buffer.from(back))).toBe(sha(input));
     });
 
@@ -60,7 +60,7 @@ describeWith({ tools: ['xz', 'zstd', 'taskset'] }, 'compression', () => {
       const all = await compressPinned(`0-${Math.max(0, (await import('node:os')).availableParallelism() - 1)}`, spec, inFile, path.join(work, 'all'));
       expect(one).toBe(all);
       const single = spec.tool === 'xz' ? ['-T1'] : ['--single-thread'];
-      const st = execaSync(spec.tool, ['-c', `-${spec.level}`, ...single, ...(spec.long ? ['--long=27'] : []), inFile], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 }).stdout;
+      const st = execaSync(spec.tool, ['-c', `-${spec.level}`, ...single, ...(spec.long ? ['--long=27'] : []), inFile], { encoding: 'buffer', stripFinalNewline: false, maxBuffer: 64 * 1024 * 1024 }).stdout;
       expect(sha(Buffer.from(st))).not.toBe(one);
     });
   }
