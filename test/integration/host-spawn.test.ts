@@ -122,6 +122,29 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     expect(res.stdout.trim()).toMatch(/^NoNewPrivs:\s+1$/);
   });
 
+  it("runs jobs under nspawn's system call filter, unless SYSCALL_FILTER=no", async () => {
+    // add_key (248 on x86_64) is outside nspawn's allow list; without the filter a user namespace
+    // may add a key to its own keyring, so the refusal shows the filter at work.
+    const probe = `grep '^Seccomp:' /proc/self/status; perl -e 'my ($t, $d, $p) = ("user", "eb-probe", "x"); print syscall(248, $t, $d, $p, 1, -2) > 0 ? "added\\n" : "refused: $!\\n"'`;
+    const conf = path.join(root, 'etc', NAME, `${NAME}.conf`);
+    const original = fs.readFileSync(conf, 'utf8');
+    expect(original).toMatch(/^SYSCALL_FILTER=yes$/m);
+    // An opt-out in the caller's environment is ignored: only the config file decides.
+    const filtered = await execa('ssh', [...sshArgs(), probe], { reject: false, env: { SYSTEMD_SECCOMP: '0' } });
+    expect(filtered.stdout.split('\n'), filtered.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
+    try {
+      fs.writeFileSync(conf, original.replace(/^SYSCALL_FILTER=yes$/m, 'SYSCALL_FILTER=no'));
+      const open = await ssh(probe);
+      expect(open.stdout.split('\n'), open.stderr).toEqual(['Seccomp:\t0', 'added']);
+      fs.writeFileSync(conf, original.replace(/^SYSCALL_FILTER=yes$/m, 'SYSCALL_FILTER=off'));
+      const bad = await execa(path.join(root, 'usr/lib', NAME, 'spawn'), ['--exec', '/bin/true'], { reject: false, env: { EB_ROOT: root }, stdin: 'ignore' });
+      expect(bad.exitCode).toBe(1);
+      expect(bad.stderr).toBe(`${NAME} spawn: SYSCALL_FILTER must be yes or no, not 'off' (in ${conf})`);
+    } finally {
+      fs.writeFileSync(conf, original);
+    }
+  });
+
   it('keeps the root read-only, the home and /tmp writable up to their tmpfs size', async () => {
     const res = await ssh(
       'touch /usr/x 2>&1; echo hi > ~/f && cat ~/f; ' +
