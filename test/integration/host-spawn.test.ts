@@ -136,6 +136,7 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
       fs.writeFileSync(conf, original.replace(/^SYSCALL_FILTER=yes$/m, 'SYSCALL_FILTER=no'));
       const open = await ssh(probe);
       expect(open.stdout.split('\n'), open.stderr).toEqual(['Seccomp:\t0', 'added']);
+      expect((await ctl(root, NAME, ['doctor'])).stdout).toMatch(/^warn {2}SYSCALL_FILTER=no in .*: containers run without nspawn's system call filter/m);
       fs.writeFileSync(conf, original.replace(/^SYSCALL_FILTER=yes$/m, 'SYSCALL_FILTER=off'));
       const bad = await execa(path.join(root, 'usr/lib', NAME, 'spawn'), ['--exec', '/bin/true'], { reject: false, env: { EB_ROOT: root }, stdin: 'ignore' });
       expect(bad.exitCode).toBe(1);
@@ -253,6 +254,7 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     expect(res.stdout).toMatch(/^ok {4}host key .*ssh_host_ecdsa_key$/m);
     expect(res.stdout).toMatch(/^ok {4}current image 1\.1\.0$/m);
     expect(res.stdout).toMatch(/^ok {4}a container starts and exits$/m);
+    expect(res.stdout).toMatch(/^ok {4}nspawn's system call filter is on$/m);
     expect(res.stdout).toMatch(/^warn {2}systemd is not running as init/m);
   });
 
