@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import { compressBuffer, compressTo, EXTENSION, type CompressionSpec } from './compress.ts';
 import { formatControl, installedSizeKiB, type ControlFields } from './control.ts';
 import { mergeEntries, syntheticEntries, archivePath, symlinksLast, type SyntheticFile, type TarEntry } from './tar-entries.ts';
+import { archiveSizeEstimate } from './tar-header.ts';
 import { tarStream } from './tar-writer.ts';
 import { tempNameFor } from '../util/fs-atomic.ts';
 import { forEachChunk } from '../util/read-chunks.ts';
@@ -93,11 +94,6 @@ function appendFile(target: string, file: string): void {
   }
 }
 
-/** The data tar's size, near enough for xz's even split: a header per entry, padded contents. */
-function tarBytes(entries: TarEntry[]): number {
-  return entries.reduce((n, e) => n + 512 + (e.type === 'file' ? Math.ceil(e.size / 512) * 512 : 0), 1024);
-}
-
 /** Builds the .deb at spec.outFile. On failure the partial output and the temporary member are removed. */
 export async function buildDeb(spec: DebSpec): Promise<DebResult> {
   checkSpec(spec);
@@ -108,7 +104,8 @@ export async function buildDeb(spec: DebSpec): Promise<DebResult> {
     // 1. data.tar, hashing every file on the way for md5sums.
     const { stream, result, recycle } = tarStream(symlinksLast(spec.data), { md5: true, onBytes: spec.onBytes, signal: spec.signal });
     // compressTo reports the first cause: the tar's own error, or the compressor's.
-    await compressTo(stream, dataTmp, { ...spec.compression, inputBytes: tarBytes(spec.data) }, spec.signal, recycle);
+    // The size is for xz's even block split; the long-name blocks it leaves out do not matter there.
+    await compressTo(stream, dataTmp, { ...spec.compression, inputBytes: archiveSizeEstimate(spec.data) }, spec.signal, recycle);
     const written = await result;
 
     // 2. control.tar: small, made in memory.

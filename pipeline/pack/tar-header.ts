@@ -105,3 +105,8 @@ export function dataPadding(size: number): Buffer {
 
 /** Two zero blocks end an archive. */
 export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
+
+/** An archive's size from its entries, less the extra blocks of names over 100 bytes. */
+export function archiveSizeEstimate(entries: { type: HeaderType; size: number }[]): number {
+  return entries.reduce((n, e) => n + BLOCK + (e.type === 'file' ? e.size + padding(e.size) : 0), END_OF_ARCHIVE.length);
+}
