@@ -263,12 +263,16 @@ eb_port() {
 	printf '%s\n' "${eb_p##*:}"
 }
 
+# The value of KEY in the config file (empty when unset or without a file), read in a subshell so
+# that the file's other settings do not leak into ours.
+eb_conf() {
+	[ -r "$EB_CONF" ] || return 0
+	# shellcheck source=/dev/null
+	(. "$EB_CONF" && eval "printf '%s' \"\${$1-}\"")
+}
+
 eb_runner_host() {
-	eb_rh=
-	if [ -r "$EB_CONF" ]; then
-		# shellcheck source=/dev/null
-		eb_rh=$(. "$EB_CONF" && printf '%s' "${RUNNER_HOST-}")
-	fi
+	eb_rh=$(eb_conf RUNNER_HOST)
 	if [ -z "$eb_rh" ]; then
 		eb_rh=$(eb_listen)
 		eb_rh=${eb_rh%:*}
