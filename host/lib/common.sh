@@ -349,10 +349,25 @@ eb_new_key() {
 	eb_run mv -f "$eb_nk_tmp" "$2"
 }
 
+# Stores nspawn's system call filter for the spawn helper (see syscall-filter): on a running
+# host only, as it starts a container. Failing is not fatal: nspawn then compiles the filter
+# for each container, as it does without us.
+eb_store_syscall_filter() {
+	[ -z "$EB_ROOT_DIR" ] && [ -d /run/systemd/system ] || return 0
+	if [ "$EB_DRY_RUN" = 1 ]; then
+		eb_run perl "$EB_LIB/syscall-filter" refresh "$EB_STATE/syscall-filter" "$EB_CONF" "$EB_LIB/spawn"
+		return 0
+	fi
+	if ! eb_sf_out=$(perl "$EB_LIB/syscall-filter" refresh "$EB_STATE/syscall-filter" "$EB_CONF" "$EB_LIB/spawn" 2>&1 </dev/null); then
+		eb_warn "nspawn's system call filter was not stored, so nspawn compiles it for every container (70 to 90 ms a connection): $(printf '%s' "$eb_sf_out" | tail -n 1). Retry with ${EB_NAME}ctl refresh-filter."
+	fi
+}
+
 # What the .deb's postinst and install.sh both do once the files are in place.
 eb_configure_host() {
 	eb_generate_keys
 	eb_write_known_hosts
 	eb_switch_current "$1"
 	eb_set_installed_by "$2"
+	eb_store_syscall_filter
 }

@@ -119,6 +119,7 @@ export function renderHostFiles(recipe: HostRecipe): HostPackageFiles {
       { path: `/usr/lib/systemd/system/${name}.socket`, mode: 0o644, content: render('units/NAME.socket') },
       { path: `/usr/lib/systemd/system/${name}@.service`, mode: 0o644, content: render('units/NAME@.service') },
       { path: `/usr/lib/${name}/spawn`, mode: 0o755, content: render('bin/spawn') },
+      { path: `/usr/lib/${name}/syscall-filter`, mode: 0o755, content: render('bin/syscall-filter') },
       { path: `/usr/sbin/${name}ctl`, mode: 0o755, content: render('bin/ctl') },
       { path: `/etc/${name}/${name}.conf`, mode: 0o644, content: render('etc/NAME.conf'), conffile: true },
       // zlib's gzip header carries no name and no time, so the bytes depend on the text only.

@@ -60,6 +60,19 @@ describeWith({ tools: ['shellcheck'] }, 'shellcheck on the rendered scripts', ()
   });
 });
 
+describeWith({ tools: ['perl'] }, 'perl on the rendered syscall-filter helper', () => {
+  it('compiles with warnings on, for every recipe, and would report an error', async () => {
+    for (const recipe of Object.values(recipes)) {
+      const text = String(renderHostFiles(recipe).files.find((f) => f.path === `/usr/lib/${recipe.name}/syscall-filter`)!.content);
+      expect(text).not.toContain('@NAME@');
+      const res = await execa('perl', ['-wc'], { input: text, reject: false, all: true });
+      expect(res.all).toBe('- syntax OK');
+      const broken = await execa('perl', ['-wc'], { input: text.replace('sub describe {', 'sub describe {{'), reject: false });
+      expect(broken.exitCode).not.toBe(0);
+    }
+  });
+});
+
 describeWith({ tools: ['systemd-analyze'] }, 'systemd-analyze verify on the rendered units', () => {
   // --root: the units and the spawn helper they exec live in a scratch tree, with the host's
   // targets and slices copied in for the default dependencies.

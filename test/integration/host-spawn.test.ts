@@ -19,6 +19,9 @@ const PORT = 2424;
 const dirs: string[] = [];
 let root: string;
 let bindSource: string;
+// add_key (248 on x86_64) is outside nspawn's allow list; without the filter a user namespace
+// may add a key to its own keyring, so the refusal shows the filter at work.
+const PROBE = `grep '^Seccomp:' /proc/self/status; perl -e 'my ($t, $d, $p) = ("user", "eb-probe", "x"); print syscall(248, $t, $d, $p, 1, -2) > 0 ? "added\\n" : "refused: $!\\n"'`;
 const live: ReturnType<typeof openConnection>[] = [];
 
 afterAll(async () => {
@@ -41,6 +44,23 @@ function sshArgs(): string[] {
     '-o', 'LogLevel=ERROR', '-o', `ProxyCommand=env EB_ROOT=${root} ${root}/usr/lib/${NAME}/spawn`,
     '-p', String(PORT), 'builder@127.0.0.1',
   ];
+}
+
+/** PIDs on this machine whose command line starts with `argv0`. */
+function pidsOf(argv0: string): number[] {
+  return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((n) => {
+    try { return fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0')[0] === argv0; } catch { return false; }
+  }).map(Number);
+}
+
+/** The nearest ancestor of `pid` whose comm is `comm`. */
+function ancestorNamed(pid: number, comm: string): number {
+  for (let p = pid; p > 1;) {
+    const status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+    if (/^Name:\t(.*)$/m.exec(status)?.[1] === comm) return p;
+    p = Number(/^PPid:\t(\d+)$/m.exec(status)?.[1]);
+  }
+  throw new Error(`no ancestor of ${pid} is ${comm}`);
 }
 
 /** One connection, one command (as GitLab Runner's SSH executor: no pty, script on stdin allowed). */
@@ -123,18 +143,15 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
   });
 
   it("runs jobs under nspawn's system call filter, unless SYSCALL_FILTER=no", async () => {
-    // add_key (248 on x86_64) is outside nspawn's allow list; without the filter a user namespace
-    // may add a key to its own keyring, so the refusal shows the filter at work.
-    const probe = `grep '^Seccomp:' /proc/self/status; perl -e 'my ($t, $d, $p) = ("user", "eb-probe", "x"); print syscall(248, $t, $d, $p, 1, -2) > 0 ? "added\\n" : "refused: $!\\n"'`;
     const conf = path.join(root, 'etc', NAME, `${NAME}.conf`);
     const original = fs.readFileSync(conf, 'utf8');
     expect(original).toMatch(/^SYSCALL_FILTER=yes$/m);
     // An opt-out in the caller's environment is ignored: only the config file decides.
-    const filtered = await execa('ssh', [...sshArgs(), probe], { reject: false, env: { SYSTEMD_SECCOMP: '0' } });
+    const filtered = await execa('ssh', [...sshArgs(), PROBE], { reject: false, env: { SYSTEMD_SECCOMP: '0' } });
     expect(filtered.stdout.split('\n'), filtered.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
     try {
       fs.writeFileSync(conf, original.replace(/^SYSCALL_FILTER=yes$/m, 'SYSCALL_FILTER=no'));
-      const open = await ssh(probe);
+      const open = await ssh(PROBE);
       expect(open.stdout.split('\n'), open.stderr).toEqual(['Seccomp:\t0', 'added']);
       expect((await ctl(root, NAME, ['doctor'])).stdout).toMatch(/^warn {2}SYSCALL_FILTER=no in .*: containers run without nspawn's system call filter/m);
       fs.writeFileSync(conf, original.replace(/^SYSCALL_FILTER=yes$/m, 'SYSCALL_FILTER=off'));
@@ -143,6 +160,70 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
       expect(bad.stderr).toBe(`${NAME} spawn: SYSCALL_FILTER must be yes or no, not 'off' (in ${conf})`);
     } finally {
       fs.writeFileSync(conf, original);
+    }
+  });
+
+  it("stores nspawn's filter once and loads that very filter into every container (refresh-filter)", async () => {
+    const stored = path.join(root, 'var/lib', NAME, 'syscall-filter');
+    const helper = path.join(root, 'usr/lib', NAME, 'syscall-filter');
+    const conf = path.join(root, 'etc', NAME, `${NAME}.conf`);
+    const refresh = async () => {
+      const r = await ctl(root, NAME, ['refresh-filter']);
+      expect(r.exitCode, r.all).toBe(0);
+      const chain = /syscall-filter: (\d+ filters, \d+( \+ \d+)* instructions)$/.exec(r.stdout)?.[1];
+      expect(chain, r.all).toBeDefined();
+      return chain;
+    };
+    const chain = await refresh();
+    const file = fs.readFileSync(stored);
+    const headerEnd = file.indexOf(0x0a) + 1;
+    expect(file.subarray(0, headerEnd).toString()).toMatch(/^ebsf1 nspawn=[\d:]+ conf=[\d:]+\n$/);
+
+    // A connection, its container holding a process we can find from here.
+    const token = `eb-probe-${process.pid}-${Date.now()}`;
+    const held = hold(`(exec -a ${token} sleep 300 </dev/null >/dev/null 2>&1) & :`);
+    await held.started;
+    try {
+      const job = pidsOf(token);
+      expect(job).toHaveLength(1);
+      // The job runs under exactly the chain nspawn made when refresh-filter asked it to...
+      const dumped = path.join(root, 'dumped-filter');
+      const d = await execa('perl', [helper, 'dump', String(job[0]), dumped], { reject: false, all: true });
+      expect(d.exitCode, d.all).toBe(0);
+      expect(d.stdout).toBe(`${dumped}: ${chain}`);
+      expect(fs.readFileSync(dumped).equals(file.subarray(headerEnd))).toBe(true);
+      // ...and nspawn did not make it this time: nspawn itself runs under the loaded filter (it
+      // never filters itself), with upstream's switch that tells it not to compile its own.
+      const nspawn = ancestorNamed(job[0]!, 'systemd-nspawn');
+      expect(fs.readFileSync(`/proc/${nspawn}/status`, 'utf8')).toMatch(/^Seccomp:\t2$/m);
+      expect(fs.readFileSync(`/proc/${nspawn}/environ`, 'utf8').split('\0')).toContain('SYSTEMD_SECCOMP=0');
+    } finally {
+      held.proc.stdin!.end();
+      await held.proc;
+    }
+    // The caller's environment still cannot turn it off.
+    const filtered = await execa('ssh', [...sshArgs(), PROBE], { reject: false, env: { SYSTEMD_SECCOMP: '0' } });
+    expect(filtered.stdout.split('\n'), filtered.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
+    expect(filtered.stderr).not.toContain('syscall-filter');
+
+    // A config change may change nspawn's options, so the stored filter is stale: nspawn compiles
+    // its own, and the connection's log says why. A damaged file is refused the same way.
+    const original = fs.readFileSync(conf, 'utf8');
+    try {
+      fs.appendFileSync(conf, '# changed\n');
+      const stale = await ssh(PROBE);
+      expect(stale.stdout.split('\n'), stale.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
+      expect(stale.stderr).toContain(`${NAME} syscall-filter: ${stored} is stale: systemd-nspawn or ${conf} changed since it was made (run ${NAME}ctl refresh-filter); nspawn compiles its filter for this container`);
+      expect((await ctl(root, NAME, ['doctor'])).stdout).toMatch(/^warn {2}nspawn's system call filter is on, but compiled for every container .* is stale/m);
+      await refresh();
+      const good = fs.readFileSync(stored);
+      fs.writeFileSync(stored, Buffer.concat([good.subarray(0, good.indexOf(0x0a) + 1), Buffer.from([0, 0, 0x40, 0, 1, 2, 3])]));
+      const damaged = await ssh(PROBE);
+      expect(damaged.stdout.split('\n'), damaged.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
+      expect(damaged.stderr).toContain(`${stored} is damaged`);
+    } finally {
+      fs.writeFileSync(conf, original);
+      await refresh();
     }
   });
 
@@ -254,7 +335,7 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     expect(res.stdout).toMatch(/^ok {4}host key .*ssh_host_ecdsa_key$/m);
     expect(res.stdout).toMatch(/^ok {4}current image 1\.1\.0$/m);
     expect(res.stdout).toMatch(/^ok {4}a container starts and exits$/m);
-    expect(res.stdout).toMatch(/^ok {4}nspawn's system call filter is on$/m);
+    expect(res.stdout).toMatch(/^ok {4}nspawn's system call filter is on, stored: \d+ filters, /m);
     expect(res.stdout).toMatch(/^warn {2}systemd is not running as init/m);
   });
 

@@ -119,6 +119,7 @@ describe('renderHostFiles', () => {
       ['/usr/lib/systemd/system/eb.socket', '644', false],
       ['/usr/lib/systemd/system/eb@.service', '644', false],
       ['/usr/lib/eb/spawn', '755', false],
+      ['/usr/lib/eb/syscall-filter', '755', false],
       ['/usr/sbin/ebctl', '755', false],
       ['/etc/eb/eb.conf', '644', true],
       ['/usr/share/man/man8/ebctl.8.gz', '644', false],
@@ -153,7 +154,7 @@ describe('renderHostFiles', () => {
   });
 
   it('reads only files that exist in host/', () => {
-    for (const rel of ['units/NAME.socket', 'units/NAME@.service', 'bin/spawn', 'bin/ctl', 'etc/NAME.conf', 'lib/common.sh', 'install.sh', 'man/NAMEctl.8',
+    for (const rel of ['units/NAME.socket', 'units/NAME@.service', 'bin/spawn', 'bin/syscall-filter', 'bin/ctl', 'etc/NAME.conf', 'lib/common.sh', 'install.sh', 'man/NAMEctl.8',
       'debian/preinst', 'debian/postinst', 'debian/prerm', 'debian/postrm', 'debian/image-prerm', 'debian/image-postrm']) {
       expect(fs.existsSync(path.join(HOST_DIR, rel)), rel).toBe(true);
     }
