@@ -159,21 +159,8 @@ export function ctl(root: string, name: string, args: string[], env: Record<stri
 
 // ---- the real image for the spawn test ----
 
-/** What container-init does by the image conventions (a test copy; the image's own comes from overlays/). */
-const TEST_CONTAINER_INIT = `#!/bin/sh
-set -eu
-. /usr/lib/ephemeral-builder/builder.env
-home="/home/$BUILDER_USER"
-cp -a "$home.template/." "$home/"
-chown "$BUILDER_UID:$BUILDER_GID" "$home"
-chmod 0700 "$home"
-mkdir -p -m 0755 /run/sshd
-if [ "\${1-}" = "--exec" ]; then
-	shift
-	exec "$@"
-fi
-exec /usr/sbin/sshd -i -e
-`;
+/** The image's own container-init (the container-init overlay's file). */
+const CONTAINER_INIT = path.resolve(import.meta.dirname, '../../overlays/container-init/files/usr/lib/ephemeral-builder/container-init');
 
 const TEST_SSHD_DROP_IN = (user: string) => `HostKey /etc/ssh/ephemeral/ssh_host_ecdsa_key
 HostKey /etc/ssh/ephemeral/ssh_host_rsa_key
@@ -208,9 +195,11 @@ export function applyImageConventions(rootfs: string, recipe: Recipe, bindTarget
   // job's `exit 42` under `set -e` into 1 (DESIGN.md; the dotfiles overlay fixes the real image).
   fs.rmSync(`${home}.template/.bash_logout`, { force: true });
   for (const f of ['', ...fs.readdirSync(`${home}.template`)]) fs.chownSync(path.join(`${home}.template`, f), uid, gid);
+  fs.chmodSync(`${home}.template`, 0o700);
   fs.mkdirSync(path.join(rootfs, 'usr/lib/ephemeral-builder'), { recursive: true });
   fs.writeFileSync(path.join(rootfs, 'usr/lib/ephemeral-builder/builder.env'), `BUILDER_USER=${user}\nBUILDER_UID=${uid}\nBUILDER_GID=${gid}\n`);
-  fs.writeFileSync(path.join(rootfs, 'usr/lib/ephemeral-builder/container-init'), TEST_CONTAINER_INIT, { mode: 0o755 });
+  fs.copyFileSync(CONTAINER_INIT, path.join(rootfs, 'usr/lib/ephemeral-builder/container-init'));
+  fs.chmodSync(path.join(rootfs, 'usr/lib/ephemeral-builder/container-init'), 0o755);
   fs.writeFileSync(path.join(rootfs, 'etc/ssh/sshd_config.d/ephemeral-builder.conf'), TEST_SSHD_DROP_IN(user));
   fs.mkdirSync(path.join(rootfs, 'etc/ssh/ephemeral'), { mode: 0o755 });
   for (const key of fs.readdirSync(path.join(rootfs, 'etc/ssh')).filter((n) => n.startsWith('ssh_host_'))) {

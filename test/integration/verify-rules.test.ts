@@ -55,9 +55,10 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh'] }, 've
     })).toContain('[user] builder has uid:gid 9001:9000, the recipe says 9000:9000');
   });
 
-  it('home: a file left in the tmpfs mount point, and a missing template', async () => {
+  it('home: a file left in the tmpfs mount point, a missing template, a template not 0700', async () => {
     expect(await verifyWith((r) => fs.writeFileSync(path.join(r, 'home/builder/stray'), 'x'))).toContain('[home] /home/builder is not empty (stray)');
     expect(await verifyWith((r) => fs.rmSync(path.join(r, 'home/builder.template'), { recursive: true }))).toContain('[home] /home/builder.template is missing');
+    expect(await verifyWith((r) => fs.chmodSync(path.join(r, 'home/builder.template'), 0o755))).toContain('[home] /home/builder.template has mode 0755, not 0700');
   });
 
   it('dotfiles: clear_console back in the template .bash_logout', async () => {
