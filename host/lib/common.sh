@@ -355,10 +355,10 @@ eb_new_key() {
 eb_store_syscall_filter() {
 	[ -z "$EB_ROOT_DIR" ] && [ -d /run/systemd/system ] || return 0
 	if [ "$EB_DRY_RUN" = 1 ]; then
-		eb_run perl "$EB_LIB/syscall-filter" refresh "$EB_STATE/syscall-filter" "$EB_CONF" "$EB_LIB/spawn"
+		eb_run perl "$EB_LIB/syscall-filter" refresh "$EB_STATE/syscall-filter" "$EB_LIB/spawn"
 		return 0
 	fi
-	if ! eb_sf_out=$(perl "$EB_LIB/syscall-filter" refresh "$EB_STATE/syscall-filter" "$EB_CONF" "$EB_LIB/spawn" 2>&1 </dev/null); then
+	if ! eb_sf_out=$(perl "$EB_LIB/syscall-filter" refresh "$EB_STATE/syscall-filter" "$EB_LIB/spawn" 2>&1 </dev/null); then
 		eb_warn "nspawn's system call filter was not stored, so nspawn compiles it for every container (70 to 90 ms a connection): $(printf '%s' "$eb_sf_out" | tail -n 1). Retry with ${EB_NAME}ctl refresh-filter."
 	fi
 }

@@ -177,7 +177,7 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     const chain = await refresh();
     const file = fs.readFileSync(stored);
     const headerEnd = file.indexOf(0x0a) + 1;
-    expect(file.subarray(0, headerEnd).toString()).toMatch(/^ebsf1 nspawn=[\d:]+ conf=[\d:]+\n$/);
+    expect(file.subarray(0, headerEnd).toString()).toMatch(/^ebsf1 nspawn=[\d:]+ options=\n$/);
 
     // A connection, its container holding a process we can find from here.
     const token = `eb-probe-${process.pid}-${Date.now()}`;
@@ -206,16 +206,21 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     expect(filtered.stdout.split('\n'), filtered.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
     expect(filtered.stderr).not.toContain('syscall-filter');
 
-    // A config change may change nspawn's options, so the stored filter is stale: nspawn compiles
-    // its own, and the connection's log says why. A damaged file is refused the same way.
+    // Other extra nspawn options may make another filter, so the stored one is stale: nspawn
+    // compiles its own, and the connection's log says why. Other settings leave it in use.
     const original = fs.readFileSync(conf, 'utf8');
     try {
-      fs.appendFileSync(conf, '# changed\n');
+      fs.writeFileSync(conf, original.replace(/^HOME_SIZE=.*$/m, 'HOME_SIZE=48M'));
+      const other = await ssh(PROBE);
+      expect(other.stdout.split('\n'), other.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
+      expect(other.stderr).not.toContain('syscall-filter');
+      fs.writeFileSync(conf, original.replace(/^NSPAWN_EXTRA=.*$/m, 'NSPAWN_EXTRA="--setenv=EB_TEST=1"'));
       const stale = await ssh(PROBE);
       expect(stale.stdout.split('\n'), stale.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
-      expect(stale.stderr).toContain(`${NAME} syscall-filter: ${stored} is stale: systemd-nspawn or ${conf} changed since it was made (run ${NAME}ctl refresh-filter); nspawn compiles its filter for this container`);
+      expect(stale.stderr).toContain(`${NAME} syscall-filter: ${stored} is stale: systemd-nspawn or the extra nspawn options (NSPAWN_EXTRA) changed since it was made (run ${NAME}ctl refresh-filter); nspawn compiles its filter for this container`);
       expect((await ctl(root, NAME, ['doctor'])).stdout).toMatch(/^warn {2}nspawn's system call filter is on, but compiled for every container .* is stale/m);
       await refresh();
+      expect((await ssh(PROBE)).stderr).not.toContain('syscall-filter');
       const good = fs.readFileSync(stored);
       fs.writeFileSync(stored, Buffer.concat([good.subarray(0, good.indexOf(0x0a) + 1), Buffer.from([0, 0, 0x40, 0, 1, 2, 3])]));
       const damaged = await ssh(PROBE);
