@@ -106,6 +106,11 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     const doctor = await h.host.exec(`${CTL} doctor`, { timeoutMs: 90_000 });
     console.log(`[product-host] ${CTL} doctor:\n${doctor.stdout}`);
     expect(doctor.stdout).toMatch(/^ok {4}a container starts and exits$/m);
+    // postinst stored nspawn's filter, and a connection's job runs under it.
+    expect(doctor.stdout).toMatch(/^ok {4}nspawn's system call filter is on, stored: \d+ filters, /m);
+    const job = await ssh(h.target, "grep '^Seccomp:' /proc/self/status", { timeoutMs: 60_000 });
+    expect({ code: job.exitCode, out: job.stdout }).toEqual({ code: 0, out: 'Seccomp:\t2\n' });
+    expect((await h.host.exec(`journalctl -q -u '${NAME}@*' | grep 'syscall-filter:'`)).stdout).toBe('');
   });
 
   it('1. one container per connection: machinectl shows one machine per open connection, hostnames differ', async () => {

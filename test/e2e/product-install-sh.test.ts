@@ -56,6 +56,8 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     expect((await ph.host.execOk(`systemctl show -P Listen ${SOCKET}`)).trim()).toBe(`127.0.0.1:${ph.port} (Stream)`);
     expect((await ph.host.execOk(`systemctl is-enabled ${SOCKET}`)).trim()).toBe('enabled');
     expect(await releaseOfNewConnection(ph)).toBe('1.0.0');
+    // install.sh stored nspawn's filter, on systemd 252 too.
+    expect((await ph.host.exec(`${CTL} doctor`, { timeoutMs: 90_000 })).stdout).toMatch(/^ok {4}nspawn's system call filter is on, stored: \d+ filters, /m);
   });
 
   it('1. one container per connection: machinectl shows one machine per open connection, hostnames differ', async () => {
