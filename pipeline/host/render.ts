@@ -27,6 +27,8 @@ export interface HostPackageFiles {
   files: HostFile[];
   /** Maintainer scripts of the host package, by name. */
   maintainerScripts: MaintainerScripts;
+  /** The host package's dpkg triggers file (deb-triggers(5)). */
+  triggers: string;
   /** Maintainer scripts of the image package, if it needs any. */
   imageMaintainerScripts: MaintainerScripts;
   /** install.sh, shipped next to the tarball. */
@@ -131,6 +133,7 @@ export function renderHostFiles(recipe: HostRecipe): HostPackageFiles {
       prerm: render('debian/prerm'),
       postrm: render('debian/postrm'),
     },
+    triggers: render('debian/triggers'),
     imageMaintainerScripts: {
       preinst: render('debian/preinst'),
       prerm: render('debian/image-prerm'),

@@ -29,6 +29,8 @@ export interface DebSpec {
   /** Absolute paths of conffiles; each must be a regular file in `data`. */
   conffiles?: string[];
   scripts?: Partial<Record<MaintainerScriptName, string>>;
+  /** The control member `triggers` (deb-triggers(5)), if the package has one. */
+  triggers?: string;
   compression: CompressionSpec;
   sourceDateEpoch: number;
   onBytes?: (bytes: number) => void;
@@ -120,6 +122,7 @@ export async function buildDeb(spec: DebSpec): Promise<DebResult> {
     const controlFiles: SyntheticFile[] = [{ path: 'control', mode: 0o644, content: control }];
     if (md5sums) controlFiles.push({ path: 'md5sums', mode: 0o644, content: md5sums });
     if (spec.conffiles?.length) controlFiles.push({ path: 'conffiles', mode: 0o644, content: spec.conffiles.map((c) => `${c}\n`).join('') });
+    if (spec.triggers) controlFiles.push({ path: 'triggers', mode: 0o644, content: spec.triggers });
     for (const name of MAINTAINER_SCRIPTS) {
       const body = spec.scripts?.[name];
       if (body !== undefined) controlFiles.push({ path: name, mode: 0o755, content: body });

@@ -17,6 +17,7 @@ export interface PackageLayout {
   data: TarEntry[];
   conffiles: string[];
   scripts: HostPackageFiles['maintainerScripts'];
+  triggers?: string;
 }
 
 export interface PackLayout {
@@ -100,6 +101,7 @@ export async function packLayout(r: LayoutRecipe, rootfs: string, hostFiles: Hos
       data: mergeEntries([hostEntries], sde),
       conffiles: hostFiles.files.filter((f) => f.conffile).map((f) => f.path).sort(),
       scripts: hostFiles.maintainerScripts,
+      triggers: hostFiles.triggers,
     },
     tarball: mergeEntries([imageTree, imageExtras, hostEntries], sde),
   };

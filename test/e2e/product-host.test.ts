@@ -111,6 +111,14 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     const job = await ssh(h.target, "grep '^Seccomp:' /proc/self/status", { timeoutMs: 60_000 });
     expect({ code: job.exitCode, out: job.stdout }).toEqual({ code: 0, out: 'Seccomp:\t2\n' });
     expect((await h.host.exec(`journalctl -q -u '${NAME}@*' | grep 'syscall-filter:'`)).stdout).toBe('');
+    // An upgrade of systemd-nspawn activates the package's file trigger (dpkg-trigger does what
+    // unpacking a new systemd-container would): the postinst stores the filter again.
+    const stored = `/var/lib/${NAME}/syscall-filter`;
+    const inode = async () => (await h.host.execOk(`stat -c %i ${stored}`)).trim();
+    const before = await inode();
+    await h.host.execOk('dpkg-trigger --no-await /usr/bin/systemd-nspawn && dpkg --triggers-only --pending', { timeoutMs: 90_000 });
+    expect(await inode()).not.toBe(before);
+    expect((await h.host.execOk(`${CTL} doctor`, { timeoutMs: 90_000 }))).toMatch(/^ok {4}nspawn's system call filter is on, stored: /m);
   });
 
   it('1. one container per connection: machinectl shows one machine per open connection, hostnames differ', async () => {

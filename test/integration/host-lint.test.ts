@@ -135,6 +135,7 @@ describeWith({ root: true, tools: ['dpkg-deb', 'lintian'] }, 'lintian on a host 
     fs.mkdirSync(debian);
     for (const [name, text] of Object.entries(r.maintainerScripts)) fs.writeFileSync(path.join(debian, name), text!, { mode: 0o755 });
     fs.writeFileSync(path.join(debian, 'conffiles'), r.files.filter((f) => f.conffile).map((f) => `${f.path}\n`).join(''));
+    fs.writeFileSync(path.join(debian, 'triggers'), r.triggers);
     // What the pack stage adds around the host files; here only so that lintian judges ours.
     const doc = path.join(pkg, 'usr/share/doc', recipe.name);
     fs.mkdirSync(doc, { recursive: true });

@@ -125,6 +125,9 @@ describe('renderHostFiles', () => {
       ['/usr/share/man/man8/ebctl.8.gz', '644', false],
     ]);
     expect(Object.keys(h.maintainerScripts).sort()).toEqual(['postinst', 'postrm', 'preinst', 'prerm']);
+    // Only the postinst handles triggers, so the triggers file lists one interest, for nspawn.
+    expect(h.triggers.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['interest-noawait /usr/bin/systemd-nspawn']);
+    expect(h.maintainerScripts.postinst).toContain('if [ "$1" = triggered ]; then');
     expect(h.lintianOverrides.host).toBeUndefined();
     for (const script of [...Object.values(h.maintainerScripts), ...Object.values(h.imageMaintainerScripts), h.installSh]) {
       expect(script).toMatch(/^#!\/bin\/sh\n/);
@@ -155,7 +158,7 @@ describe('renderHostFiles', () => {
 
   it('reads only files that exist in host/', () => {
     for (const rel of ['units/NAME.socket', 'units/NAME@.service', 'bin/spawn', 'bin/syscall-filter', 'bin/ctl', 'etc/NAME.conf', 'lib/common.sh', 'install.sh', 'man/NAMEctl.8',
-      'debian/preinst', 'debian/postinst', 'debian/prerm', 'debian/postrm', 'debian/image-prerm', 'debian/image-postrm']) {
+      'debian/preinst', 'debian/postinst', 'debian/prerm', 'debian/postrm', 'debian/triggers', 'debian/image-prerm', 'debian/image-postrm']) {
       expect(fs.existsSync(path.join(HOST_DIR, rel)), rel).toBe(true);
     }
   });

@@ -138,7 +138,7 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', (
       .toEqual(['ebtest 1.4.0~rc.1 install ok unpacked', 'ebtest-image-1.4.0-rc.1 1.4.0~rc.1 install ok unpacked']);
   });
 
-  it('has md5sums that md5sum -c accepts, without the conffiles, and lists the conffiles', () => {
+  it('has md5sums that md5sum -c accepts, without the conffiles, and lists the conffiles and triggers', () => {
     const dest = path.join(work, 'x-host');
     execaSync('dpkg-deb', ['-R', hostDeb, dest]);
     const md5sums = fs.readFileSync(path.join(dest, 'DEBIAN/md5sums'), 'utf8');
@@ -146,6 +146,8 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', (
     expect(md5sums).toMatch(/ {2}usr\/sbin\/ebtestctl\n/);
     expect(md5sums).not.toMatch(/etc\/ebtest/);
     expect(fs.readFileSync(path.join(dest, 'DEBIAN/conffiles'), 'utf8')).toBe('/etc/ebtest/ebtest.conf\n');
+    expect(fs.readFileSync(path.join(dest, 'DEBIAN/triggers'), 'utf8')).toBe('interest-noawait /usr/bin/systemd-nspawn\n');
+    expect(fs.statSync(path.join(dest, 'DEBIAN/triggers')).mode & 0o777).toBe(0o644);
     for (const s of ['postinst', 'prerm', 'postrm']) expect(fs.statSync(path.join(dest, 'DEBIAN', s)).mode & 0o777, s).toBe(0o755);
     expect(fs.existsSync(path.join(dest, 'DEBIAN/preinst'))).toBe(false);
     // Every regular file of the image, hard links included, is in its md5sums.

@@ -137,6 +137,7 @@ export function fixtureHostFiles(r: LayoutRecipe = FIXTURE_RECIPE): HostPackageF
       { path: `/usr/share/man/man8/${r.name}ctl.8.gz`, mode: 0o644, content: gzipSync(`.TH ${r.name.toUpperCase()}CTL 8\n.SH NAME\n${r.name}ctl \\- control ${r.name}\n`, { level: 9 }) },
     ],
     maintainerScripts: { postinst: script('host postinst'), prerm: script('host prerm'), postrm: script('host postrm') },
+    triggers: 'interest-noawait /usr/bin/systemd-nspawn\n',
     imageMaintainerScripts: { prerm: script('image prerm') },
     installSh: '#!/bin/sh\necho install\n',
     // Fixed text, so that golden files do not change with the real override list.
