@@ -207,7 +207,8 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     expect(filtered.stderr).not.toContain('syscall-filter');
 
     // Other extra nspawn options may make another filter, so the stored one is stale: nspawn
-    // compiles its own, and the connection's log says why. Other settings leave it in use.
+    // compiles its own, and the connection's log says why. Other settings leave it in use. A
+    // damaged file, or one others may write, is refused the same way.
     const original = fs.readFileSync(conf, 'utf8');
     try {
       fs.writeFileSync(conf, original.replace(/^HOME_SIZE=.*$/m, 'HOME_SIZE=48M'));
@@ -226,6 +227,12 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
       const damaged = await ssh(PROBE);
       expect(damaged.stdout.split('\n'), damaged.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
       expect(damaged.stderr).toContain(`${stored} is damaged`);
+      // Whoever may write the file decides what containers may do: a file others may write is refused.
+      await refresh();
+      fs.chmodSync(stored, 0o666);
+      const writable = await ssh(PROBE);
+      expect(writable.stdout.split('\n'), writable.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
+      expect(writable.stderr).toContain(`${stored} is not root's alone (owner 0, mode 666; run ${NAME}ctl refresh-filter)`);
     } finally {
       fs.writeFileSync(conf, original);
       await refresh();
