@@ -14,6 +14,8 @@ EB_STATE="$EB_ROOT_DIR/var/lib/$EB_NAME"
 EB_LIB="$EB_ROOT_DIR/usr/lib/$EB_NAME"
 EB_IMAGES="$EB_LIB/images"
 EB_CONF="$EB_ETC/$EB_NAME.conf"
+# nspawn's system call filter, stored by eb_refresh_syscall_filter (see syscall-filter).
+EB_FILTER="$EB_STATE/syscall-filter"
 # The link from the state directory back to the images, relative so that it also resolves
 # below EB_ROOT: /var/lib/NAME/current -> ../../../usr/lib/NAME/images/VERSION.
 EB_IMAGES_REL="../../../usr/lib/$EB_NAME/images"
@@ -349,16 +351,20 @@ eb_new_key() {
 	eb_run mv -f "$eb_nk_tmp" "$2"
 }
 
-# Stores nspawn's system call filter for the spawn helper (see syscall-filter): on a running
-# host only, as it starts a container. Failing is not fatal: nspawn then compiles the filter
-# for each container, as it does without us.
+# Starts one container and stores the filter nspawn made for it (ctl refresh-filter).
+eb_refresh_syscall_filter() {
+	perl "$EB_LIB/syscall-filter" refresh "$EB_FILTER" "$EB_LIB/spawn"
+}
+
+# The same on install: on a running host only, as it starts a container. Failing is not fatal:
+# nspawn then compiles the filter for each container, as it does without us.
 eb_store_syscall_filter() {
 	[ -z "$EB_ROOT_DIR" ] && [ -d /run/systemd/system ] || return 0
 	if [ "$EB_DRY_RUN" = 1 ]; then
-		eb_run perl "$EB_LIB/syscall-filter" refresh "$EB_STATE/syscall-filter" "$EB_LIB/spawn"
+		eb_run eb_refresh_syscall_filter
 		return 0
 	fi
-	if ! eb_sf_out=$(perl "$EB_LIB/syscall-filter" refresh "$EB_STATE/syscall-filter" "$EB_LIB/spawn" 2>&1 </dev/null); then
+	if ! eb_sf_out=$(eb_refresh_syscall_filter 2>&1 </dev/null); then
 		eb_warn "nspawn's system call filter was not stored, so nspawn compiles it for every container (70 to 90 ms a connection): $(printf '%s' "$eb_sf_out" | tail -n 1). Retry with ${EB_NAME}ctl refresh-filter."
 	fi
 }
