@@ -22,6 +22,8 @@ let bindSource: string;
 // add_key (248 on x86_64) is outside nspawn's allow list; without the filter a user namespace
 // may add a key to its own keyring, so the refusal shows the filter at work.
 const PROBE = `grep '^Seccomp:' /proc/self/status; perl -e 'my ($t, $d, $p) = ("user", "eb-probe", "x"); print syscall(248, $t, $d, $p, 1, -2) > 0 ? "added\\n" : "refused: $!\\n"'`;
+/** What PROBE prints under the filter. */
+const FILTERED = ['Seccomp:\t2', 'refused: Operation not permitted'];
 const live: ReturnType<typeof openConnection>[] = [];
 
 afterAll(async () => {
@@ -148,7 +150,7 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     expect(original).toMatch(/^SYSCALL_FILTER=yes$/m);
     // An opt-out in the caller's environment is ignored: only the config file decides.
     const filtered = await execa('ssh', [...sshArgs(), PROBE], { reject: false, env: { SYSTEMD_SECCOMP: '0' } });
-    expect(filtered.stdout.split('\n'), filtered.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
+    expect(filtered.stdout.split('\n'), filtered.stderr).toEqual(FILTERED);
     try {
       fs.writeFileSync(conf, original.replace(/^SYSCALL_FILTER=yes$/m, 'SYSCALL_FILTER=no'));
       const open = await ssh(PROBE);
@@ -203,7 +205,7 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     }
     // The caller's environment still cannot turn it off.
     const filtered = await execa('ssh', [...sshArgs(), PROBE], { reject: false, env: { SYSTEMD_SECCOMP: '0' } });
-    expect(filtered.stdout.split('\n'), filtered.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
+    expect(filtered.stdout.split('\n'), filtered.stderr).toEqual(FILTERED);
     expect(filtered.stderr).not.toContain('syscall-filter');
 
     // Other extra nspawn options may make another filter, so the stored one is stale: nspawn
@@ -213,11 +215,11 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     try {
       fs.writeFileSync(conf, original.replace(/^HOME_SIZE=.*$/m, 'HOME_SIZE=48M'));
       const other = await ssh(PROBE);
-      expect(other.stdout.split('\n'), other.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
+      expect(other.stdout.split('\n'), other.stderr).toEqual(FILTERED);
       expect(other.stderr).not.toContain('syscall-filter');
       fs.writeFileSync(conf, original.replace(/^NSPAWN_EXTRA=.*$/m, 'NSPAWN_EXTRA="--setenv=EB_TEST=1"'));
       const stale = await ssh(PROBE);
-      expect(stale.stdout.split('\n'), stale.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
+      expect(stale.stdout.split('\n'), stale.stderr).toEqual(FILTERED);
       expect(stale.stderr).toContain(`${NAME} syscall-filter: ${stored} is stale: systemd-nspawn or the extra nspawn options (NSPAWN_EXTRA) changed since it was made (run ${NAME}ctl refresh-filter); nspawn compiles its filter for this container`);
       expect((await ctl(root, NAME, ['doctor'])).stdout).toMatch(/^warn {2}nspawn's system call filter is on, but compiled for every container .* is stale/m);
       await refresh();
@@ -225,13 +227,13 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
       const good = fs.readFileSync(stored);
       fs.writeFileSync(stored, Buffer.concat([good.subarray(0, good.indexOf(0x0a) + 1), Buffer.from([0, 0, 0x40, 0, 1, 2, 3])]));
       const damaged = await ssh(PROBE);
-      expect(damaged.stdout.split('\n'), damaged.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
+      expect(damaged.stdout.split('\n'), damaged.stderr).toEqual(FILTERED);
       expect(damaged.stderr).toContain(`${stored} is damaged`);
       // Whoever may write the file decides what containers may do: a file others may write is refused.
       await refresh();
       fs.chmodSync(stored, 0o666);
       const writable = await ssh(PROBE);
-      expect(writable.stdout.split('\n'), writable.stderr).toEqual(['Seccomp:\t2', 'refused: Operation not permitted']);
+      expect(writable.stdout.split('\n'), writable.stderr).toEqual(FILTERED);
       expect(writable.stderr).toContain(`${stored} is not root's alone (owner 0, mode 666; run ${NAME}ctl refresh-filter)`);
     } finally {
       fs.writeFileSync(conf, original);
