@@ -129,10 +129,18 @@ export async function bootHost(tree: HostTree, name: string, opts: BootOptions =
   const bootLog = path.join(tree.workDir, 'boot.log');
   const logFd = fs.openSync(bootLog, 'a');
   const t0 = performance.now();
+  // No system call filter on the host itself (SYSTEMD_SECCOMP=0), as on a real machine, where PID 1
+  // runs under none: with nspawn's filter around the whole host, a container's job would read
+  // "Seccomp: 2" whatever the product did, and the kernel would refuse to show filters to the
+  // host's services (PTRACE_SECCOMP_GET_FILTER needs a caller outside any filter).
+  // Hosts booted at the same time share one cgroup root on this machine (nspawn --keep-unit, with
+  // no systemd here, puts every host in /payload), and a host's shutdown removes the empty
+  // cgroups below it, the other hosts' too: their socket units then accept no more connections
+  // ("Failed to join unit cgroup"). So a host is powered off only when no other host is in use.
   const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--',
     'systemd-nspawn', '--register=no', '--keep-unit', '--boot', '--console=passive',
     '--directory', tree.root, '--machine', name, ...(opts.nspawnArgs ?? [])],
-  { stdio: ['ignore', logFd, logFd] });
+  { stdio: ['ignore', logFd, logFd], env: { ...process.env, SYSTEMD_SECCOMP: '0' } });
   fs.closeSync(logFd);
   if (!child.pid) throw new Error('could not start systemd-nspawn');
   const entry: Live = { nspawnPid: child.pid, child };
