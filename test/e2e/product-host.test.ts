@@ -113,6 +113,10 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     const job = await ssh(h.target, "grep '^Seccomp:' /proc/self/status", { timeoutMs: 60_000 });
     expect({ code: job.exitCode, out: job.stdout }).toEqual({ code: 0, out: 'Seccomp:\t2\n' });
     expect((await h.host.exec(`journalctl -q -u '${NAME}@*' | grep 'syscall-filter:'`)).stdout).toBe('');
+    // sshd's 255 at the client's goodbye is how every connection ends: no instance is "failed".
+    const ends = (await h.host.execOk(`journalctl -q -o cat -u '${NAME}@*' | grep -E 'Deactivated successfully|Failed with result' || true`)).trim().split('\n');
+    expect(ends.filter((l) => /Failed with result/.test(l))).toEqual([]);
+    expect(ends.filter((l) => /Deactivated successfully/.test(l)).length).toBeGreaterThan(0);
     // An upgrade of systemd-nspawn activates the package's file trigger (dpkg-trigger does what
     // unpacking a new systemd-container would): the postinst stores the filter again.
     const stored = `/var/lib/${NAME}/syscall-filter`;
