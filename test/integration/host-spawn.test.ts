@@ -221,6 +221,9 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
       const stale = await ssh(PROBE);
       expect(stale.stdout.split('\n'), stale.stderr).toEqual(FILTERED);
       expect(stale.stderr).toContain(`${NAME} syscall-filter: ${stored} is stale: systemd-nspawn or the extra nspawn options (NSPAWN_EXTRA) changed since it was made (run ${NAME}ctl refresh-filter); nspawn compiles its filter for this container`);
+      // Outside a booted systemd (an EB_ROOT tree) nothing stores it again in the background: the
+      // stale file stays (product-install-sh.test.ts has a booted host do it).
+      expect(stale.stderr).not.toContain('stores it again');
       expect((await ctl(root, NAME, ['doctor'])).stdout).toMatch(/^warn {2}nspawn's system call filter is on, but compiled for every container .* is stale/m);
       await refresh();
       expect((await ssh(PROBE)).stderr).not.toContain('syscall-filter');
