@@ -259,6 +259,12 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     expect(lines[5]).toMatch(/^\s*32768 \/tmp$/);
   });
 
+  it('gives sshd its privilege separation directory as a tmpfs of its own, root\'s, mode 0755', async () => {
+    // nspawn mounts it (container-init would otherwise spend a mkdir process on every connection).
+    const res = await ssh('awk \'$5 == "/run/sshd" { print $9 }\' /proc/self/mountinfo; stat -c "%u %a" /run/sshd');
+    expect(res.stdout.split('\n')).toEqual(['tmpfs', '0 755']);
+  });
+
   it('sets the per-container rlimits: processes and address space', async () => {
     const res = await ssh('ulimit -u; ulimit -v');
     expect(res.stdout.split('\n')).toEqual(['64', String(3 * 1024 * 1024)]);
