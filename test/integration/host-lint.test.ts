@@ -69,6 +69,9 @@ describeWith({ tools: ['perl'] }, 'perl on the rendered syscall-filter helper', 
       expect(res.all).toBe('- syntax OK');
       const broken = await execa('perl', ['-wc'], { input: text.replace('sub describe {', 'sub describe {{'), reject: false });
       expect(broken.exitCode).not.toBe(0);
+      // strict is on without strict.pm: an undeclared variable does not compile.
+      const sloppy = await execa('perl', ['-c'], { input: text.replace('my ($file) = @_;', '$file = $_[0];'), reject: false });
+      expect(sloppy.stderr).toMatch(/Global symbol "\$file" requires explicit package name/);
     }
   });
 });
