@@ -351,6 +351,22 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     expect(res.stdout.split('\n').slice(-3)).toEqual(['builder', '/', '1']);
   });
 
+  it('starts from a caller\'s directory that is gone, and when called by a relative path', async () => {
+    // spawn changes directory to resolve the current link (cd -P) and goes back, for a relative $0:
+    // the filter helper is found next to it. From a directory that is gone, $PWD is empty and
+    // going back does nothing.
+    const lib = path.join(root, 'usr/lib', NAME);
+    const stored = await ctl(root, NAME, ['refresh-filter']);
+    expect(stored.exitCode, stored.all).toBe(0);
+    const gone = tempDir('eb-gone');
+    const res = await execa('sh', ['-c', 'cd "$1" && rmdir "$1" && "$2/spawn" --exec /bin/echo from-gone && cd "$2" && ./spawn --exec /bin/echo relative',
+      'sh', gone, lib], { reject: false, all: true, env: { EB_ROOT: root } });
+    expect(res.exitCode, res.all).toBe(0);
+    expect(res.stdout.split('\n').filter((l) => /^(from-gone|relative)$/.test(l))).toEqual(['from-gone', 'relative']);
+    // Both loaded the stored filter, through the helper next to spawn, with nothing to say.
+    expect(res.stderr).not.toContain('syscall-filter');
+  });
+
   it('doctor passes here, starting a real container, and says systemd is not running', async () => {
     const res = await ctl(root, NAME, ['doctor']);
     expect(res.exitCode, res.all).toBe(0);
