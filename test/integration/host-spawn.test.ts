@@ -26,6 +26,15 @@ const PROBE = `grep '^Seccomp:' /proc/self/status; perl -e 'my ($t, $d, $p) = ("
 const FILTERED = ['Seccomp:\t2', 'refused: Operation not permitted'];
 const live: ReturnType<typeof openConnection>[] = [];
 
+/** `ctl refresh-filter`: stores nspawn's filter and returns what it says it stored. */
+async function refresh(): Promise<string | undefined> {
+  const r = await ctl(root, NAME, ['refresh-filter']);
+  expect(r.exitCode, r.all).toBe(0);
+  const chain = /syscall-filter: (\d+ filters, \d+( \+ \d+)* instructions)$/.exec(r.stdout)?.[1];
+  expect(chain, r.all).toBeDefined();
+  return chain;
+}
+
 afterAll(async () => {
   for (const p of live) p.kill('SIGKILL');
   await Promise.allSettled(live);
@@ -169,13 +178,6 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     const stored = path.join(root, 'var/lib', NAME, 'syscall-filter');
     const helper = path.join(root, 'usr/lib', NAME, 'syscall-filter');
     const conf = path.join(root, 'etc', NAME, `${NAME}.conf`);
-    const refresh = async () => {
-      const r = await ctl(root, NAME, ['refresh-filter']);
-      expect(r.exitCode, r.all).toBe(0);
-      const chain = /syscall-filter: (\d+ filters, \d+( \+ \d+)* instructions)$/.exec(r.stdout)?.[1];
-      expect(chain, r.all).toBeDefined();
-      return chain;
-    };
     const chain = await refresh();
     const file = fs.readFileSync(stored);
     const headerEnd = file.indexOf(0x0a) + 1;
@@ -356,8 +358,7 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     // the filter helper is found next to it. From a directory that is gone, $PWD is empty and
     // going back does nothing.
     const lib = path.join(root, 'usr/lib', NAME);
-    const stored = await ctl(root, NAME, ['refresh-filter']);
-    expect(stored.exitCode, stored.all).toBe(0);
+    await refresh();
     const gone = tempDir('eb-gone');
     const res = await execa('sh', ['-c', 'cd "$1" && rmdir "$1" && "$2/spawn" --exec /bin/echo from-gone && cd "$2" && ./spawn --exec /bin/echo relative',
       'sh', gone, lib], { reject: false, all: true, env: { EB_ROOT: root } });

@@ -157,3 +157,21 @@ export async function oneConnectionUnit(ph: ProductHost): Promise<string> {
     return units.length === 1 ? units[0] : undefined;
   }, 30_000);
 }
+
+/** nspawn's system call filter as the host stores it (syscall-filter, ctl refresh-filter). */
+export const STORED_FILTER = `/var/lib/${NAME}/syscall-filter`;
+/** doctor's line when connections load the stored filter. */
+export const DOCTOR_FILTER_STORED = /^ok {4}nspawn's system call filter is on, stored: \d+ filters, /m;
+
+/** The stored filter's inode (a new one means it was written again), or 'none' while it is missing. */
+export async function storedFilterInode(ph: ProductHost): Promise<string> {
+  return (await ph.host.execOk(`stat -c %i ${STORED_FILTER} 2>/dev/null || echo none`)).trim();
+}
+
+/**
+ * What the connections said about the filter: the syscall-filter lines of the connection units'
+ * journal, after a sync, as a connection's stderr reaches the journal asynchronously.
+ */
+export async function filterJournal(ph: ProductHost): Promise<string> {
+  return ph.host.execOk(`journalctl --sync; journalctl -q -o cat -u '${NAME}@*' | grep 'syscall-filter:' || true`);
+}
