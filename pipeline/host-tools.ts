@@ -15,6 +15,9 @@ export const TOOL_PACKAGES: Record<string, string> = {
   'dpkg-deb': 'dpkg',
   gpg: 'gnupg',
   umount: 'mount',
+  cc: 'gcc libc6-dev',
+  'dpkg-buildflags': 'dpkg-dev',
+  'dpkg-shlibdeps': 'dpkg-dev',
 };
 
 export function hasTool(tool: string): boolean {

@@ -35,7 +35,7 @@ function hostSynthetic(files: HostPackageFiles['files']): SyntheticFile[] {
   });
 }
 
-export function controlFields(r: LayoutRecipe, names: ArtifactNames): { image: ControlFields; host: ControlFields } {
+export function controlFields(r: LayoutRecipe, names: ArtifactNames, hostDepends: string[] = []): { image: ControlFields; host: ControlFields } {
   const dir = imageDir(r.name, r.version);
   const common = { version: names.debianVersion, architecture: r.architecture, maintainer: r.maintainer, section: 'admin', priority: 'optional' };
   return {
@@ -52,7 +52,7 @@ export function controlFields(r: LayoutRecipe, names: ArtifactNames): { image: C
     host: {
       ...common,
       package: names.hostPackage,
-      depends: [`${names.imagePackage} (= ${names.debianVersion})`, 'systemd-container', 'openssh-client'],
+      depends: [`${names.imagePackage} (= ${names.debianVersion})`, 'systemd-container', 'openssh-client', ...hostDepends],
       synopsis: r.description,
       description: [
         `${r.name} turns this host into a pool of throw-away build machines for the SSH executor of GitLab Runner: ` +
@@ -70,7 +70,7 @@ export function controlFields(r: LayoutRecipe, names: ArtifactNames): { image: C
 export async function packLayout(r: LayoutRecipe, rootfs: string, hostFiles: HostPackageFiles): Promise<PackLayout> {
   const names = artifactNames(r.name, r.version, r.architecture);
   const sde = r.sourceDateEpoch;
-  const fields = controlFields(r, names);
+  const fields = controlFields(r, names, hostFiles.depends);
   const dir = imageDir(r.name, r.version);
 
   const imageTree = await scanTree(rootfs, dir, sde);

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RecipeError } from '../errors.ts';
 import { requireTools } from '../host-tools.ts';
+import { buildsFilterExec, requireCompiler, withFilterExec } from '../host/compile.ts';
 import { renderHostFiles, HOST_DIR, type HostPackageFiles } from '../host/render.ts';
 import type { CompressionSpec } from '../pack/compress.ts';
 import { artifactNames } from '../pack/debian-version.ts';
@@ -78,6 +79,18 @@ function progressReporter(ctx: StageContext, what: string, totalBytes: number): 
   };
 }
 
+/** The rendered host files, with the compiled filter helper where the architecture has one. */
+async function hostPackageFiles(ctx: StageContext): Promise<HostPackageFiles> {
+  const r = ctx.recipe;
+  const rendered = renderHostFiles(r);
+  if (!buildsFilterExec(r.architecture)) {
+    ctx.log(`no compiled syscall-filter-exec for ${r.architecture} built on ${process.arch}: spawn loads a stored filter with the Perl helper`);
+    return rendered;
+  }
+  ctx.progress('compiling syscall-filter-exec');
+  return withFilterExec(rendered, r, ctx.workDir, async (cmd, args, opts) => (await ctx.tools.run(cmd, args, { ...opts, captureStdout: true })).stdout);
+}
+
 export const packStage: Stage<PackInput, Artifacts> = {
   name: 'pack',
   version: 1,
@@ -86,6 +99,7 @@ export const packStage: Stage<PackInput, Artifacts> = {
   verify(r) {
     requireTools(['xz', 'zstd']);
     requireGetfattr();
+    if (buildsFilterExec(r.architecture)) requireCompiler();
     artifactNames(r.name, r.version, r.architecture);
     const problems: string[] = [];
     if (r.compression.deb === 'xz' && r.compression.debLevel > 9) problems.push(`compression.debLevel: ${r.compression.debLevel} is not an xz level (0-9)`);
@@ -118,7 +132,7 @@ export const packStage: Stage<PackInput, Artifacts> = {
   async run(input, ctx) {
     const r = ctx.recipe;
     const { tree, outDir, fast } = input;
-    const hostFiles = input.hostFiles ?? renderHostFiles(r);
+    const hostFiles = input.hostFiles ?? await hostPackageFiles(ctx);
 
     ctx.progress('checking the tree for extended attributes');
     await assertNoXattrs(tree.rootfs, ctx.signal);

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import tarStream from 'tar-stream';
+import { withFilterExec } from '../../pipeline/host/compile.ts';
 import { renderHostFiles, type HostPackageFiles } from '../../pipeline/host/render.ts';
 import { recipeSchema, type RecipeInput, type Recipe } from '../../pipeline/recipe/schema.ts';
 
@@ -65,7 +66,8 @@ export async function makeRelease(recipe: Recipe, opts: { image?: string; dropFi
   const dir = tempDir('eb-release');
   const tree = tempDir('eb-tree');
   try {
-    const rendered = renderHostFiles(recipe);
+    // As the pack stage makes them: with the compiled filter helper on amd64 (drop it with dropFiles).
+    const rendered = await withFilterExec(renderHostFiles(recipe), recipe, dir, async (cmd, args, o) => (await execa(cmd, args, o)).stdout);
     writeHostFiles(tree, rendered);
     for (const drop of opts.dropFiles ?? []) fs.rmSync(path.join(tree, drop));
     const imageDir = path.join(tree, 'usr/lib', recipe.name, 'images', recipe.version);

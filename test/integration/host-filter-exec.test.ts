@@ -1,0 +1,142 @@
+// The compiled fast path of the filter loader (host/src/syscall-filter-exec.c), built as the pack
+// stage builds it, against the Perl helper it stands in for: it must take a stored chain exactly
+// when the Perl helper would (`syscall-filter check` is the referee), load every filter of it in
+// order and exec the program with SYSTEMD_SECCOMP=0, and hand everything else to the Perl helper
+// with the same arguments. A stand-in `perl` first in PATH records that hand-over; the real perl
+// judges the same files. Loading filters without no_new_privs needs CAP_SYS_ADMIN: root.
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { compileFilterExec } from '../../pipeline/host/compile.ts';
+import { renderHostFiles } from '../../pipeline/host/render.ts';
+import { describeWith } from '../helpers/env.ts';
+import { tempDir, testRecipe } from './host-fixture.ts';
+
+const NAME = 'ebfx';
+const PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+let work: string;
+let lib: string;
+let fakeBin: string;
+let nspawn: string;
+
+// Small filters: allow everything; refuse add_key (248 on x86_64) with an errno. Of two filters
+// that give the same action the newest decides (kernel/seccomp.c), so the errno a process gets
+// shows the order they were loaded in.
+const insn = (code: number, jt: number, jf: number, k: number) => {
+  const b = Buffer.alloc(8);
+  b.writeUInt16LE(code, 0);
+  b.writeUInt8(jt, 2);
+  b.writeUInt8(jf, 3);
+  b.writeUInt32LE(k >>> 0, 4);
+  return b;
+};
+const ALLOW = [insn(0x06, 0, 0, 0x7fff0000)];
+const noAddKey = (errno: number) => [insn(0x20, 0, 0, 0), insn(0x15, 0, 1, 248), insn(0x06, 0, 0, 0x00050000 | errno), insn(0x06, 0, 0, 0x7fff0000)];
+const [EPERM, EACCES] = [1, 13];
+
+function chain(...filters: Buffer[][]): Buffer {
+  return Buffer.concat(filters.flatMap((f) => [Buffer.from([0, 0, (f.length >> 8) & 0xff, f.length & 0xff]), ...f]));
+}
+
+/** The header the Perl helper writes (its header()): checked against the Perl helper below. */
+function header(options: string, nspawnPath = nspawn): string {
+  const s = fs.statSync(nspawnPath, { bigint: true });
+  const ident = [s.dev, s.ino, s.size, s.mtimeMs / 1000n, s.ctimeMs / 1000n].join(':');
+  return `ebsf1 nspawn=${ident} options=${Buffer.from(options.split(/\s+/).filter(Boolean).join(' ')).toString('hex')}\n`;
+}
+
+/** A stored filter file: a header line, then the raw chain. */
+function store(head: string, body: Buffer = Buffer.alloc(0), mode = 0o644): string {
+  const file = path.join(work, `filter-${Math.random().toString(36).slice(2)}`);
+  fs.writeFileSync(file, Buffer.concat([Buffer.from(head, 'latin1'), body]), { mode });
+  fs.chmodSync(file, mode);
+  return file;
+}
+
+const PROGRAM = ['/bin/sh', '-c', 'grep ^Seccomp_filters: /proc/self/status; echo "SYSTEMD_SECCOMP=$SYSTEMD_SECCOMP"; /usr/bin/perl -e \'my ($t, $d, $p) = ("user", "eb-fx", "x"); print syscall(248, $t, $d, $p, 1, -2) > 0 ? "added\\n" : "refused: $!\\n"\''];
+
+/** Runs the compiled helper as spawn does, with the stand-in perl first in PATH. */
+function fast(file: string, options = '') {
+  return execa(path.join(lib, 'syscall-filter-exec'), [file, ...PROGRAM], {
+    reject: false, env: { PATH: `${fakeBin}:${PATH}`, EB_NSPAWN_EXTRA_OPTIONS: options }, extendEnv: false,
+  });
+}
+
+/** The Perl helper's verdict on a stored file (`check`), with the same PATH for nspawn's lookup. */
+function check(file: string, options = '') {
+  return execa('/usr/bin/perl', [path.join(lib, 'syscall-filter'), 'check', file], { reject: false, env: { PATH, EB_NSPAWN_EXTRA_OPTIONS: options }, extendEnv: false });
+}
+
+describeWith({ root: true, tools: ['cc', 'dpkg-buildflags', 'dpkg-shlibdeps', 'perl', 'systemd-nspawn'] }, 'syscall-filter-exec, the compiled fast path of the filter loader', () => {
+  beforeAll(async () => {
+    work = tempDir('eb-filter-exec');
+    lib = path.join(work, 'lib');
+    fakeBin = path.join(work, 'bin');
+    fs.mkdirSync(lib);
+    fs.mkdirSync(fakeBin);
+    const recipe = testRecipe({ name: NAME });
+    const helper = await compileFilterExec(recipe, work, async (cmd, args, o) => (await execa(cmd, args, o)).stdout);
+    fs.writeFileSync(path.join(lib, 'syscall-filter-exec'), helper.file.content, { mode: 0o755 });
+    const perlHelper = renderHostFiles(recipe).files.find((f) => f.path === `/usr/lib/${NAME}/syscall-filter`)!;
+    fs.writeFileSync(path.join(lib, 'syscall-filter'), perlHelper.content, { mode: 0o755 });
+    // The stand-in: says it ran, with its arguments one per line, and fails.
+    fs.writeFileSync(path.join(fakeBin, 'perl'), '#!/bin/sh\necho "stand-in perl"\nprintf "%s\\n" "$@"\nexit 7\n', { mode: 0o755 });
+    nspawn = (await execa('sh', ['-c', 'command -v systemd-nspawn'], { env: { PATH } })).stdout.trim();
+  });
+
+  afterAll(() => {
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('is built hardened and stripped, and needs only libc', async () => {
+    const file = path.join(lib, 'syscall-filter-exec');
+    const headers = (await execa('readelf', ['--wide', '--file-header', '--dynamic', '--program-headers', '--symbols', file], { env: { LC_ALL: 'C' } })).stdout;
+    expect(headers).toMatch(/Type:\s+DYN/); // PIE
+    expect(headers).toMatch(/GNU_RELRO/);
+    expect(headers).toMatch(/\(FLAGS\)\s+BIND_NOW/);
+    expect(headers).toMatch(/__stack_chk_fail/);
+    expect(headers).toMatch(/__\w+_chk@/); // _FORTIFY_SOURCE
+    expect(headers).not.toMatch(/Symbol table '\.symtab'/); // stripped
+    expect([...headers.matchAll(/\(NEEDED\)\s+Shared library: \[(.*)\]/g)].map((m) => m[1])).toEqual(['libc.so.6']);
+  });
+
+  it('loads a usable stored chain, oldest first, and execs the program with SYSTEMD_SECCOMP=0, without perl', async () => {
+    const file = store(header(''), chain(ALLOW, noAddKey(EPERM), noAddKey(EACCES)));
+    expect((await check(file)).stdout).toBe('3 filters, 1 + 4 + 4 instructions');
+    const r = await fast(file);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['Seccomp_filters:\t3', 'SYSTEMD_SECCOMP=0', 'refused: Permission denied']);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('reads the extra nspawn options word by word, as the Perl helper does', async () => {
+    const file = store(header('--capability=CAP_NET_ADMIN --setenv=A=1'), chain(ALLOW));
+    const spaced = ' --capability=CAP_NET_ADMIN \t  --setenv=A=1\n';
+    expect((await check(file, spaced)).exitCode).toBe(0);
+    expect((await fast(file, spaced)).stdout.split('\n')[0]).toBe('Seccomp_filters:\t1');
+  });
+
+  const refused: [string, () => string, string?][] = [
+    ['made with other extra options (stale)', () => store(header('--setenv=A=1'), chain(ALLOW))],
+    ['made for another systemd-nspawn (stale)', () => store(header('').replace(/nspawn=(\d+):(\d+):/, (_m, dev: string, ino: string) => `nspawn=${dev}:${BigInt(ino) + 1n}:`), chain(ALLOW))],
+    ['missing', () => path.join(work, 'no-such-filter')],
+    ['not a filter file', () => store(`ebsf2 ${header('').slice(6)}`, chain(ALLOW))],
+    ['holding no filter', () => store(header(''))],
+    ['damaged: a filter longer than the file', () => store(header(''), Buffer.concat([Buffer.from([0, 0, 0, 3]), ...ALLOW]))],
+    ['damaged: an empty filter', () => store(header(''), Buffer.concat([chain(ALLOW), Buffer.from([0, 0, 0, 0])]))],
+    ['writable by others', () => store(header(''), chain(ALLOW), 0o666)],
+    ['not owned by root', () => { const f = store(header(''), chain(ALLOW)); fs.chownSync(f, 65534, 65534); return f; }],
+    // Well formed, so the Perl helper's check takes it; the kernel refuses it (no RET at the end).
+    ['refused by the kernel', () => store(header(''), chain([insn(0x20, 0, 0, 0)])), 'loads'],
+  ];
+  for (const [what, make, perlTakesIt] of refused) {
+    it(`hands a stored chain ${what} to the Perl helper, with its own arguments`, async () => {
+      const file = make();
+      if (!perlTakesIt) expect((await check(file)).exitCode).not.toBe(0);
+      const r = await fast(file);
+      expect(r.stdout.split('\n')).toEqual(['stand-in perl', path.join(lib, 'syscall-filter'), 'exec', file, ...PROGRAM]);
+      expect(r.exitCode).toBe(7);
+    });
+  }
+});
