@@ -21,6 +21,11 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
 }
 
+/** The host files as the pack stage makes them: with the compiled filter helper on amd64 (drop it with dropFiles). */
+async function hostFilesOf(recipe: Recipe, workDir: string): Promise<HostPackageFiles> {
+  return withFilterExec(renderHostFiles(recipe), recipe, workDir, async (cmd, args, o) => (await execa(cmd, args, o)).stdout);
+}
+
 /** Writes the host files of a rendered recipe below `root` (as dpkg or install.sh would). */
 export function writeHostFiles(root: string, rendered: HostPackageFiles): void {
   for (const f of rendered.files) {
@@ -66,8 +71,7 @@ export async function makeRelease(recipe: Recipe, opts: { image?: string; dropFi
   const dir = tempDir('eb-release');
   const tree = tempDir('eb-tree');
   try {
-    // As the pack stage makes them: with the compiled filter helper on amd64 (drop it with dropFiles).
-    const rendered = await withFilterExec(renderHostFiles(recipe), recipe, dir, async (cmd, args, o) => (await execa(cmd, args, o)).stdout);
+    const rendered = await hostFilesOf(recipe, dir);
     writeHostFiles(tree, rendered);
     for (const drop of opts.dropFiles ?? []) fs.rmSync(path.join(tree, drop));
     const imageDir = path.join(tree, 'usr/lib', recipe.name, 'images', recipe.version);
@@ -239,7 +243,7 @@ export interface TestDebs {
  */
 /** bulkMiB: incompressible 1 MiB files added to the image, so that unpacking it takes a while. */
 export async function buildTestDebs(recipe: Recipe, outDir: string, opts: { bulkMiB?: number } = {}): Promise<TestDebs> {
-  const rendered = renderHostFiles(recipe);
+  const rendered = await hostFilesOf(recipe, outDir);
   const { name, version } = recipe;
   const debVersion = version.replace('-', '~');
   const control = (pkg: string, depends: string) =>
