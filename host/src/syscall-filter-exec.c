@@ -123,6 +123,13 @@ static ssize_t read_filter(const char *path) {
 	return n < 0 || len > MAX_FILE ? -1 : len;
 }
 
+/* The instruction count of the filter at pos (32 bits, big-endian). */
+static uint32_t count_at(size_t pos) {
+	uint32_t n;
+	memcpy(&n, file + pos, 4);
+	return ntohl(n);
+}
+
 int main(int argc, char **argv) {
 	if (argc < 3) {
 		fprintf(stderr, "usage: syscall-filter-exec FILTER PROGRAM [ARG...]\n");
@@ -132,31 +139,20 @@ int main(int argc, char **argv) {
 	size_t head = expected_header();
 	if (len < 0 || head == 0 || (size_t)len <= head || memcmp(file, header, head) != 0) perl_helper(argv, argc);
 
-	/* The chain: per filter its instruction count (32 bits, big-endian), then its instructions.
-	 * Checked whole before any filter is loaded. */
-	size_t pos = head, filters = 0;
-	while (pos < (size_t)len) {
-		uint32_t n;
-		if (pos + 4 > (size_t)len) perl_helper(argv, argc);
-		memcpy(&n, file + pos, 4);
-		n = ntohl(n);
+	/* The chain: per filter its instruction count, then its instructions. Checked whole before
+	 * any filter is loaded; len > head above means it holds at least one. */
+	for (size_t pos = head; pos < (size_t)len; pos += 4 + (size_t)count_at(pos) * 8) {
+		uint32_t n = pos + 4 <= (size_t)len ? count_at(pos) : 0;
 		if (n < 1 || n > MAX_INSNS || pos + 4 + (size_t)n * 8 > (size_t)len) perl_helper(argv, argc);
-		pos += 4 + (size_t)n * 8;
-		filters++;
 	}
-	if (filters == 0) perl_helper(argv, argc);
 
 	/* Oldest first, as they were loaded into the container nspawn started: the order decides
 	 * between two filters that give the same action with different errno values. A filter the
 	 * kernel refuses sends us to the Perl helper, which says so; filters already loaded stay
 	 * (they only refuse more). */
-	for (pos = head; pos < (size_t)len;) {
-		uint32_t n;
-		memcpy(&n, file + pos, 4);
-		n = ntohl(n);
-		struct sock_fprog prog = { .len = (unsigned short)n, .filter = (struct sock_filter *)(void *)(file + pos + 4) };
+	for (size_t pos = head; pos < (size_t)len; pos += 4 + (size_t)count_at(pos) * 8) {
+		struct sock_fprog prog = { .len = (unsigned short)count_at(pos), .filter = (struct sock_filter *)(void *)(file + pos + 4) };
 		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) perl_helper(argv, argc);
-		pos += 4 + (size_t)n * 8;
 	}
 	if (setenv("SYSTEMD_SECCOMP", "0", 1) != 0) perl_helper(argv, argc);
 	execvp(argv[2], argv + 2);
