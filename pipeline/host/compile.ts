@@ -1,18 +1,17 @@
 // Compiles host/src/syscall-filter-exec.c, rendered for one recipe, into the host package's fast
-// path for loading the stored system call filter (see the C file's header). Built with Debian's
-// hardening flags (dpkg-buildflags, hardening=+all) and stripped, as a Debian package's binary
-// would be, and its libc dependency comes from dpkg-shlibdeps: lintian holds the host package to
-// that. Only for amd64 on an x86_64 build machine: the stored filter is x86_64 only (refresh-filter
-// refuses other machines), and elsewhere spawn goes on without the binary.
+// path for loading the stored system call filter (see the C file's header). Built as a Debian
+// package's binary would be (util/compile-c.ts: hardening flags, stripped), and its libc
+// dependency comes from dpkg-shlibdeps: lintian holds the host package to that. Only for amd64
+// on an x86_64 build machine: the stored filter is x86_64 only (refresh-filter refuses other
+// machines), and elsewhere spawn goes on without the binary.
 import fs from 'node:fs';
 import path from 'node:path';
 import { requireTools } from '../host-tools.ts';
+import { compileC, compilesFor, COMPILE_ENV, requireCompiler as requireCC } from '../util/compile-c.ts';
+import type { RunTool } from '../util/exec.ts';
 import { placeholders, renderHostTemplate, type HostFile, type HostPackageFiles, type HostRecipe } from './render.ts';
 
 export const FILTER_EXEC_SOURCE = 'src/syscall-filter-exec.c';
-
-/** Runs a tool and returns its stdout (the pack stage's ToolRunner, execa in tests). */
-export type RunTool = (cmd: string, args: string[], opts: { env: Record<string, string>; cwd: string }) => Promise<string>;
 
 export interface CompiledHelper {
   file: HostFile;
@@ -22,11 +21,12 @@ export interface CompiledHelper {
 
 /** Whether this recipe's host package gets the compiled helper. */
 export function buildsFilterExec(architecture: string): boolean {
-  return architecture === 'amd64' && process.arch === 'x64';
+  return architecture === 'amd64' && compilesFor(architecture);
 }
 
 export function requireCompiler(): void {
-  requireTools(['cc', 'dpkg-buildflags', 'dpkg-shlibdeps']);
+  requireCC();
+  requireTools(['dpkg-shlibdeps']);
 }
 
 /** Renders and compiles the helper in workDir; the binary's bytes and its package dependencies. */
@@ -34,21 +34,14 @@ export async function compileFilterExec(recipe: HostRecipe, workDir: string, run
   const dir = fs.mkdtempSync(path.join(workDir, 'filter-exec-'));
   try {
     fs.writeFileSync(path.join(dir, 'syscall-filter-exec.c'), renderHostTemplate(FILTER_EXEC_SOURCE, placeholders(recipe)));
-    const env = { DEB_BUILD_MAINT_OPTIONS: 'hardening=+all', LC_ALL: 'C' };
-    const flags = async (kind: string) => (await run('dpkg-buildflags', ['--get', kind], { env, cwd: dir })).trim().split(/\s+/).filter(Boolean);
-    const [cppflags, cflags, ldflags] = [await flags('CPPFLAGS'), await flags('CFLAGS'), await flags('LDFLAGS')];
-    // Relative names and cwd = dir: -ffile-prefix-map maps dir away, so no build path is in the binary.
-    await run('cc', [...cppflags, ...cflags, '-Wall', '-Wextra', '-Werror', '-o', 'syscall-filter-exec', 'syscall-filter-exec.c', ...ldflags, '-s'], { env, cwd: dir });
+    const content = await compileC(dir, 'syscall-filter-exec.c', 'syscall-filter-exec', run);
     // dpkg-shlibdeps wants to run in a source tree: an empty debian/control is enough for -O.
     fs.mkdirSync(path.join(dir, 'debian'));
     fs.writeFileSync(path.join(dir, 'debian/control'), '');
-    const shlibs = await run('dpkg-shlibdeps', ['-O', '-e', 'syscall-filter-exec'], { env, cwd: dir });
+    const shlibs = await run('dpkg-shlibdeps', ['-O', '-e', 'syscall-filter-exec'], { env: COMPILE_ENV, cwd: dir });
     const depends = (/^shlibs:Depends=(.*)$/m.exec(shlibs)?.[1] ?? '').split(',').map((d) => d.trim()).filter(Boolean);
     if (depends.length === 0) throw new Error(`dpkg-shlibdeps found no dependency for syscall-filter-exec: ${shlibs}`);
-    return {
-      file: { path: `/usr/lib/${recipe.name}/syscall-filter-exec`, mode: 0o755, content: fs.readFileSync(path.join(dir, 'syscall-filter-exec')) },
-      depends,
-    };
+    return { file: { path: `/usr/lib/${recipe.name}/syscall-filter-exec`, mode: 0o755, content }, depends };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

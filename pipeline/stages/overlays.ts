@@ -8,16 +8,17 @@ import { copyFilesInto } from '../overlay/copy-files.ts';
 import type { OverlayDefinition } from '../overlay/define.ts';
 import { ImageRoot } from '../overlay/image-root.ts';
 import type { RootfsTree, Stage } from '../stage.ts';
+import { stdoutOf } from '../util/exec.ts';
 import { treeDigestSync } from '../util/tree-digest.ts';
 
 export const overlaysStage: Stage<RootfsTree, RootfsTree> = {
   name: 'overlays',
-  version: 1,
+  version: 2,
   title: 'Apply overlays',
 
   async verify(recipe) {
     // Load every overlay.ts now, so that a broken one fails before the bootstrap runs.
-    for (const ref of recipe.overlayRefs) await loadOverlay(ref.dir);
+    for (const ref of recipe.overlayRefs) (await loadOverlay(ref.dir))?.verify?.(recipe);
   },
 
   cacheKey(r) {
@@ -36,7 +37,10 @@ export const overlaysStage: Stage<RootfsTree, RootfsTree> = {
       const def = await loadOverlay(ref.dir);
       if (def) {
         ctx.log(`${ref.name}: ${def.description}`);
-        await def.apply({ image, recipe: ctx.recipe, log: (l) => ctx.log(`${ref.name}: ${l}`) });
+        await def.apply({
+          image, recipe: ctx.recipe, workDir: ctx.workDir, log: (l) => ctx.log(`${ref.name}: ${l}`),
+          run: stdoutOf(ctx.tools),
+        });
       }
     }
     return input;

@@ -21,6 +21,7 @@ import { assertNoXattrs, requireGetfattr } from '../pack/xattrs.ts';
 import type { ResolvedRecipe } from '../recipe/resolve.ts';
 import type { Stage, StageContext, VerifiedTree } from '../stage.ts';
 import type { Plan } from '../ui/reporter.ts';
+import { stdoutOf } from '../util/exec.ts';
 import { treeDigestSync } from '../util/tree-digest.ts';
 
 export interface PackInput {
@@ -88,7 +89,7 @@ async function hostPackageFiles(ctx: StageContext): Promise<HostPackageFiles> {
     return rendered;
   }
   ctx.progress('compiling syscall-filter-exec');
-  return withFilterExec(rendered, r, ctx.workDir, async (cmd, args, opts) => (await ctx.tools.run(cmd, args, { ...opts, captureStdout: true })).stdout);
+  return withFilterExec(rendered, r, ctx.workDir, stdoutOf(ctx.tools));
 }
 
 export const packStage: Stage<PackInput, Artifacts> = {

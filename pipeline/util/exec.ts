@@ -102,6 +102,13 @@ export class ToolRunner {
   }
 }
 
+/** Runs a tool and returns its stdout: the narrow view of a ToolRunner the compile helpers need. */
+export type RunTool = (cmd: string, args: string[], opts: { env: Record<string, string>; cwd: string }) => Promise<string>;
+
+export function stdoutOf(tools: ToolRunner): RunTool {
+  return async (cmd, args, opts) => (await tools.run(cmd, args, { ...opts, captureStdout: true })).stdout;
+}
+
 /** SIGTERM to the whole group, then SIGKILL to whatever is left after a grace period. */
 function killGroup(pid: number | undefined): void {
   if (!pid) return;

@@ -63,7 +63,7 @@ const homeRule: LintRule = {
     if (!image.exists(template)) return [...out, finding('home', `${template} is missing`, 'keep the template-home overlay in the recipe')];
     const st = fs.statSync(image.resolve(template));
     if (st.uid !== user.uid || st.gid !== user.gid) out.push(finding('home', `${template} is owned by ${st.uid}:${st.gid}, not ${user.uid}:${user.gid}`, 'let the template-home overlay create it'));
-    // container-init's `cp -a` gives the home the template's owner and mode.
+    // container-init copies the template as `cp -a` would: the home gets the template's owner and mode.
     if ((st.mode & 0o7777) !== 0o700) out.push(finding('home', `${template} has mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, not 0700`, 'let the template-home overlay create it'));
     for (const e of walkTree(image.resolve(template))) {
       if (e.st.uid !== user.uid) out.push(finding('home', `${template}/${e.relPath} is owned by uid ${e.st.uid}`, `chown it to ${user.uid}`));

@@ -35,7 +35,8 @@ describeWith({ root: true, tools: ['bash', 'git'] }, 'the overlay example in doc
     expect(copyFilesInto(path.join(EXAMPLE, 'files'), image)).toBe(2);
     const def = (await import(pathToFileURL(path.join(EXAMPLE, 'overlay.ts')).href)).default as OverlayDefinition;
     const logged: string[] = [];
-    await def.apply({ image, recipe: resolvedRecipe({ limits: { cpu: '300%' } }), log: (l) => logged.push(l) });
+    const run = () => Promise.reject(new Error('the example overlay runs no tool'));
+    await def.apply({ image, recipe: resolvedRecipe({ limits: { cpu: '300%' } }), workDir: root, run, log: (l) => logged.push(l) });
     expect(logged).toEqual(['MAKEFLAGS=-j3']);
     const branch = await execa('git', ['config', '--file', path.join(root, 'etc/gitconfig'), '--get', 'init.defaultBranch']);
     expect(branch.stdout).toBe('main');
