@@ -13,7 +13,7 @@ import { CONTAINER_INIT } from '../../pipeline/verify/lint-rules.ts';
 const SOURCE = path.join(import.meta.dirname, 'src/container-init.c');
 
 export default defineOverlay({
-  description: 'writes the container init settings and creates the bind mount points',
+  description: 'compiles container-init where it can, writes its settings and creates the bind mount points',
   verify(recipe) {
     if (compilesFor(recipe.architecture)) requireCompiler();
   },
