@@ -11,7 +11,8 @@
 // the allowance the target leaves.
 // Target (issue 4): p50 and p95 at most 1.1 × the anchor.
 import { alternate, limitHeadline, ratioHeadline, type Alternated, seriesOf, type Benchmark, type Side } from '../lib/bench.ts';
-import { bannerMs, PRODUCT, productHost, sshRun, waitIdle, type ProductHost } from '../lib/product-host.ts';
+import { KEY_DIR } from '../../overlays/sshd/overlay.ts';
+import { bannerMs, PRODUCT, productHost, sshRun, USER, waitIdle, type ProductHost } from '../lib/product-host.ts';
 import type { Series } from '../lib/results.ts';
 import { percentile } from '../lib/stats.ts';
 import { latencyCdfChart } from '../lib/svg.ts';
@@ -49,7 +50,7 @@ async function containerStartExit(p: ProductHost, n: number): Promise<number[]> 
  */
 async function nspawnFloor(p: ProductHost, n: number): Promise<Record<'direct' | 'bare' | 'isolated', number[]>> {
   const nspawn = `SYSTEMD_SECCOMP=0 systemd-nspawn --quiet --console=pipe --register=no --keep-unit --directory=/var/lib/${PRODUCT}/current --read-only`;
-  const isolated = `${nspawn} --private-users=pick --private-users-ownership=map --tmpfs=/home/builder:mode=0700 --bind-ro=/etc/${PRODUCT}/ssh:/etc/ssh/ephemeral:idmap`;
+  const isolated = `${nspawn} --private-users=pick --private-users-ownership=map --tmpfs=/home/${USER}:mode=0700 --bind-ro=/etc/${PRODUCT}/ssh:${KEY_DIR}:idmap`;
   // bash for $EPOCHREALTIME (µs); date prints µs too. env runs the SYSTEMD_SECCOMP=0 prefix.
   const script = `t() { s=$EPOCHREALTIME; p=$(env "$@" /usr/bin/date +%s%6N </dev/null 2>&1) || { echo "fail: $* $p"; return; }; echo $(( p - \${s/./} )); }
 for i in $(seq ${n}); do echo "direct $(t)"; echo "bare $(t ${nspawn})"; echo "isolated $(t ${isolated})"; done\n`;
