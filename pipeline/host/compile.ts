@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { requireTools } from '../host-tools.ts';
-import { compileC, compilesFor, COMPILE_ENV, requireCompiler as requireCC } from '../util/compile-c.ts';
+import { compileC, compilesFor, COMPILE_ENV, requireCompiler } from '../util/compile-c.ts';
 import type { RunTool } from '../util/exec.ts';
 import { placeholders, renderHostTemplate, type HostFile, type HostPackageFiles, type HostRecipe } from './render.ts';
 
@@ -24,8 +24,8 @@ export function buildsFilterExec(architecture: string): boolean {
   return architecture === 'amd64' && compilesFor(architecture);
 }
 
-export function requireCompiler(): void {
-  requireCC();
+export function requireFilterExecTools(): void {
+  requireCompiler();
   requireTools(['dpkg-shlibdeps']);
 }
 

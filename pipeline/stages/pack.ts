@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RecipeError } from '../errors.ts';
 import { requireTools } from '../host-tools.ts';
-import { buildsFilterExec, requireCompiler, withFilterExec } from '../host/compile.ts';
+import { buildsFilterExec, requireFilterExecTools, withFilterExec } from '../host/compile.ts';
 import { renderHostFiles, HOST_DIR, type HostPackageFiles } from '../host/render.ts';
 import type { CompressionSpec } from '../pack/compress.ts';
 import { artifactNames } from '../pack/debian-version.ts';
@@ -100,7 +100,7 @@ export const packStage: Stage<PackInput, Artifacts> = {
   verify(r) {
     requireTools(['xz', 'zstd']);
     requireGetfattr();
-    if (buildsFilterExec(r.architecture)) requireCompiler();
+    if (buildsFilterExec(r.architecture)) requireFilterExecTools();
     artifactNames(r.name, r.version, r.architecture);
     const problems: string[] = [];
     if (r.compression.deb === 'xz' && r.compression.debLevel > 9) problems.push(`compression.debLevel: ${r.compression.debLevel} is not an xz level (0-9)`);
