@@ -1,5 +1,5 @@
-// The build, as a table of contents: plan, verify every stage, then bootstrap → overlays →
-// verify → pack, each stage's output handed explicitly to the next.
+// The build, as a table of contents: plan, verify every stage, then bootstrap → steps → overlays
+// → verify → pack, each stage's output handed explicitly to the next.
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -10,12 +10,13 @@ import { StageRunner, type AnyStage } from './runner.ts';
 import type { StageName } from './stage.ts';
 import { bootstrapStage } from './stages/bootstrap.ts';
 import { overlaysStage } from './stages/overlays.ts';
+import { stepsStage } from './stages/steps.ts';
 import { verifyStage } from './stages/verify.ts';
 import { packStage, type Artifacts } from './stages/pack.ts';
 import type { Plan, Reporter } from './ui/reporter.ts';
 import { replaceDir } from './util/fs-atomic.ts';
 
-export const PIPELINE: AnyStage[] = [bootstrapStage, overlaysStage, verifyStage, packStage];
+export const PIPELINE: AnyStage[] = [bootstrapStage, stepsStage, overlaysStage, verifyStage, packStage];
 
 export interface BuildOptions {
   outDir: string;
@@ -48,7 +49,9 @@ export async function build(recipe: ResolvedRecipe, opts: BuildOptions, reporter
   try {
     const base = await runner.run(bootstrapStage, undefined);
     if (opts.stopAfter === 'bootstrap') return { plan, rootfs: await keepTree(base.rootfs, opts.outDir, 'bootstrap') };
-    const image = await runner.run(overlaysStage, base);
+    const customized = await runner.run(stepsStage, base);
+    if (opts.stopAfter === 'steps') return { plan, rootfs: await keepTree(customized.rootfs, opts.outDir, 'steps') };
+    const image = await runner.run(overlaysStage, customized);
     if (opts.stopAfter === 'overlays') return { plan, rootfs: await keepTree(image.rootfs, opts.outDir, 'overlays') };
     const verified = await runner.run(verifyStage, image);
     if (opts.stopAfter === 'verify') return { plan, treeDigest: verified.treeDigest, rootfs: await keepTree(verified.rootfs, opts.outDir, 'verify') };

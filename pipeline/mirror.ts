@@ -1,6 +1,7 @@
-// What the pipeline reads from the Debian mirror before building: the suite's InRelease (its digest
-// keys the bootstrap cache, its Date is the default SOURCE_DATE_EPOCH) and the Packages indexes
-// (every requested package is checked against them). Reads: mirror, suite, components, architecture.
+// What the pipeline reads from an apt source (a Debian suite, or an extra repository) before
+// building: the suite's InRelease (its digest keys the bootstrap cache, its Date is the default
+// SOURCE_DATE_EPOCH, its SHA256 list vouches for the indexes) and the Packages indexes (every
+// requested package is checked against them).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,10 @@ export interface MirrorState {
   suite: string;
   components: string[];
   architectures: string[];
+  /** The directory under dists/ the InRelease was read from, as the recipe named it. */
+  dist: string;
+  /** The Packages indexes InRelease lists ("main/binary-amd64/Packages.xz") and their sha256. */
+  packagesIndexes: Record<string, string>;
 }
 
 export type SuiteLookup = { found: true; state: MirrorState; inRelease: string } | { found: false; status: number };
@@ -25,10 +30,10 @@ export async function fetchInRelease(mirror: string, suite: string, opts: RetryO
   const res = await fetchWithRetry(`${mirror.replace(/\/$/, '')}/dists/${suite}/InRelease`, opts);
   if (!res.ok) return { found: false, status: res.status };
   const text = await res.text();
-  return { found: true, state: parseInRelease(text), inRelease: text };
+  return { found: true, state: parseInRelease(text, suite), inRelease: text };
 }
 
-export function parseInRelease(text: string): MirrorState {
+export function parseInRelease(text: string, dist: string): MirrorState {
   const field = (name: string) => new RegExp(`^${name}: *(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
   const date = Date.parse(field('Date'));
   if (Number.isNaN(date)) throw new Error('InRelease has no valid Date field');
@@ -37,9 +42,61 @@ export function parseInRelease(text: string): MirrorState {
     date: Math.floor(date / 1000),
     codename: field('Codename'),
     suite: field('Suite'),
-    components: field('Components').split(/\s+/).filter(Boolean),
+    // The security archive lists "updates/main" for what lives under main/, as apt understands it.
+    components: field('Components').split(/\s+/).filter(Boolean).map((c) => c.replace(/^updates\//, '')),
     architectures: field('Architectures').split(/\s+/).filter(Boolean),
+    dist,
+    packagesIndexes: packagesIndexesOf(text),
   };
+}
+
+/** The SHA256 section's Packages entries: " <sha256> <size> <path>" lines after "SHA256:". */
+function packagesIndexesOf(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const section = /^SHA256:\n((?:[ \t].*\n?)*)/m.exec(text)?.[1] ?? '';
+  for (const line of section.split('\n')) {
+    const [sha256, , file] = line.trim().split(/\s+/);
+    if (sha256 && file && /^[^/]+\/binary-[^/]+\/Packages(\.xz|\.gz)?$/.test(file)) out[file] = sha256;
+  }
+  return out;
+}
+
+/** The best Packages index InRelease lists for a component and architecture: xz, gz, then plain. */
+export function packagesIndexFor(state: MirrorState, component: string, arch: string): { file: string; sha256: string } | undefined {
+  for (const ext of ['.xz', '.gz', '']) {
+    const file = `${component}/binary-${arch}/Packages${ext}`;
+    const sha256 = state.packagesIndexes[file];
+    if (sha256) return { file, sha256 };
+  }
+  return undefined;
+}
+
+/**
+ * Calls onLine for every line of a component's Packages index, streamed (the Debian index is
+ * ~70 MB uncompressed), and checks the download against the sha256 the InRelease gives for it, so
+ * an index is only believed when the signed InRelease vouches for it.
+ */
+export async function readPackagesIndex(mirror: string, state: MirrorState, component: string, arch: string,
+  onLine: (line: string) => void, opts: RetryOptions = {}): Promise<void> {
+  const index = packagesIndexFor(state, component, arch);
+  const base = `${mirror.replace(/\/$/, '')}/dists/${state.dist}`;
+  if (!index) throw new Error(`${base}/InRelease lists no Packages index for ${component} on ${arch}`);
+  const url = `${base}/${index.file}`;
+  const res = await fetchWithRetry(url, opts);
+  if (!res.ok || !res.body) throw new Error(`${url}: HTTP ${res.status}`);
+  const hash = createHash('sha256');
+  const body = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, out) {
+      hash.update(chunk);
+      out.enqueue(chunk);
+    },
+  }));
+  const decompress = index.file.endsWith('.xz') ? ['xz', '-dc'] : index.file.endsWith('.gz') ? ['gzip', '-dc'] : ['cat'];
+  const child = execa(decompress[0] as string, decompress.slice(1), { stdin: body, buffer: false });
+  for await (const line of child) onLine(line);
+  await child;
+  const actual = hash.digest('hex');
+  if (actual !== index.sha256) throw new Error(`${url} does not match the sha256 its InRelease gives (${actual.slice(0, 12)}, not ${index.sha256.slice(0, 12)}): the mirror is inconsistent or tampered with`);
 }
 
 /**
@@ -63,13 +120,9 @@ export async function packageNames(mirror: string, state: MirrorState, component
   if (cached) return cached;
   const names = new Map<string, string>();
   for (const component of components) {
-    const url = `${mirror.replace(/\/$/, '')}/dists/${state.codename || state.suite}/${component}/binary-${arch}/Packages.xz`;
-    const res = await fetchWithRetry(url, opts);
-    if (!res.ok || !res.body) throw new Error(`${url}: HTTP ${res.status}`);
-    // Streamed through xz line by line: the index is ~70 MB uncompressed, and holding it as one
-    // string (then split into lines) took node to 570 MB on a cold cache (measured); this is flat.
-    const xz = execa('xz', ['-dc'], { stdin: res.body, buffer: false });
-    for await (const line of xz) {
+    // Line by line: holding the ~70 MB index as one string (then split into lines) took node to
+    // 570 MB on a cold cache (measured); this is flat.
+    await readPackagesIndex(mirror, state, component, arch, (line) => {
       if (line.startsWith('Package: ')) {
         names.set(copyOf(line.slice(9).trim()), component);
       } else if (line.startsWith('Provides: ')) {
@@ -78,8 +131,7 @@ export async function packageNames(mirror: string, state: MirrorState, component
           if (virt && !names.has(virt)) names.set(copyOf(virt), component);
         }
       }
-    }
-    await xz;
+    }, opts);
   }
   writeFileAtomic(cacheFile, `${NAMES_HEADER} ${names.size}\n${[...names].map(([n, c]) => `${n} ${c}\n`).join('')}`);
   return names;

@@ -46,13 +46,17 @@ export class StageRunner {
     for (const stage of stages) {
       const manifest = { stage: stage.name, stageVersion: stage.version, previous, inputs: stage.cacheKey(this.recipe) };
       const key = keyOf(manifest);
-      const entry: PlanEntry = { stage: stage.name, title: stage.title, key, cache: this.opts.cache.status(stage.name, key, Boolean(stage.cache)), manifest };
+      const entry: PlanEntry = { stage: stage.name, title: stage.title, key, cache: this.opts.cache.status(stage.name, key, this.caches(stage)), manifest };
       entries.push(entry);
       this.keys.set(stage.name, entry);
       previous = key;
     }
     const r = this.recipe;
-    return { recipe: { name: r.name, version: r.version, suite: r.suite, file: r.file, digest: r.digest }, stages: entries };
+    return {
+      recipe: { name: r.name, version: r.version, suite: r.suite, file: r.file, digest: r.digest },
+      sources: r.aptSources.map((s) => ({ source: `${s.dist} ${s.components.join(' ')} ${s.uri}`, inReleaseSha256: s.state.inReleaseSha256 })),
+      stages: entries,
+    };
   }
 
   /** Every stage's verify(), before any stage runs. */
@@ -84,7 +88,7 @@ export class StageRunner {
     let release = () => {};
     try {
       this.checkSignal();
-      if (stage.cache && cache.enabled) {
+      if (stage.cache && this.caches(stage) && cache.enabled) {
         release = await cache.lock(stage.name, entry.key, (owner) => reporter.info(`${stage.name}: waiting for ${owner}, which is building the same cache entry`), signal);
         const tree = path.join(this.workDir, `${stage.name}-rootfs`);
         if (await cache.restore(stage.name, entry.key, tree, tools, ctx.warn)) {
@@ -95,7 +99,11 @@ export class StageRunner {
       }
       const output = await stage.run(input, ctx);
       this.checkSignal();
-      if (stage.cache && cache.enabled) {
+      if (!this.applies(stage)) {
+        reporter.stageEnd(stage.name, 'skipped', Date.now() - started);
+        return output;
+      }
+      if (stage.cache && this.caches(stage) && cache.enabled) {
         ctx.progress('saving to cache');
         await cache.store(stage.name, entry.key, stage.cache.treeOf(output), entry.manifest, tools);
       }
@@ -107,6 +115,14 @@ export class StageRunner {
     } finally {
       release();
     }
+  }
+
+  private applies(stage: AnyStage): boolean {
+    return stage.applies?.(this.recipe) ?? true;
+  }
+
+  private caches(stage: AnyStage): boolean {
+    return Boolean(stage.cache) && this.applies(stage);
   }
 
   /** Remove the scratch directory, first unmounting anything a tool left mounted inside it. */
@@ -131,7 +147,7 @@ export class StageRunner {
     if (err instanceof StageError || err instanceof RecipeError || err instanceof HostToolMissing) return err;
     if (this.opts.signal.aborted) return this.opts.signal.reason instanceof Interrupted ? this.opts.signal.reason : new Interrupted();
     if (err instanceof ToolFailed) {
-      return new StageError(stage, err.message, hintFor(err), err.tail, logFile, { cause: err });
+      return new StageError(stage, err.message, err.hint ?? hintFor(err), err.tail, logFile, { cause: err });
     }
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOSPC') return new StageError(stage, `no space left on device${e.path ? ` writing ${e.path}` : ''}`, 'free disk space, or point --out / --cache-dir at a larger filesystem', tools?.lines(), logFile, { cause: err });

@@ -4,7 +4,7 @@
 import type { ResolvedRecipe } from './recipe/resolve.ts';
 import type { ToolRunner } from './util/exec.ts';
 
-export const STAGE_NAMES = ['bootstrap', 'overlays', 'verify', 'pack'] as const;
+export const STAGE_NAMES = ['bootstrap', 'steps', 'overlays', 'verify', 'pack'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 export interface StageContext {
@@ -32,6 +32,8 @@ export interface Stage<I, O> {
   /** Every input of this stage as explicit JSON; hashed (with the previous stage's key) into its key. */
   cacheKey(recipe: ResolvedRecipe): Record<string, unknown>;
   run(input: I, ctx: StageContext): Promise<O>;
+  /** Optional: false when the recipe gives the stage nothing to do; it then passes its input on, uncached. */
+  applies?(recipe: ResolvedRecipe): boolean;
   /** Present when the stage's output is a tree worth caching. */
   readonly cache?: {
     treeOf(output: O): string;

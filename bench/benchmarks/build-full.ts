@@ -8,7 +8,7 @@ import path from 'node:path';
 import { alternate, medianOf, type Benchmark, type Side } from '../lib/bench.ts';
 import { cliBuild } from '../lib/cli-build.ts';
 import { makeStaging } from '../lib/debian.ts';
-import { DEFAULT_RECIPE, resolved } from '../lib/fixtures.ts';
+import { DEFAULT_RECIPE, mmdebstrapAnchorArgs, resolved } from '../lib/fixtures.ts';
 import { BENCH_CACHE, freshDir, REPO } from '../lib/paths.ts';
 import { removeTree, runTimedOk, shTimed } from '../lib/proc.ts';
 import { stackedBarChart } from '../lib/svg.ts';
@@ -45,7 +45,7 @@ export const buildFull: Benchmark = {
           removeTree(dir);
           fs.mkdirSync(dir, { recursive: true });
           const tree = path.join(dir, 'tree');
-          const mm = await runTimedOk('mmdebstrap', [`--variant=${r.variant}`, `--include=${r.packages.join(',')}`, r.suite, tree, r.mirror]);
+          const mm = await runTimedOk('mmdebstrap', mmdebstrapAnchorArgs(r, tree, path.join(dir, 'keys')));
           const tar = await shTimed(`tar --sort=name --numeric-owner -cf - -C '${tree}' . | zstd -q -T0 -${level} > '${dir}/image.tar.zst'`);
           // Untimed: moving the tree into a staging directory and writing DEBIAN/control.
           const staging = await makeStaging(path.join(dir, 'staging'), tree, r, 'move');

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadRecipe } from '../../pipeline/recipe/load.ts';
 import { resolveRecipe, type ResolvedRecipe } from '../../pipeline/recipe/resolve.ts';
+import { debLines } from '../../pipeline/sources/apt-sources.ts';
 import type { RecipeInput } from '../../pipeline/recipe/schema.ts';
 import type { BenchContext } from './bench.ts';
 import { cliBuild } from './cli-build.ts';
@@ -24,6 +25,21 @@ export async function resolved(ctx: BenchContext, file: string): Promise<Resolve
   const r = await resolveRecipe(await loadRecipe(file), BENCH_CACHE);
   ctx.shared.set(key, r);
   return r;
+}
+
+/**
+ * mmdebstrap's arguments for the anchor: the recipe's variant, packages and suite, and every
+ * source our bootstrap reads (updates, security, extra repositories with their keys, written to
+ * keyDir), so that both sides install the same versions from the same places.
+ */
+export function mmdebstrapAnchorArgs(r: ResolvedRecipe, tree: string, keyDir: string): string[] {
+  const lines = debLines(r.aptSources, (s) => {
+    const file = path.join(keyDir, `${s.name}.gpg`);
+    fs.mkdirSync(keyDir, { recursive: true });
+    fs.writeFileSync(file, s.key?.data ?? '');
+    return file;
+  });
+  return [`--variant=${r.variant}`, `--architectures=${r.architecture}`, `--include=${r.packages.join(',')}`, r.suite, tree, ...lines];
 }
 
 /**

@@ -1,14 +1,16 @@
 // manifest.json (what was built from what) and SHA256SUMS (`sha256sum -c` format), both
 // byte-deterministic: sorted keys, no time but SOURCE_DATE_EPOCH, no absolute paths (the recipe
 // file's location and the cache status differ between two builds of the same thing).
-// Reads: name, version, architecture, suite, mirror, digest, sourceDateEpoch, mirrorState.
+// Reads: name, version, architecture, suite, digest, sourceDateEpoch, and the resolved apt sources.
 import fs from 'node:fs';
 import { fileSha256 } from '../util/tree-digest.ts';
 import type { InstalledPackage, VerifiedTree } from '../stage.ts';
 import type { ResolvedRecipe } from '../recipe/resolve.ts';
+import { sourceRecord } from '../sources/resolve-sources.ts';
 import type { Plan } from '../ui/reporter.ts';
 
-export const MANIFEST_FORMAT = 1;
+/** 2: `sources` (every apt source with its InRelease digest) replaced `mirror`. */
+export const MANIFEST_FORMAT = 2;
 
 /** JSON with object keys sorted at every level, two-space indent, trailing newline. */
 export function stableJson(value: unknown): string {
@@ -35,7 +37,7 @@ export function artifactRecord(name: string, file: string): ArtifactRecord {
 }
 
 export interface ManifestInput {
-  recipe: Pick<ResolvedRecipe, 'name' | 'version' | 'architecture' | 'suite' | 'mirror' | 'digest' | 'sourceDateEpoch' | 'mirrorState'>;
+  recipe: Pick<ResolvedRecipe, 'name' | 'version' | 'architecture' | 'suite' | 'digest' | 'sourceDateEpoch' | 'aptSources'>;
   debianVersion: string;
   packages: { image: string; host: string };
   tree: VerifiedTree;
@@ -54,7 +56,8 @@ export function manifestJson(m: ManifestInput): string {
     architecture: m.recipe.architecture,
     sourceDateEpoch: m.recipe.sourceDateEpoch,
     recipe: { digest: m.recipe.digest },
-    mirror: { url: m.recipe.mirror, suite: m.recipe.suite, inReleaseSha256: m.recipe.mirrorState.inReleaseSha256 },
+    suite: m.recipe.suite,
+    sources: m.recipe.aptSources.map(sourceRecord),
     packages: m.packages,
     image: { treeDigest: m.tree.treeDigest, sizeBytes: m.tree.sizeBytes, fileCount: m.tree.fileCount, packages: pkgs },
     artifacts: [...m.artifacts].sort((a, b) => (a.file < b.file ? -1 : 1)),

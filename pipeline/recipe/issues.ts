@@ -45,7 +45,8 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], knownKeys: (pa
       continue;
     }
     let message = issue.message;
-    if (issue.code === 'invalid_type') {
+    // zod's own wording is replaced; a message the schema wrote itself is kept.
+    if (issue.code === 'invalid_type' && /^Invalid input/.test(issue.message)) {
       const got = valueAt(input, issue.path);
       message = issue.expected === 'int' && typeof got === 'number' ? `must be a whole number, got ${got}` : `expected ${issue.expected}, got ${describeValue(got)}`;
     }

@@ -1,9 +1,14 @@
-// Resolving a recipe against the mirror: the suite must exist, the components and architecture must
-// be in its Release, every package must be in its index, and SOURCE_DATE_EPOCH gets its default
-// (the Release date). Reads: mirror, suite, components, architecture, packages, sourceDateEpoch.
+// Resolving a recipe against its sources: the suite must exist, the components and architecture must
+// be in its Release, every other source must be there (and an extra repository signed by its key),
+// every package must be in one of their indexes, and SOURCE_DATE_EPOCH gets its default (the newest
+// Release date). Reads: mirror, suite, components, architecture, sources, repositories, packages,
+// sourceDateEpoch.
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { RecipeError } from '../errors.ts';
+import { requireTools } from '../host-tools.ts';
 import { fetchInRelease, packageNames, type MirrorState } from '../mirror.ts';
+import { resolveSources, type ResolvedSource } from '../sources/resolve-sources.ts';
 import type { RetryOptions } from '../util/fetch-retry.ts';
 import { didYouMean } from './issues.ts';
 import type { LoadedRecipe } from './load.ts';
@@ -16,9 +21,14 @@ export interface ResolvedRecipe extends Recipe {
   /** sha256 of the validated recipe, recorded in the manifest. */
   digest: string;
   overlayRefs: OverlayRef[];
+  /** The recipe's suite on its mirror. */
   mirrorState: MirrorState;
+  /** Every apt source, the recipe's suite first, each with the InRelease it was resolved against. */
+  aptSources: ResolvedSource[];
   sourceDateEpoch: number;
 }
+
+export type { ResolvedSource };
 
 const DEBIAN_SUITES = ['buster', 'bullseye', 'bookworm', 'trixie', 'forky', 'duke', 'sid', 'stable', 'testing', 'unstable',
   'oldstable', 'oldoldstable'];
@@ -40,11 +50,19 @@ export async function resolveRecipe(loaded: LoadedRecipe, cacheDir: string, opts
   }
   if (problems.length) throw new RecipeError(problems);
 
-  const names = await packageNames(recipe.mirror, state, recipe.components, recipe.architecture, cacheDir, opts);
+  if (recipe.repositories.length) requireTools(['gpg', 'gpgv']);
+  const sources = await resolveSources(recipe, state, path.dirname(loaded.file), opts);
+  const names = new Map<string, string>();
+  for (const source of sources) {
+    for (const [name] of await packageNames(source.uri, source.state, source.components, recipe.architecture, cacheDir, opts)) {
+      if (!names.has(name)) names.set(name, source.name);
+    }
+  }
+  const where = sources.map((s) => `${s.key ? `${s.name} ` : ''}${s.dist} ${s.components.join('/')}`).join(', ');
   recipe.packages.forEach((p, i) => {
     if (!names.has(p)) {
       const hint = didYouMean(p, names.keys());
-      problems.push(`packages[${i}]: "${p}" is not in ${recipe.suite} ${recipe.components.join('/')}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+      problems.push(`packages[${i}]: "${p}" is not in ${where}${hint ? ` (did you mean "${hint}"?)` : ''}`);
     }
   });
   const dup = recipe.packages.findIndex((p, i) => recipe.packages.indexOf(p) !== i);
@@ -57,6 +75,8 @@ export async function resolveRecipe(loaded: LoadedRecipe, cacheDir: string, opts
     digest: createHash('sha256').update(JSON.stringify(recipe)).digest('hex'),
     overlayRefs: loaded.overlays,
     mirrorState: state,
-    sourceDateEpoch: recipe.sourceDateEpoch ?? state.date,
+    aptSources: sources,
+    // The newest Release: a security update after the suite's last point release moves it too.
+    sourceDateEpoch: recipe.sourceDateEpoch ?? Math.max(...sources.map((s) => s.state.date)),
   };
 }

@@ -1,5 +1,5 @@
 // Rules a schema cannot express: relations between fields and facts about the repository.
-// Reads: user, overlays, binds, bootstrapper, variant. Runs offline; package and suite checks
+// Reads: user, overlays, binds, repositories, steps. Runs offline; package and suite checks
 // against the mirror live in resolve.ts.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -64,7 +64,51 @@ export function checkRules(recipe: Recipe, recipeDir: string): { problems: strin
     targets.add(target);
     if (/^\/(home|proc|sys|dev|run)(\/|$)/.test(target) || target === '/') problems.push(`binds[${i}].target: ${target} is managed by the container; bind elsewhere, e.g. /usr/local/bin`);
   });
+  problems.push(...repositoryProblems(recipe, recipeDir), ...stepProblems(recipe, recipeDir));
   return { problems, overlays };
+}
+
+/** A file the recipe names (a key, a step's file): relative to the recipe's directory, or absolute. */
+export function fromRecipe(recipeDir: string, file: string): string {
+  return path.resolve(recipeDir, file);
+}
+
+function isFile(file: string): boolean {
+  return fs.existsSync(file) && fs.statSync(file).isFile();
+}
+
+function repositoryProblems(recipe: Recipe, recipeDir: string): string[] {
+  const problems: string[] = [];
+  const names = new Map<string, number>();
+  recipe.repositories.forEach((repo, i) => {
+    const at = `repositories[${i}]`;
+    // debian.sources is the file the bootstrap writes for the Debian suites themselves.
+    if (repo.name === 'debian') problems.push(`${at}.name: "debian" names the image's Debian sources; pick another name`);
+    if (names.has(repo.name)) problems.push(`${at}.name: "${repo.name}" is already the name of repositories[${names.get(repo.name)}]`);
+    names.set(repo.name, i);
+    const key = fromRecipe(recipeDir, repo.key);
+    if (!isFile(key)) problems.push(`${at}.key: no such file ${key} (a key file is read relative to the recipe)`);
+  });
+  return problems;
+}
+
+function stepProblems(recipe: Recipe, recipeDir: string): string[] {
+  const problems: string[] = [];
+  const names = new Map<string, number>();
+  recipe.steps.forEach((step, i) => {
+    const at = `steps[${i}]`;
+    if (names.has(step.name)) problems.push(`${at}.name: "${step.name}" is already the name of steps[${names.get(step.name)}]; step names must be unique`);
+    names.set(step.name, i);
+    if (step.run === undefined && step.script === undefined) problems.push(`${at}: give the command, as run (an argument vector) or script (shell)`);
+    else if (step.run !== undefined && step.script !== undefined) problems.push(`${at}: give run or script, not both`);
+    else if (step.run !== undefined && (step.run.length === 0 || !step.run[0]?.trim())) problems.push(`${at}.run: the command is empty`);
+    else if (step.script !== undefined && !step.script.trim()) problems.push(`${at}.script: the script is empty`);
+    step.files.forEach((f, j) => {
+      const from = fromRecipe(recipeDir, f.from);
+      if (!isFile(from)) problems.push(`${at}.files[${j}].from: no such file ${from} (read relative to the recipe)`);
+    });
+  });
+  return problems;
 }
 
 /** Symlinks in an overlay's files/ that point outside the image root, and names with "..". */

@@ -21,7 +21,15 @@ const listenAddress = z
   .string()
   .refine((s) => ipv4.test(s) || /^\[?[0-9a-fA-F:]+\]?$/.test(s) && s.includes(':'), 'must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1');
 
+/** http(s) URLs only: apt's other methods (file:, cdrom:) would read the build machine. */
+function httpUrl(message: string) {
+  return z.url({ protocol: /^https?$/, error: message });
+}
+
 const absPath = z.string().regex(/^\/[^\0]*$/, 'must be an absolute path').refine((p) => !p.split('/').includes('..'), 'must not contain ".."');
+
+/** A path inside the image: absolute and without "..", so that it cannot name anything outside the image root. */
+const imagePath = z.string().regex(/^\/[^\0]*$/, 'must be an absolute path inside the image').refine((p) => !p.split('/').includes('..'), 'must not contain ".." (it would leave the image)');
 
 export const userSchema = z.strictObject({
   name: z.string().regex(/^[a-z_][a-z0-9_-]{0,30}$/, 'must be a valid user name (lowercase, at most 31 characters)').default('builder')
@@ -53,6 +61,42 @@ export const bindSchema = z.strictObject({
   optional: z.boolean().default(true).describe('Skip the bind on hosts where the source does not exist.'),
 });
 
+export const sourcesSchema = z.strictObject({
+  updates: z.boolean().default(true).describe('Also install from `<codename>-updates` on the mirror: the stable updates Debian publishes between point releases.'),
+  security: z.boolean().default(true).describe('Also install from `<codename>-security` on `sources.securityMirror`, so the image carries every security fix published on the day it is built.'),
+  securityMirror: httpUrl('must be an http(s) URL of a Debian security archive').default('http://deb.debian.org/debian-security')
+    .describe('Mirror of Debian\'s security archive (its own archive, with its own layout).'),
+});
+
+/** A repository's name becomes file names in the image: /etc/apt/sources.list.d/NAME.sources, /etc/apt/keyrings/NAME.gpg. */
+export const repositorySchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be a short name of a-z, 0-9, "." and "-" (it names the .sources and keyring files)')
+    .describe('Names the repository in messages and its files in the image: `/etc/apt/sources.list.d/NAME.sources` and `/etc/apt/keyrings/NAME.gpg`.'),
+  uri: httpUrl('must be an http(s) URL of an apt repository').describe('The repository\'s URL, the directory that holds `dists/`.'),
+  suites: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._\/-]*$/, 'must be a suite name such as stable or trixie')).min(1)
+    .describe('Suites to use, each read from `URI/dists/SUITE/InRelease`.'),
+  components: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a component name such as main')).min(1).default(['main'])
+    .describe('Components of each suite.'),
+  key: z.string().min(1).describe('File with the repository\'s signing key, ASCII-armored or binary, relative to the recipe. It is checked against every InRelease, and installed as `/etc/apt/keyrings/NAME.gpg` with `Signed-By`.'),
+  fingerprint: z.string().refine((s) => /^[0-9A-F]{40}$/i.test(s.replace(/\s+/g, '')), 'must be a 40-digit hexadecimal OpenPGP fingerprint').optional().describe('Fingerprint of the signing key (spaces allowed). When set, the key file must hold this key, and only this key is trusted.'),
+});
+
+export const stepFileSchema = z.strictObject({
+  from: z.string().min(1).describe('File on the build machine, relative to the recipe.'),
+  to: imagePath.describe('Where it goes in the image.'),
+  mode: z.number().int().min(0).max(0o7777).default(0o644).describe('Its mode, owner root: write it in octal, 0o644 (the default, 420) or 0o755 for a program.'),
+});
+
+export const stepSchema = z.strictObject({
+  name: z.string({ error: (i) => (i.input === undefined ? 'every step needs a name' : undefined) })
+    .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a short name of a-z, 0-9, ".", "_" and "-"')
+    .describe('Names the step in progress lines, logs and errors.'),
+  run: z.array(z.string()).optional().describe('The command as an argument vector, run without a shell: `["update-ca-certificates"]`. Give `run` or `script`.'),
+  script: z.string().optional().describe('A shell script, run by `/bin/sh -e`. Give `run` or `script`.'),
+  network: z.boolean().default(false).describe('Give the step the build machine\'s network. Without it the step has loopback only, so it cannot fetch what the cache key does not record.'),
+  files: z.array(stepFileSchema).default([]).describe('Files copied into the image before the step runs (a company CA certificate, a tool\'s tarball).'),
+});
+
 export const compressionSchema = z.strictObject({
   tarballLevel: z.number().int().min(1).max(22).default(19).describe('zstd level of the .tar.zst (`--fast` overrides it for development).'),
   deb: z.enum(['xz', 'zstd']).default('xz').describe('Compressor of .deb members. xz is read by every dpkg; zstd needs dpkg >= 1.21.18.'),
@@ -66,11 +110,14 @@ export const recipeSchema = z.strictObject({
   maintainer: z.string().regex(/^[^<>]+ <[^<>@\s]+@[^<>\s]+>$/, 'must look like "Name <email@example.org>"').default('ephemeral-builder maintainers <maintainers@ephemeral-builder.invalid>').describe('Maintainer field of the packages.'),
   suite: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a Debian suite or codename such as trixie').default('trixie').describe('Debian suite to bootstrap.'),
   architecture: z.enum(['amd64', 'arm64', 'armhf', 'i386', 'ppc64el', 's390x', 'riscv64']).default('amd64').describe('Debian architecture of the image.'),
-  mirror: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL of a Debian mirror' }).default('http://deb.debian.org/debian').describe('Debian mirror to bootstrap from.'),
+  mirror: httpUrl('must be an http(s) URL of a Debian mirror').default('http://deb.debian.org/debian').describe('Debian mirror to bootstrap from.'),
   components: z.array(z.enum(['main', 'contrib', 'non-free', 'non-free-firmware'])).min(1).default(['main']).describe('Archive components.'),
   variant: z.enum(['minbase', 'buildd']).default('minbase').describe('Bootstrap variant: minbase is Essential plus apt.'),
   bootstrapper: z.enum(['mmdebstrap', 'debootstrap']).default('mmdebstrap').describe('mmdebstrap is faster; debootstrap is what the tutorial used.'),
-  packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name')).default([]).describe('Packages installed on top of the variant, checked against the mirror\'s index.'),
+  sources: sourcesSchema.prefault({}).describe('The Debian suites besides `suite`: updates and security are on, so that images are patched.'),
+  repositories: z.array(repositorySchema).default([]).describe('Extra apt repositories (a vendor\'s, your company\'s), each with its signing key. Their packages can be named in `packages`.'),
+  packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name')).default([]).describe('Packages installed on top of the variant, checked against the index of every source.'),
+  steps: z.array(stepSchema).default([]).describe('Commands run as root inside the image after its packages are installed and before the overlays, in order (`update-ca-certificates`, `locale-gen`, a tool without a package).'),
   sourceDateEpoch: z.number().int().min(0).optional().describe('Timestamp for reproducible builds. Defaults to the mirror\'s Release date, never the current time.'),
   user: userSchema.prefault({}).describe('The builder user.'),
   overlays: z.array(z.string().min(1)).default(['builder-user', 'dotfiles', 'template-home', 'sshd', 'container-init', 'hygiene'])

@@ -21,6 +21,7 @@ export class PlainReporter implements Reporter {
 
   plan(plan: Plan): void {
     this.line(`plan for ${plan.recipe.name} ${plan.recipe.version} (${plan.recipe.suite}) from ${plan.recipe.file}`);
+    for (const s of plan.sources) this.line(`  source    ${s.source} (InRelease ${s.inReleaseSha256.slice(0, 12)})`);
     for (const s of plan.stages) this.line(`  ${s.stage.padEnd(9)} key ${s.key.slice(0, 12)}  cache ${s.cache}`);
   }
 

@@ -14,6 +14,8 @@ export interface PlanEntry {
 
 export interface Plan {
   recipe: { name: string; version: string; suite: string; file: string; digest: string };
+  /** Every apt source, as `SUITE COMPONENTS URI`, with its InRelease digest. */
+  sources: { source: string; inReleaseSha256: string }[];
   stages: PlanEntry[];
 }
 

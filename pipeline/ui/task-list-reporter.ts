@@ -75,6 +75,7 @@ export class TaskListReporter implements Reporter {
 
   private settle(row: Row): void {
     if (row.settled?.outcome === 'not-run') row.task?.skip('not run');
+    if (row.settled?.outcome === 'skipped') row.task?.skip(`${row.title}: nothing to do`);
     row.finish?.(row.settled?.error);
   }
 

@@ -10,11 +10,14 @@ export class ToolFailed extends Error {
   readonly command: string;
   readonly exitCode: number | undefined;
   readonly tail: string[];
-  constructor(command: string, exitCode: number | undefined, tail: string[], message?: string) {
+  /** What to do about it, when the caller knows better than the generic hints. */
+  readonly hint?: string;
+  constructor(command: string, exitCode: number | undefined, tail: string[], message?: string, hint?: string) {
     super(message ?? `${command} failed${exitCode === undefined ? '' : ` with exit code ${exitCode}`}`);
     this.command = command;
     this.exitCode = exitCode;
     this.tail = tail;
+    this.hint = hint;
   }
 }
 
@@ -27,6 +30,8 @@ export interface ToolOptions {
   /** Exit codes that are not failures. */
   okCodes?: number[];
   timeoutMs?: number;
+  /** Also called with every output line (a stage's progress line shows a long tool's latest). */
+  onLine?: (line: string) => void;
 }
 
 export interface ToolResult {
@@ -54,6 +59,11 @@ export class ToolRunner {
     if (this.tail.length > 40) this.tail.shift();
     fs.appendFileSync(this.logFile, `${line}\n`);
     this.onLine(line);
+  }
+
+  private output(line: string, opts: ToolOptions): void {
+    this.log(line);
+    opts.onLine?.(line);
   }
 
   async run(cmd: string, args: string[], opts: ToolOptions = {}): Promise<ToolResult> {
@@ -85,9 +95,9 @@ export class ToolRunner {
         const text = partial + chunk.toString('utf8');
         const parts = text.split(/\r?\n|\r/);
         partial = parts.pop() ?? '';
-        for (const l of parts) if (l.trim()) this.log(l);
+        for (const l of parts) if (l.trim()) this.output(l, opts);
       });
-      stream.on('end', () => { if (partial.trim()) this.log(partial); });
+      stream.on('end', () => { if (partial.trim()) this.output(partial, opts); });
     };
     if (!opts.captureStdout) pump(child.stdout);
     pump(child.stderr);

@@ -6,9 +6,9 @@
 // Reads: user.name.
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import type { ToolRunner } from '../util/exec.ts';
+import { withMachine } from '../util/nspawn-run.ts';
 import { KEY_DIR } from '../../overlays/sshd/overlay.ts';
 import { CONTAINER_INIT } from './lint-rules.ts';
 
@@ -37,24 +37,6 @@ export async function makeKeys(dir: string, tools: ToolRunner): Promise<SessionK
   return { hostKeyDir, clientKey, knownHosts };
 }
 
-/**
- * A machine name for one nspawn run, and its removal afterwards: nspawn outside a booted systemd
- * (--register=no) leaves an empty /run/systemd/nspawn/propagate/<machine> directory behind, and
- * every build would add one. Removed by its own name, with rmdir, so only if it is empty.
- */
-async function withMachine<T>(run: (machine: string) => Promise<T>): Promise<T> {
-  const machine = `eb-verify-${randomBytes(4).toString('hex')}`;
-  try {
-    return await run(machine);
-  } finally {
-    try {
-      fs.rmdirSync(path.join('/run/systemd/nspawn/propagate', machine));
-    } catch {
-      // Not made (a booted systemd cleans up itself) or not empty: leave it.
-    }
-  }
-}
-
 /** The nspawn command line a connection gets, minus the host-only parts (private users, limits). */
 function nspawnArgs(rootfs: string, machine: string, user: string, keys: SessionKeys, command: string[]): string[] {
   return [
@@ -68,7 +50,7 @@ function nspawnArgs(rootfs: string, machine: string, user: string, keys: Session
 
 /** `sshd -t` inside the container, with the keys bound in as a host would. */
 export async function sshdConfigTest(rootfs: string, user: string, keys: SessionKeys, tools: ToolRunner): Promise<void> {
-  await withMachine((machine) => tools.run('systemd-nspawn', nspawnArgs(rootfs, machine, user, keys, ['--exec', '/usr/sbin/sshd', '-t'])));
+  await withMachine('eb-verify', (machine) => tools.run('systemd-nspawn', nspawnArgs(rootfs, machine, user, keys, ['--exec', '/usr/sbin/sshd', '-t'])));
 }
 
 export const MARKER = 'eb-verify';
@@ -97,7 +79,7 @@ export interface SessionResult {
 
 /** One ssh connection through nspawn, `bash -l` fed `script` on stdin, no TTY. */
 export async function runnerSession(rootfs: string, user: string, keys: SessionKeys, script: string, logFile: string): Promise<SessionResult> {
-  return withMachine(async (machine) => {
+  return withMachine('eb-verify', async (machine) => {
     const proxy = ['systemd-nspawn', ...nspawnArgs(rootfs, machine, user, keys, [])].map(shellQuote).join(' ');
     const result = await execa('ssh', [
       '-F', '/dev/null', '-T',

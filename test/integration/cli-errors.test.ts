@@ -22,7 +22,7 @@ describeWith({ root: true, tools: ['setpriv'] }, 'CLI errors', () => {
     const out = path.join(tmp, 'out-gti');
     const r = await runCli(['build', recipe('gti', `{ packages: ['openssh-server', 'bash', 'curl', 'gti'] }`), '--out', out, '--cache-dir', TEST_CACHE]);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('packages[3]: "gti" is not in trixie main (did you mean "git"?)');
+    expect(r.stderr).toContain('packages[3]: "gti" is not in trixie main, trixie-updates main, trixie-security main (did you mean "git"?)');
     expect(fs.existsSync(out)).toBe(false);
     expect(r.stderr).not.toMatch(/bootstrap: start/);
   });
@@ -48,7 +48,7 @@ describeWith({ root: true, tools: ['setpriv'] }, 'CLI errors', () => {
     expect(unknown.stderr).toContain("unknown option '--frobnicate'");
     const stage = await runCli(['build', '--stop-after', 'lunch']);
     expect(stage.exitCode).toBe(2);
-    expect(stage.stderr).toMatch(/Allowed choices are bootstrap, overlays, verify, pack/);
+    expect(stage.stderr).toMatch(/Allowed choices are bootstrap, steps, overlays, verify, pack/);
   });
 
   it('names the Debian package of a missing host tool', async () => {
@@ -82,6 +82,17 @@ describeWith({ root: true, tools: ['setpriv'] }, 'CLI errors', () => {
     expect(r.stderr).toMatch(/retry 2 in 20 ms/);
     expect(r.stderr).toContain(`cannot fetch http://127.0.0.1:${port}/debian/dists/trixie/InRelease: ECONNREFUSED (tried 3 times)`);
     expect(r.stderr).toContain("hint: check the network and the recipe's mirror URL");
+  });
+
+  it('names the repository, not the mirror, when an extra repository is unreachable', async () => {
+    const port = await closedPort();
+    const key = path.join(tmp, 'vendor.gpg');
+    fs.copyFileSync('/usr/share/keyrings/debian-archive-keyring.gpg', key);
+    const r = await runCli(['build', recipe('norepo', `{ repositories: [{ name: 'vendor', uri: 'http://127.0.0.1:${port}/apt', suites: ['stable'], key: ${JSON.stringify(key)} }] }`),
+      '--cache-dir', TEST_CACHE], { env: { EB_FETCH_ATTEMPTS: '2', EB_FETCH_BACKOFF_MS: '10' } });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`repositories[0] (vendor): cannot fetch http://127.0.0.1:${port}/apt/dists/stable/InRelease: ECONNREFUSED (tried 2 times)`);
+    expect(r.stderr).toContain(`hint: check that this machine can reach http://127.0.0.1:${port}/apt (repositories[0].uri)`);
   });
 });
 

@@ -88,6 +88,7 @@ async function verifiedTree(rootfs: string): Promise<VerifiedTree> {
 
 const PLAN: Plan = {
   recipe: { name: 'ebtest', version: '1.4.0-rc.1', suite: 'trixie', file: '/somewhere/recipe.ts', digest: 'a'.repeat(64) },
+  sources: [],
   stages: [{ stage: 'pack', title: 'p', key: '3'.repeat(64), cache: 'miss' as never, manifest: {} }],
 };
 

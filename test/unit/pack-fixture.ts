@@ -12,6 +12,7 @@ import type { ResolvedRecipe } from '../../pipeline/recipe/resolve.ts';
 import { recipeSchema } from '../../pipeline/recipe/schema.ts';
 import type { StageContext } from '../../pipeline/stage.ts';
 import { ToolRunner } from '../../pipeline/util/exec.ts';
+import { debianSources } from '../helpers/recipe.ts';
 
 export const SDE = 1_750_000_000;
 export const IMAGE_UID = 9000;
@@ -151,9 +152,10 @@ export function fixtureResolvedRecipe(overrides: Record<string, unknown> = {}): 
     name: FIXTURE_RECIPE.name, version: FIXTURE_RECIPE.version, maintainer: FIXTURE_RECIPE.maintainer,
     compression: { tarballLevel: 3, debLevel: 1 }, ...overrides,
   });
+  const mirrorState = { inReleaseSha256: 'b'.repeat(64), date: SDE, codename: 'trixie', suite: 'stable', components: ['main'], architectures: ['amd64'], dist: 'trixie', packagesIndexes: {} };
   return {
     ...r, file: '/somewhere/recipe.ts', digest: FIXTURE_RECIPE.digest, overlayRefs: [], sourceDateEpoch: SDE,
-    mirrorState: { inReleaseSha256: 'b'.repeat(64), date: SDE, codename: 'trixie', suite: 'stable', components: ['main'], architectures: ['amd64'] },
+    mirrorState, aptSources: debianSources(r, mirrorState),
   };
 }
 

@@ -16,6 +16,7 @@ import { fixtureCtx, fixtureHostFiles, fixtureResolvedRecipe, makeFixtureTree, S
 
 const PLAN: Plan = {
   recipe: { name: 'ebtest', version: '1.4.0-rc.1', suite: 'trixie', file: '/somewhere/recipe.ts', digest: 'a'.repeat(64) },
+  sources: [],
   stages: [
     { stage: 'bootstrap', title: 'b', key: '1'.repeat(64), cache: 'hit' as never, manifest: {} },
     { stage: 'pack', title: 'p', key: '2'.repeat(64), cache: 'miss' as never, manifest: {} },

@@ -13,6 +13,8 @@ export interface FixtureDeb {
   description?: string;
   /** Path inside the package -> content. */
   files?: Record<string, string>;
+  /** Paths among `files` installed executable (0755). */
+  executables?: string[];
   postinst?: string;
 }
 
@@ -39,7 +41,8 @@ export async function buildFixtureDeb(outDir: string, deb: FixtureDeb, suffix = 
     for (const [file, content] of Object.entries(deb.files ?? {})) {
       const dest = path.join(root, file);
       fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
-      fs.writeFileSync(dest, content, { mode: 0o644 });
+      fs.writeFileSync(dest, content);
+      fs.chmodSync(dest, deb.executables?.includes(file) ? 0o755 : 0o644);
     }
     fs.chmodSync(root, 0o755);
     fs.mkdirSync(outDir, { recursive: true });

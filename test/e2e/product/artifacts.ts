@@ -1,5 +1,5 @@
-// The release artifacts the product e2e tests install: recipes/minimal.ts plus the release-marker
-// overlay (test/fixtures/overlays/release-marker writes /etc/<name>-release), built with the real
+// The release artifacts the product e2e tests install: recipes/minimal.ts (so its security and
+// updates suites) plus a build-time step that writes /etc/<name>-release, built with the real
 // CLI (`build --fast`, the shared test cache, so the bootstrap is a cache hit) in three variants:
 //   1.0.0 and 1.1.0  the release and its upgrade, told apart over SSH by /etc/<name>-release;
 //   faults           1.0.0 with the limits the runtime-fault tests need: 16 connections at most, a
@@ -15,7 +15,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { recipeSchema } from '../../../pipeline/recipe/schema.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { REPO, TEST_CACHE } from '../../helpers/paths.ts';
 
@@ -57,7 +56,6 @@ export interface Artifacts {
   buildSeconds: number;
 }
 
-const MARKER_OVERLAY = path.join(REPO, 'test/fixtures/overlays/release-marker');
 const RUNS = path.join(TEST_CACHE, 'e2e-product-runs');
 
 /** The vitest process that owns this run: the parent of a forked worker, else this process. */
@@ -109,16 +107,19 @@ function runDir(): string {
   return dir;
 }
 
-/** A recipe module: recipes/minimal.ts with the marker overlay before hygiene and the variant's limits. */
+/**
+ * A recipe module: recipes/minimal.ts with the variant's limits, and a step that marks the image
+ * with its version, so a test can tell over SSH which image a connection was given.
+ */
 function recipeSource(spec: VariantSpec): string {
-  const overlays = recipeSchema.parse({}).overlays.filter((o) => o !== 'hygiene');
+  const marker = { name: 'release-marker', script: `printf '%s\\n' ${spec.version} > ${RELEASE_FILE}` };
   return `// Written by test/e2e/product/artifacts.ts for one test run.
 import minimal from ${JSON.stringify(path.join(REPO, 'recipes/minimal.ts'))};
 
 export default {
   ...minimal,
   version: ${JSON.stringify(spec.version)},
-  overlays: ${JSON.stringify([...overlays, MARKER_OVERLAY, 'hygiene'])},
+  steps: [${JSON.stringify(marker)}],
   limits: { ...minimal.limits, ...${JSON.stringify(spec.limits)} },${spec.deb ? `\n  compression: { deb: ${JSON.stringify(spec.deb)} },` : ''}
 };
 `;
