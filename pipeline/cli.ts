@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 // The ephemeral-builder command line: parses arguments, picks the UI, runs the pipeline, and is the
 // one place where errors become messages and exit codes (0 ok, 1 build failed, 2 bad input or
-// usage, 130 interrupted).
+// usage, 130 interrupted; `outdated`: 0 nothing behind, 1 something behind, 2 any error).
 // The V8 flag caps the young generation at about 12 MB: by default it grew to 67 MB during the
 // bootstrap (process.memoryUsage), and node kept that memory for the rest of the build. V8 reads
 // the flag only at start, hence the "#!" line.
@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { build } from './build.ts';
+import { diffCommand, outdatedCommand, type OutdatedFlags } from './commands/inspect.ts';
 import { EXIT, exitCodeFor, Interrupted, UsageError } from './errors.ts';
 import { nextVersion, type Bump } from './publish/next-version.ts';
 import { publish } from './publish/publish.ts';
@@ -18,8 +19,7 @@ import { STAGE_NAMES, type StageName } from './stage.ts';
 import { describeError } from './ui/describe-error.ts';
 import { pickReporter } from './ui/pick-reporter.ts';
 import { isValidSemver } from './util/semver.ts';
-
-const PKG_VERSION = '0.1.0';
+import { BUILDER_VERSION } from './version.ts';
 
 function defaultCacheDir(): string {
   return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'ephemeral-builder');
@@ -117,7 +117,7 @@ async function publishCommand(debs: string[], flags: PublishFlags): Promise<void
 export function program(): Command {
   const cmd = new Command('ephemeral-builder')
     .description('Build throw-away GitLab Runner SSH build containers as release artifacts')
-    .version(PKG_VERSION, '-V, --version', 'print the version of ephemeral-builder')
+    .version(BUILDER_VERSION, '-V, --version', 'print the version of ephemeral-builder')
     .showHelpAfterError('(run with --help for usage)')
     // Program options only before the subcommand, so that `build --version 1.4.0` is the image version.
     .enablePositionalOptions()
@@ -148,20 +148,39 @@ export function program(): Command {
     .option('--uri <url>', 'URL of the repository, written into the example .sources file')
     .option('--json', 'print the result as JSON')
     .action(publishCommand);
+  cmd.command('outdated')
+    .description('list the packages of an image that its sources now have newer, marking security fixes')
+    .argument('[image]', 'manifest.json (file or release URL), image .deb, installed image directory, or a recipe (its build in --out)', 'out/manifest.json')
+    .option('--json', 'print the report as JSON')
+    .option('-o, --output <file>', 'write the report to a file (whole or not at all) instead of stdout')
+    .option('--out <dir>', 'where a recipe\'s build is, when IMAGE is a recipe', 'out')
+    .option('--rewrite <from=to>', 'read the source FROM at TO (a mirror, or a file:// directory); repeatable', (v: string, all: string[]) => [...all, v], [])
+    .addHelpText('after', '\nExit status: 0 nothing is behind, 1 some package is behind, 2 an error (unreadable image, unreachable source).')
+    .action(async (image: string, flags: OutdatedFlags) => {
+      process.exitCode = await outdatedCommand(image, flags);
+    });
+  cmd.command('diff')
+    .description('what changed between two images: packages, size, files, recipe (Markdown for release notes, or JSON)')
+    .argument('<a>', 'the older image: manifest.json (file or release URL), image .deb, or installed image directory')
+    .argument('<b>', 'the newer image, in any of those forms')
+    .option('--json', 'print the difference as JSON (sorted, stable)')
+    .option('-o, --output <file>', 'write it to a file (whole or not at all) instead of stdout')
+    .action(diffCommand);
   return cmd;
 }
 
 async function main(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv);
-    return EXIT.ok;
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.badInput;
     const json = argv.includes('--json');
     const { text, data } = describeError(err);
     if (json) process.stdout.write(`${JSON.stringify({ event: 'error', ...data })}\n`);
     process.stderr.write(`${text}\n`);
-    return exitCodeFor(err);
+    // outdated's 1 means "something is behind", so every error of it is 2.
+    return argv[2] === 'outdated' ? EXIT.badInput : exitCodeFor(err);
   }
 }
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
+import { StageError } from './errors.ts';
 import { fetchWithRetry, type RetryOptions } from './util/fetch-retry.ts';
 import { writeFileAtomic } from './util/fs-atomic.ts';
 
@@ -22,6 +23,10 @@ export interface MirrorState {
   dist: string;
   /** The Packages indexes InRelease lists ("main/binary-amd64/Packages.xz") and their sha256. */
   packagesIndexes: Record<string, string>;
+  /** Acquire-By-Hash: indexes can be fetched by their digest, which a mirror update never replaces. */
+  byHash: boolean;
+  /** Whether `Architecture: all` packages have an index of their own (binary-all) to read. */
+  separateAllIndex: boolean;
 }
 
 export type SuiteLookup = { found: true; state: MirrorState; inRelease: string } | { found: false; status: number };
@@ -47,6 +52,9 @@ export function parseInRelease(text: string, dist: string): MirrorState {
     architectures: field('Architectures').split(/\s+/).filter(Boolean),
     dist,
     packagesIndexes: packagesIndexesOf(text),
+    byHash: /^yes$/i.test(field('Acquire-By-Hash')),
+    // Debian lists them in every architecture's index too, and says so.
+    separateAllIndex: field('Architectures').split(/\s+/).includes('all') && !/^Packages$/i.test(field('No-Support-for-Architecture-all')),
   };
 }
 
@@ -80,10 +88,17 @@ export async function readPackagesIndex(mirror: string, state: MirrorState, comp
   onLine: (line: string) => void, opts: RetryOptions = {}): Promise<void> {
   const index = packagesIndexFor(state, component, arch);
   const base = `${mirror.replace(/\/$/, '')}/dists/${state.dist}`;
-  if (!index) throw new Error(`${base}/InRelease lists no Packages index for ${component} on ${arch}`);
-  const url = `${base}/${index.file}`;
-  const res = await fetchWithRetry(url, opts);
-  if (!res.ok || !res.body) throw new Error(`${url}: HTTP ${res.status}`);
+  if (!index) throw new StageError('mirror', `${base}/InRelease lists no Packages index for ${component} on ${arch}`);
+  // By hash where the mirror offers it (as apt does): the file an InRelease names by its digest
+  // stays there while the mirror publishes the next one, so a read never races an update.
+  // A mirror that lacks the by-hash copy is read by name, as apt does.
+  let url = `${base}/${path.posix.dirname(index.file)}/by-hash/SHA256/${index.sha256}`;
+  let res = state.byHash ? await fetchWithRetry(url, opts) : undefined;
+  if (!res?.ok) {
+    url = `${base}/${index.file}`;
+    res = await fetchWithRetry(url, opts);
+  }
+  if (!res.ok || !res.body) throw new StageError('mirror', `${url}: HTTP ${res.status}`, 'the mirror is incomplete or being updated; try again, or use another mirror');
   const hash = createHash('sha256');
   const body = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, out) {
@@ -96,7 +111,10 @@ export async function readPackagesIndex(mirror: string, state: MirrorState, comp
   for await (const line of child) onLine(line);
   await child;
   const actual = hash.digest('hex');
-  if (actual !== index.sha256) throw new Error(`${url} does not match the sha256 its InRelease gives (${actual.slice(0, 12)}, not ${index.sha256.slice(0, 12)}): the mirror is inconsistent or tampered with`);
+  if (actual !== index.sha256) {
+    throw new StageError('mirror', `${url} does not match the sha256 its InRelease gives (${actual.slice(0, 12)}, not ${index.sha256.slice(0, 12)})`,
+      'the mirror is inconsistent (being updated) or tampered with; try again, or use another mirror');
+  }
 }
 
 /**

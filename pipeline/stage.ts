@@ -50,6 +50,9 @@ export interface InstalledPackage {
   name: string;
   version: string;
   architecture: string;
+  /** The source package it was built from, and that source's version. */
+  source: string;
+  sourceVersion: string;
 }
 
 /** A root filesystem that passed the image lint, with what the manifest needs to know of it. */

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO } from './paths.ts';
+import type { StageName } from '../../pipeline/stage.ts';
 import { runTimed, type TimedRun } from './proc.ts';
 
 export interface StageTime {
@@ -26,7 +27,7 @@ export interface CliBuildOptions {
   out: string;
   cacheDir: string;
   noCache?: boolean;
-  stopAfter?: 'bootstrap' | 'overlays' | 'verify' | 'pack';
+  stopAfter?: StageName;
   version?: string;
   fast?: boolean;
   sampleMs?: number;

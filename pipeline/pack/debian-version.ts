@@ -65,9 +65,11 @@ export interface ArtifactNames {
   imageDeb: string;
   hostDeb: string;
   tarball: string;
+  /** The image's CycloneDX SBOM. */
+  sbom: string;
 }
 
-/** The file names in OUT (DESIGN.md "Artifacts"). */
+/** The file names in OUT. */
 export function artifactNames(name: string, semver: string, arch: string): ArtifactNames {
   const debver = debianVersion(semver);
   const imagePackage = imagePackageName(name, semver);
@@ -79,5 +81,6 @@ export function artifactNames(name: string, semver: string, arch: string): Artif
     imageDeb: `${imagePackage}_${debver}_${arch}.deb`,
     hostDeb: `${hostPackage}_${debver}_${arch}.deb`,
     tarball: `${name}-${semver}-${arch}.tar.zst`,
+    sbom: `${name}-${semver}-${arch}.cdx.json`,
   };
 }

@@ -47,7 +47,7 @@ export interface ManifestInput {
 
 export function manifestJson(m: ManifestInput): string {
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  const pkgs: InstalledPackage[] = [...m.tree.packages].sort(byName).map((p) => ({ name: p.name, version: p.version, architecture: p.architecture }));
+  const pkgs: Pick<InstalledPackage, 'name' | 'version' | 'architecture'>[] = [...m.tree.packages].sort(byName).map((p) => ({ name: p.name, version: p.version, architecture: p.architecture }));
   return stableJson({
     format: MANIFEST_FORMAT,
     name: m.recipe.name,

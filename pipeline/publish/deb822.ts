@@ -12,6 +12,8 @@ export function parseParagraphs(text: string): Paragraph[] {
     if (line.trim() === '') {
       if (current.length) paragraphs.push(current);
       current = [];
+    } else if (line.startsWith('#')) {
+      // A comment (apt's .sources files have them); not part of any field.
     } else if (line.startsWith(' ') || line.startsWith('\t')) {
       const last = current.at(-1);
       if (!last) throw new Error(`deb822: continuation line without a field: ${JSON.stringify(line)}`);

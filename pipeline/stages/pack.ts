@@ -1,6 +1,6 @@
-// Stage pack: turns the verified tree into the release artifacts in OUT (see DESIGN.md "Artifacts"):
-// the image .deb, the host .deb, the .tar.zst, install.sh, manifest.json and SHA256SUMS. They
-// appear in OUT together, only when all are complete (pack/staging.ts).
+// Stage pack: turns the verified tree into the release artifacts in OUT: the image .deb, the host
+// .deb, the .tar.zst, install.sh, the CycloneDX SBOM, manifest.json and SHA256SUMS. They appear in
+// OUT together, only when all are complete (pack/staging.ts).
 // CONTRACT (owned by the pack work): input PackInput, output Artifacts.
 // Reads: name, version, architecture, maintainer, description, suite, compression, user,
 // sourceDateEpoch, digest, mirror, mirrorState; and through renderHostFiles: ssh, limits, binds.
@@ -19,6 +19,7 @@ import { OutputStaging } from '../pack/staging.ts';
 import { packTarball } from '../pack/tarball.ts';
 import { assertNoXattrs, requireGetfattr } from '../pack/xattrs.ts';
 import type { ResolvedRecipe } from '../recipe/resolve.ts';
+import { imageSbom } from '../sbom/image-sbom.ts';
 import type { Stage, StageContext, VerifiedTree } from '../stage.ts';
 import type { Plan } from '../ui/reporter.ts';
 import { stdoutOf } from '../util/exec.ts';
@@ -41,6 +42,8 @@ export interface Artifacts {
   hostDeb: string;
   tarball: string;
   installSh: string;
+  /** The image's CycloneDX SBOM (also inside the image, at SBOM_PATH). */
+  sbom: string;
   sha256sums: string;
   manifest: string;
   /** The Debian version of both packages (1.4.0-rc.1 → 1.4.0~rc.1). */
@@ -137,8 +140,10 @@ export const packStage: Stage<PackInput, Artifacts> = {
 
     ctx.progress('checking the tree for extended attributes');
     await assertNoXattrs(tree.rootfs, ctx.signal);
+    ctx.progress('SBOM');
+    const sbom = imageSbom(tree, r);
     ctx.progress('scanning the tree');
-    const layout = await packLayout(r, tree.rootfs, hostFiles);
+    const layout = await packLayout(r, tree.rootfs, hostFiles, sbom);
     const { names } = layout;
     const debSpec = debCompression(r, fast);
     ctx.log(`image ${names.imageDeb}: ${layout.image.data.length} entries; .deb members ${debSpec.tool} -${debSpec.level}; tarball zstd -${tarballLevel(r, fast)}`);
@@ -150,6 +155,7 @@ export const packStage: Stage<PackInput, Artifacts> = {
         hostDeb: staging.temp(names.hostDeb),
         tarball: staging.temp(names.tarball),
         installSh: staging.temp('install.sh'),
+        sbom: staging.temp(names.sbom),
         manifest: staging.temp('manifest.json'),
         sha256sums: staging.temp('SHA256SUMS'),
       };
@@ -163,10 +169,11 @@ export const packStage: Stage<PackInput, Artifacts> = {
       });
       fs.writeFileSync(temps.installSh, hostFiles.installSh, { mode: 0o755 });
       fs.chmodSync(temps.installSh, 0o755);
+      fs.writeFileSync(temps.sbom, sbom);
 
       ctx.progress('checksums and manifest');
       const records: ArtifactRecord[] = [];
-      for (const role of ['imageDeb', 'hostDeb', 'tarball', 'installSh'] as const) {
+      for (const role of ['imageDeb', 'hostDeb', 'tarball', 'installSh', 'sbom'] as const) {
         const name = role === 'installSh' ? 'install.sh' : names[role];
         records.push(artifactRecord(name, temps[role]));
       }
@@ -180,7 +187,7 @@ export const packStage: Stage<PackInput, Artifacts> = {
       staging.commit();
       const at = (name: string) => path.join(outDir, name);
       return {
-        imageDeb: at(names.imageDeb), hostDeb: at(names.hostDeb), tarball: at(names.tarball), installSh: at('install.sh'),
+        imageDeb: at(names.imageDeb), hostDeb: at(names.hostDeb), tarball: at(names.tarball), installSh: at('install.sh'), sbom: at(names.sbom),
         manifest: at('manifest.json'), sha256sums: at('SHA256SUMS'), debianVersion: names.debianVersion,
       };
     } catch (err) {

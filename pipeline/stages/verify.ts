@@ -7,7 +7,8 @@ import path from 'node:path';
 import { StageError } from '../errors.ts';
 import { requireTools } from '../host-tools.ts';
 import { ImageRoot } from '../overlay/image-root.ts';
-import type { InstalledPackage, RootfsTree, Stage, VerifiedTree } from '../stage.ts';
+import { installedPackages } from '../sbom/dpkg-status.ts';
+import type { RootfsTree, Stage, VerifiedTree } from '../stage.ts';
 import { ToolFailed } from '../util/exec.ts';
 import { treeDigest } from '../util/tree-digest.ts';
 import { lintImage, LINT_RULES, type Finding } from '../verify/lint-rules.ts';
@@ -66,16 +67,4 @@ export const verifyStage: Stage<RootfsTree, VerifiedTree> = {
 function failure(findings: Finding[]): StageError {
   const lines = findings.map((f) => `[${f.rule}] ${f.message}\n    fix: ${f.fix}`);
   return new StageError('verify', `the image failed ${findings.length} check${findings.length === 1 ? '' : 's'}:\n  ${lines.join('\n  ')}`);
-}
-
-/** Installed packages as dpkg records them in the image, sorted by name. */
-export function installedPackages(image: ImageRoot): InstalledPackage[] {
-  const status = image.readTextIfExists('/var/lib/dpkg/status') ?? '';
-  const out: InstalledPackage[] = [];
-  for (const para of status.split(/\n\n+/)) {
-    const get = (f: string) => new RegExp(`^${f}: (.*)$`, 'm').exec(para)?.[1]?.trim();
-    if (!get('Status')?.endsWith(' installed')) continue;
-    out.push({ name: get('Package') ?? '', version: get('Version') ?? '', architecture: get('Architecture') ?? '' });
-  }
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -1,5 +1,9 @@
 // HTTP GET with retries and exponential backoff, for the Debian mirror.
 // A 404 is an answer, not a fault, so it is returned at once; network errors and 5xx are retried.
+// A file: URL reads a local mirror directory (`outdated --rewrite`), answering 404 for a missing file.
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { StageError } from '../errors.ts';
 
 export interface RetryOptions {
@@ -11,6 +15,7 @@ export interface RetryOptions {
 }
 
 export async function fetchWithRetry(url: string, opts: RetryOptions = {}): Promise<Response> {
+  if (url.startsWith('file:')) return fileResponse(url);
   const attempts = opts.attempts ?? Number(process.env.EB_FETCH_ATTEMPTS ?? 4);
   const base = opts.baseDelayMs ?? Number(process.env.EB_FETCH_BACKOFF_MS ?? 1000);
   let last = '';
@@ -33,4 +38,10 @@ export async function fetchWithRetry(url: string, opts: RetryOptions = {}): Prom
   }
   throw new StageError('mirror', `cannot fetch ${url}: ${last} (tried ${attempts} times)`,
     'check the network and the recipe\'s mirror URL; set mirror to a reachable Debian mirror');
+}
+
+function fileResponse(url: string): Response {
+  const file = fileURLToPath(url);
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) return new Response(null, { status: 404, statusText: 'Not Found' });
+  return new Response(Readable.toWeb(fs.createReadStream(file)) as ReadableStream<Uint8Array>, { status: 200 });
 }

@@ -9,7 +9,7 @@ import type { MirrorState } from '../../pipeline/mirror.ts';
 import { REPO } from './paths.ts';
 
 export const FIXED_MIRROR: MirrorState = {
-  inReleaseSha256: 'a'.repeat(64), date: 1_760_000_000, codename: 'trixie', suite: 'stable', components: ['main'], architectures: ['amd64'], dist: 'trixie', packagesIndexes: {},
+  inReleaseSha256: 'a'.repeat(64), date: 1_760_000_000, codename: 'trixie', suite: 'stable', components: ['main'], architectures: ['amd64'], dist: 'trixie', packagesIndexes: {}, byHash: true, separateAllIndex: false,
 };
 
 export function resolvedRecipe(input: RecipeInput, mirror: Partial<MirrorState> = {}): ResolvedRecipe {

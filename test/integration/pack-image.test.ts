@@ -78,10 +78,10 @@ async function ensureFixture(): Promise<void> {
 
 async function verifiedTree(rootfs: string): Promise<VerifiedTree> {
   const summary = await treeDigest(rootfs);
-  const q = execaSync('dpkg-query', [`--admindir=${rootfs}/var/lib/dpkg`, '-W', '-f', '${Package}\t${Version}\t${Architecture}\n']).stdout;
+  const q = execaSync('dpkg-query', [`--admindir=${rootfs}/var/lib/dpkg`, '-W', '-f', '${Package}\t${Version}\t${Architecture}\t${source:Package}\t${source:Version}\n']).stdout;
   const packages = q.trim().split('\n').map((l) => {
-    const [name = '', version = '', architecture = ''] = l.split('\t');
-    return { name, version, architecture };
+    const [name = '', version = '', architecture = '', source = '', sourceVersion = ''] = l.split('\t');
+    return { name, version, architecture, source, sourceVersion };
   });
   return { rootfs, treeDigest: summary.digest, sizeBytes: summary.bytes, fileCount: summary.files, packages };
 }
@@ -93,7 +93,7 @@ const PLAN: Plan = {
 };
 
 const IMAGE_DIR = 'usr/lib/ebtest/images/1.4.0-rc.1';
-const ARTIFACT_KEYS = ['imageDeb', 'hostDeb', 'tarball', 'installSh', 'manifest', 'sha256sums'] as const;
+const ARTIFACT_KEYS = ['imageDeb', 'hostDeb', 'tarball', 'installSh', 'sbom', 'manifest', 'sha256sums'] as const;
 
 let work: string;
 let tree: VerifiedTree;

@@ -41,7 +41,7 @@ it('refuses what dpkg would read as a Debian revision, and what is not semver', 
   expect(() => imagePackageName('eb', '1.4.0-RC.1')).toThrow(/lowercase/);
 });
 
-it('names the artifacts as DESIGN.md lists them', () => {
+it('names the artifacts', () => {
   expect(artifactNames('ephemeral-builder', '1.4.0-rc.1', 'amd64')).toEqual({
     imagePackage: 'ephemeral-builder-image-1.4.0-rc.1',
     hostPackage: 'ephemeral-builder',
@@ -49,6 +49,7 @@ it('names the artifacts as DESIGN.md lists them', () => {
     imageDeb: 'ephemeral-builder-image-1.4.0-rc.1_1.4.0~rc.1_amd64.deb',
     hostDeb: 'ephemeral-builder_1.4.0~rc.1_amd64.deb',
     tarball: 'ephemeral-builder-1.4.0-rc.1-amd64.tar.zst',
+    sbom: 'ephemeral-builder-1.4.0-rc.1-amd64.cdx.json',
   });
 });
 

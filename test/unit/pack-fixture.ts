@@ -152,7 +152,7 @@ export function fixtureResolvedRecipe(overrides: Record<string, unknown> = {}): 
     name: FIXTURE_RECIPE.name, version: FIXTURE_RECIPE.version, maintainer: FIXTURE_RECIPE.maintainer,
     compression: { tarballLevel: 3, debLevel: 1 }, ...overrides,
   });
-  const mirrorState = { inReleaseSha256: 'b'.repeat(64), date: SDE, codename: 'trixie', suite: 'stable', components: ['main'], architectures: ['amd64'], dist: 'trixie', packagesIndexes: {} };
+  const mirrorState = { inReleaseSha256: 'b'.repeat(64), date: SDE, codename: 'trixie', suite: 'stable', components: ['main'], architectures: ['amd64'], dist: 'trixie', packagesIndexes: {}, byHash: true, separateAllIndex: false };
   return {
     ...r, file: '/somewhere/recipe.ts', digest: FIXTURE_RECIPE.digest, overlayRefs: [], sourceDateEpoch: SDE,
     mirrorState, aptSources: debianSources(r, mirrorState),

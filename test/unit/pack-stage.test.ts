@@ -38,7 +38,10 @@ beforeAll(() => {
   makeFixtureTree(rootfs);
   tree = {
     rootfs, treeDigest: 'c'.repeat(64), sizeBytes: 3_200_000, fileCount: 30,
-    packages: [{ name: 'openssh-server', version: '1:10.0p1-7', architecture: 'amd64' }, { name: 'bash', version: '5.2.37-2', architecture: 'amd64' }],
+    packages: [
+      { name: 'openssh-server', version: '1:10.0p1-7', architecture: 'amd64', source: 'openssh', sourceVersion: '1:10.0p1-7' },
+      { name: 'bash', version: '5.2.37-2', architecture: 'amd64', source: 'bash', sourceVersion: '5.2.37-2' },
+    ],
   };
 });
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -50,9 +53,9 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd', 'tar', 'sha256sum',
     first = await packStage.run(input(path.join(work, 'out1')), fixtureCtx(recipe, work, progress));
   });
 
-  it('leaves exactly the six artifacts in OUT', () => {
+  it('leaves exactly the seven artifacts in OUT', () => {
     expect(fs.readdirSync(path.join(work, 'out1')).sort()).toEqual([
-      'SHA256SUMS', 'ebtest-1.4.0-rc.1-amd64.tar.zst', 'ebtest-image-1.4.0-rc.1_1.4.0~rc.1_amd64.deb', 'ebtest_1.4.0~rc.1_amd64.deb',
+      'SHA256SUMS', 'ebtest-1.4.0-rc.1-amd64.cdx.json', 'ebtest-1.4.0-rc.1-amd64.tar.zst', 'ebtest-image-1.4.0-rc.1_1.4.0~rc.1_amd64.deb', 'ebtest_1.4.0~rc.1_amd64.deb',
       'install.sh', 'manifest.json',
     ]);
     expect(first.debianVersion).toBe('1.4.0~rc.1');
@@ -75,7 +78,7 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd', 'tar', 'sha256sum',
     expect(m.image.treeDigest).toBe('c'.repeat(64));
     expect(m.image.packages.map((p: { name: string }) => p.name)).toEqual(['bash', 'openssh-server']);
     expect(m.stages).toEqual([{ stage: 'bootstrap', key: '1'.repeat(64) }, { stage: 'pack', key: '2'.repeat(64) }]);
-    expect(m.artifacts.map((a: { file: string }) => a.file)).toEqual(['ebtest-1.4.0-rc.1-amd64.tar.zst', 'ebtest-image-1.4.0-rc.1_1.4.0~rc.1_amd64.deb', 'ebtest_1.4.0~rc.1_amd64.deb', 'install.sh']);
+    expect(m.artifacts.map((a: { file: string }) => a.file)).toEqual(['ebtest-1.4.0-rc.1-amd64.cdx.json', 'ebtest-1.4.0-rc.1-amd64.tar.zst', 'ebtest-image-1.4.0-rc.1_1.4.0~rc.1_amd64.deb', 'ebtest_1.4.0~rc.1_amd64.deb', 'install.sh']);
     for (const a of m.artifacts) expect(a.bytes).toBe(fs.statSync(path.join(work, 'out1', a.file)).size);
     expect(text).not.toContain('/somewhere');
     expect(m.sourceDateEpoch).toBe(SDE);
@@ -91,11 +94,14 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd', 'tar', 'sha256sum',
     expect(new Set(inTarball)).toEqual(inDebs);
     expect(inTarball).toContain('./usr/sbin/ebtestctl');
     expect(inTarball).toContain('./usr/lib/ebtest/images/1.4.0-rc.1/usr/bin/su');
+    // The image carries its own SBOM, byte for byte the artifact.
+    const inImage = execaSync('sh', ['-c', `tar --zstd -xOf '${first.tarball}' ./usr/lib/ebtest/images/1.4.0-rc.1/usr/share/ephemeral-builder/sbom.cdx.json`]).stdout;
+    expect(`${inImage}\n`).toBe(fs.readFileSync(first.sbom, 'utf8'));
   });
 
   it('gives byte-identical artifacts when run again', async () => {
     const second = await packStage.run(input(path.join(work, 'out2')), fixtureCtx(recipe, work));
-    for (const k of ['imageDeb', 'hostDeb', 'tarball', 'installSh', 'manifest', 'sha256sums'] as const) {
+    for (const k of ['imageDeb', 'hostDeb', 'tarball', 'installSh', 'sbom', 'manifest', 'sha256sums'] as const) {
       expect(fs.readFileSync(second[k]).equals(fs.readFileSync(first[k])), k).toBe(true);
     }
   });

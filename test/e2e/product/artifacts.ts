@@ -125,7 +125,7 @@ export default {
 `;
 }
 
-const ROLES = ['hostDeb', 'imageDeb', 'tarball', 'installSh', 'sha256sums', 'manifest'] as const;
+const ROLES = ['hostDeb', 'imageDeb', 'tarball', 'installSh', 'sbom', 'sha256sums', 'manifest'] as const;
 
 async function lock(file: string): Promise<() => void> {
   for (let i = 0; ; i++) {
