@@ -1,7 +1,9 @@
 // The recipe schema: every field a recipe may set, its type, its default and its documentation.
 // Reads: all recipe keys. The descriptions here are the source of the generated recipe reference,
 // so say what a field does for the host admin, not how it is parsed.
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isValidSemver } from '../util/semver.ts';
 
 /** Names become Debian package names, unit names and paths: keep to what all three accept. */
 const safeName = z
@@ -11,15 +13,13 @@ const safeName = z
 /** systemd size syntax as used by MemoryMax= and tmpfs size=. */
 const size = z.string().regex(/^[0-9]+[KMGT]?$/, 'must be a size such as 512M or 2G');
 
-const semverLike = z.string().regex(
-  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/,
-  'must be a semantic version such as 1.4.0 or 1.4.0-rc.1',
-);
+/** Checked by the semver package, as --version is: "1.0.0-01" (a leading zero) is not a version. */
+const semverLike = z.string().refine(isValidSemver, 'must be a semantic version such as 1.4.0 or 1.4.0-rc.1');
 
-const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** node's own address parser: "::::" or "1.2.3" are not addresses. Brackets around IPv6 are allowed. */
 const listenAddress = z
   .string()
-  .refine((s) => ipv4.test(s) || /^\[?[0-9a-fA-F:]+\]?$/.test(s) && s.includes(':'), 'must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1');
+  .refine((s) => isIP(s.replace(/^\[(.*)\]$/, '$1')) !== 0, 'must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1');
 
 /** http(s) URLs only: apt's other methods (file:, cdrom:) would read the build machine. */
 function httpUrl(message: string) {
