@@ -51,7 +51,7 @@ export class StageError extends Error {
   }
 }
 
-/** The build was interrupted (SIGINT/SIGTERM). Exit 130, as shells report a SIGINT death. */
+/** The build was interrupted (SIGINT/SIGTERM). Exit 128 + the signal's number, as shells report a death by it. */
 export class Interrupted extends Error {
   override name = 'Interrupted';
   readonly signal: string;
@@ -61,12 +61,12 @@ export class Interrupted extends Error {
   }
 }
 
-export const EXIT = { ok: 0, failed: 1, badInput: 2, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: 1, badInput: 2, interrupted: 130, terminated: 143 } as const;
 
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof Interrupted) return EXIT.interrupted;
+  if (err instanceof Interrupted) return err.signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted;
   if (err instanceof RecipeError || err instanceof UsageError || err instanceof HostToolMissing) return EXIT.badInput;
-  if (err instanceof StageError && err.cause instanceof Interrupted) return EXIT.interrupted;
+  if (err instanceof StageError && err.cause instanceof Interrupted) return exitCodeFor(err.cause);
   if (err instanceof StageError && (err.cause instanceof RecipeError || err.cause instanceof HostToolMissing)) return EXIT.badInput;
   return EXIT.failed;
 }

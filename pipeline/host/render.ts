@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { RecipeError } from '../errors.ts';
+import { ASSET_ROOT } from '../package-root.ts';
 import { renderImageLintianOverrides } from '../pack/lintian-image-overrides.ts';
 import type { ResolvedRecipe } from '../recipe/resolve.ts';
 
@@ -42,7 +43,7 @@ export interface HostPackageFiles {
 /** The recipe fields the host files need; a ResolvedRecipe has them all. */
 export type HostRecipe = Pick<ResolvedRecipe, 'name' | 'version' | 'description' | 'ssh' | 'limits' | 'binds' | 'user'>;
 
-export const HOST_DIR = path.resolve(import.meta.dirname, '../../host');
+export const HOST_DIR = path.join(ASSET_ROOT, 'host');
 
 // Values that end up inside single-quoted shell words, unit lines and nspawn's colon-separated
 // bind syntax: keep them to characters that mean nothing to any of the three.

@@ -23,7 +23,9 @@ export async function loadRecipe(file: string, overrides: { version?: string } =
   try {
     mod = (await import(pathToFileURL(abs).href)) as { default?: unknown };
   } catch (err) {
-    throw new RecipeError(`recipe: ${file} could not be loaded: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    throw new RecipeError(`recipe: ${file} could not be loaded: ${message}`,
+      /outside a module|ERR_REQUIRE_ESM|Unexpected token 'export'/.test(message) ? 'recipes are ES modules: add "type": "module" to the nearest package.json (ephemeral-builder init does)' : undefined);
   }
   if (mod.default === undefined) throw new RecipeError(`recipe: ${file} has no default export`, 'end the module with `export default defineRecipe({...})`');
   const recipe = mod.default;

@@ -3,6 +3,7 @@
 // against the mirror live in resolve.ts.
 import fs from 'node:fs';
 import path from 'node:path';
+import { ASSET_ROOT, overlayScript } from '../package-root.ts';
 import type { Recipe } from './schema.ts';
 
 /** Users and groups Debian's base system and our packages create; the builder must not reuse them. */
@@ -12,12 +13,12 @@ const SYSTEM_USERS = ['root', 'daemon', 'bin', 'sys', 'sync', 'games', 'man', 'l
 /** uids and gids reserved by Debian policy or systemd: nobody, dynamic users, container ranges. */
 const RESERVED_IDS = new Set([65534]);
 
-export const BUILTIN_OVERLAYS_DIR = path.resolve(import.meta.dirname, '../../overlays');
+export const BUILTIN_OVERLAYS_DIR = path.join(ASSET_ROOT, 'overlays');
 
 export interface OverlayRef {
   /** As written in the recipe. */
   name: string;
-  /** Absolute directory holding files/ and/or overlay.ts. */
+  /** Absolute directory holding files/ and/or overlay.ts (overlay.js in the installed package). */
   dir: string;
 }
 
@@ -48,7 +49,7 @@ export function checkRules(recipe: Recipe, recipeDir: string): { problems: strin
       return;
     }
     const hasFiles = fs.existsSync(path.join(dir, 'files'));
-    const hasScript = fs.existsSync(path.join(dir, 'overlay.ts'));
+    const hasScript = overlayScript(dir) !== undefined;
     if (!hasFiles && !hasScript) problems.push(`${at}: ${dir} has neither files/ nor overlay.ts`);
     if (hasFiles) problems.push(...findEscapes(path.join(dir, 'files')).map((p) => `${at}: ${p}`));
     overlays.push({ name, dir });

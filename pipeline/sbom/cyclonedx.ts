@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-library';
 import { PackageURL } from 'packageurl-js';
 import type { InstalledPackage } from '../stage.ts';
-import { BUILDER_VERSION } from '../version.ts';
+import { BUILDER_VERSION } from '../package-root.ts';
 import type { PackageLicences } from './copyright-licenses.ts';
 
 export const SBOM_SPEC = '1.6';

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { copyFilesInto } from '../overlay/copy-files.ts';
 import type { OverlayDefinition } from '../overlay/define.ts';
 import { ImageRoot } from '../overlay/image-root.ts';
+import { overlayScript } from '../package-root.ts';
 import type { RootfsTree, Stage } from '../stage.ts';
 import { stdoutOf } from '../util/exec.ts';
 import { treeDigestSync } from '../util/tree-digest.ts';
@@ -48,8 +49,8 @@ export const overlaysStage: Stage<RootfsTree, RootfsTree> = {
 };
 
 async function loadOverlay(dir: string): Promise<OverlayDefinition | undefined> {
-  const file = path.join(dir, 'overlay.ts');
-  if (!fs.existsSync(file)) return undefined;
+  const file = overlayScript(dir);
+  if (!file) return undefined;
   const mod = (await import(pathToFileURL(file).href)) as { default?: OverlayDefinition };
   if (!mod.default || typeof mod.default.apply !== 'function') {
     throw new Error(`${file} must \`export default defineOverlay({ description, apply })\``);

@@ -1,5 +1,6 @@
-// Build faults, with what each must leave behind: Ctrl-C at each stage exits 130 with nothing
-// partial in OUT, no mount, no process and no poisoned cache; a full output or cache filesystem
+// Build faults, with what each must leave behind: Ctrl-C at each stage exits 130 (SIGTERM, as a
+// CI runner stops a job, 143 after the same cleanup) with nothing partial in OUT, no mount, no
+// process and no poisoned cache; a full output or cache filesystem
 // gives a clear error and no half-written output; two builds sharing a cache both succeed.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -66,14 +67,18 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'mount'] }, '
     expect(r.stderr).toMatch(/bootstrap: start \(cache miss\)/);
   });
 
-  for (const [stage, marker] of [['bootstrap (restoring from cache)', /bootstrap: start \(cache hit\)/], ['verify (nspawn session)', /verify: sshd -t/]] as const) {
-    it(`Ctrl-C during ${stage}`, async () => {
+  for (const [stage, marker, signal, code] of [
+    ['bootstrap (restoring from cache)', /bootstrap: start \(cache hit\)/, 'SIGINT', 130],
+    ['verify (nspawn session)', /verify: sshd -t/, 'SIGTERM', 143],
+  ] as const) {
+    it(`${signal} during ${stage}`, async () => {
       const out = path.join(tmp, `out-${stage.split(' ')[0]}`);
       const run = start(['--out', out, '--cache-dir', cache, '--stop-after', 'verify']);
       await waitFor(run.stderr, marker);
-      run.child.kill('SIGINT');
+      run.child.kill(signal);
       const r = await run.child;
-      expect(r.exitCode).toBe(130);
+      expect(r.exitCode).toBe(code);
+      expect(run.stderr()).toContain(`interrupted (${signal}): stopped and cleaned up`);
       expectClean(out, cache, run.child.pid as number);
       const again = await runCli(['build', 'recipes/minimal.ts', '--dry-run', '--cache-dir', cache]);
       expect(again.stdout).toMatch(/^bootstrap\t[0-9a-f]{64}\thit$/m);

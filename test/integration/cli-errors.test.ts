@@ -49,6 +49,10 @@ describeWith({ root: true, tools: ['setpriv'] }, 'CLI errors', () => {
     const stage = await runCli(['build', '--stop-after', 'lunch']);
     expect(stage.exitCode).toBe(2);
     expect(stage.stderr).toMatch(/Allowed choices are bootstrap, steps, overlays, verify, pack/);
+    // With --json, a usage error is a JSON line on stdout as well.
+    const json = await runCli(['build', '--json', '--stop-after', 'lunch']);
+    expect(json.exitCode).toBe(2);
+    expect(JSON.parse(json.stdout)).toMatchObject({ event: 'error', kind: 'usage', message: expect.stringContaining("argument 'lunch' is invalid") });
   });
 
   it('names the Debian package of a missing host tool', async () => {

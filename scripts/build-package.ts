@@ -1,0 +1,29 @@
+// Builds what `npm pack` ships (run by the `prepack` script): dist/ with the compiled pipeline and
+// built-in overlays (JavaScript and type declarations), and beside them, in the same layout, what
+// they read at run time: the host files, the overlays' files/ and src/, and the man page generated
+// from the command definitions. The checkout itself runs from source and needs none of this.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { program } from '../pipeline/commands/program.ts';
+import { manPage } from '../pipeline/docs/command-docs.ts';
+import { BUILDER_VERSION } from '../pipeline/package-root.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const DIST = path.join(ROOT, 'dist');
+
+fs.rmSync(DIST, { recursive: true, force: true });
+execFileSync(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+
+// Copied as they are: cpSync keeps modes, so scripts stay executable.
+fs.cpSync(path.join(ROOT, 'host'), path.join(DIST, 'host'), { recursive: true });
+for (const overlay of fs.readdirSync(path.join(ROOT, 'overlays'))) {
+  for (const part of ['files', 'src']) {
+    const from = path.join(ROOT, 'overlays', overlay, part);
+    if (fs.existsSync(from)) fs.cpSync(from, path.join(DIST, 'overlays', overlay, part), { recursive: true });
+  }
+}
+const epoch = process.env.SOURCE_DATE_EPOCH ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000) : new Date();
+fs.mkdirSync(path.join(DIST, 'man'), { recursive: true });
+fs.writeFileSync(path.join(DIST, 'man/ephemeral-builder.1'), manPage(program(), BUILDER_VERSION, epoch.toISOString().slice(0, 10)));
+process.stdout.write(`built ${path.relative(process.cwd(), DIST)}/ for ephemeral-builder ${BUILDER_VERSION}\n`);
