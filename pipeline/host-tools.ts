@@ -20,6 +20,12 @@ export const TOOL_PACKAGES: Record<string, string> = {
   'dpkg-shlibdeps': 'dpkg-dev',
 };
 
+/**
+ * The Debian packages a build machine installs: every tool's above, and ca-certificates and curl
+ * for the release jobs' downloads and API calls (the setup.sh that `init` writes lists these).
+ */
+export const BUILD_MACHINE_PACKAGES: string[] = [...new Set([...Object.values(TOOL_PACKAGES).flatMap((p) => p.split(' ')), 'ca-certificates', 'curl'])].sort();
+
 export function hasTool(tool: string): boolean {
   return execaSync('sh', ['-c', `command -v "$1" >/dev/null`, 'sh', tool], { reject: false }).exitCode === 0;
 }

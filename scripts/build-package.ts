@@ -1,7 +1,8 @@
 // Builds what `npm pack` ships (run by the `prepack` script): dist/ with the compiled pipeline and
-// built-in overlays (JavaScript and type declarations), and beside them, in the same layout, what
-// they read at run time: the host files, the overlays' files/ and src/, and the man page generated
-// from the command definitions. The checkout itself runs from source and needs none of this.
+// built-in overlays (JavaScript and type declarations), and beside them, in the checkout's layout,
+// what they read at run time: the host files, the overlays' files/ and src/, init's templates with
+// the CI pipeline and scripts, and the man page generated from the command definitions. The
+// checkout itself runs from source and needs none of this.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,6 +24,10 @@ for (const overlay of fs.readdirSync(path.join(ROOT, 'overlays'))) {
     if (fs.existsSync(from)) fs.cpSync(from, path.join(DIST, 'overlays', overlay, part), { recursive: true });
   }
 }
+// What `init` gives a new repository: the templates, this repository's pipeline and its CI scripts.
+fs.cpSync(path.join(ROOT, 'templates'), path.join(DIST, 'templates'), { recursive: true });
+fs.cpSync(path.join(ROOT, '.gitlab-ci.yml'), path.join(DIST, '.gitlab-ci.yml'));
+fs.cpSync(path.join(ROOT, 'scripts/ci'), path.join(DIST, 'scripts/ci'), { recursive: true });
 const epoch = process.env.SOURCE_DATE_EPOCH ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000) : new Date();
 fs.mkdirSync(path.join(DIST, 'man'), { recursive: true });
 fs.writeFileSync(path.join(DIST, 'man/ephemeral-builder.1'), manPage(program(), BUILDER_VERSION, epoch.toISOString().slice(0, 10)));

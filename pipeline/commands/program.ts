@@ -6,6 +6,7 @@ import { UsageError } from '../errors.ts';
 import { BUILDER_VERSION } from '../package-root.ts';
 import { STAGE_NAMES } from '../stage.ts';
 import { buildCommand, defaultCacheDir } from './build.ts';
+import { initCommand } from './init.ts';
 import { diffCommand, outdatedCommand, type OutdatedFlags } from './inspect.ts';
 import { publishCommand } from './publish.ts';
 
@@ -61,6 +62,11 @@ export function program(): Command {
     .option('--json', 'print the difference as JSON (sorted, stable)')
     .option('-o, --output <file>', 'write it to a file (whole or not at all) instead of stdout')
     .action(diffCommand);
+  cmd.command('init')
+    .description('start a repository of your own: package.json pinning this builder, a recipe, an example overlay, setup.sh, .gitlab-ci.yml')
+    .argument('[dir]', 'where (created if missing; existing files are never overwritten)', '.')
+    .option('--name <name>', 'the image\'s name (default: from the directory)')
+    .action(initCommand);
   cmd.command('completion')
     .description('print the bash completion script; install it with `ephemeral-builder completion > /etc/bash_completion.d/ephemeral-builder`')
     .argument('[shell]', 'the shell to complete in (bash)', 'bash')

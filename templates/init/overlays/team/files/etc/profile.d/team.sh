@@ -1,0 +1,3 @@
+# Sourced by every `bash -l` GitLab Runner starts: keep it silent and free of anything that needs a
+# terminal (a job has none).
+export LANG=C.UTF-8
