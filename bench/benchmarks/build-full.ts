@@ -2,7 +2,7 @@
 // verify, pack → image .deb, host .deb, .tar.zst, install.sh, manifest, SHA256SUMS) against the
 // hand-made equivalent: mmdebstrap, then `tar | zstd` of the tree at the recipe's tarball level,
 // then `dpkg-deb -b` of it with the recipe's .deb compressor and level. Three rounds, alternating.
-// Target (issue 5): report the stage breakdown (stacked bar per build).
+// Target: report the stage breakdown (stacked bar per build).
 import fs from 'node:fs';
 import path from 'node:path';
 import { alternate, medianOf, type Benchmark, type Side } from '../lib/bench.ts';

@@ -9,7 +9,7 @@
 // start before refresh-filter) and with SYSCALL_FILTER=no (no filter, the opt-out an admin may
 // choose). And the floor of any container per connection: systemd-nspawn's own start, against
 // the allowance the target leaves.
-// Target (issue 4): p50 and p95 at most 1.1 × the anchor.
+// Target: p50 and p95 at most 1.1 × the anchor.
 import { alternate, limitHeadline, ratioHeadline, type Alternated, seriesOf, type Benchmark, type Side } from '../lib/bench.ts';
 import { KEY_DIR } from '../../overlays/sshd/overlay.ts';
 import { bannerMs, PRODUCT, productHost, sshRun, USER, waitIdle, type ProductHost } from '../lib/product-host.ts';

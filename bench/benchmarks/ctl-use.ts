@@ -2,7 +2,7 @@
 // booted host, switching between two installed image versions, and rollback through apt: the two
 // versions published to a signed repository (pipeline/publish), served on loopback and added the
 // admin way; then `apt-get install --allow-downgrades <name>=1.0.0` and back to 1.1.0.
-// Targets (issue 4): `use` under 100 ms; apt times reported.
+// Targets: `use` under 100 ms; apt times reported.
 import fs from 'node:fs';
 import path from 'node:path';
 import { publish } from '../../pipeline/publish/publish.ts';

@@ -2,7 +2,7 @@
 // ar) against `dpkg-deb -Zxz -z6 --root-owner-group -b` with the recipe's compressor and level, on
 // the same staging directory: the verified tree of recipes/default.ts under
 // usr/lib/<name>/images/<ver>/ plus DEBIAN/control, made once outside the timed region.
-// Five rounds, alternating. Target (issue 3): no slower than dpkg-deb (≤ 1.0 ×).
+// Five rounds, alternating. Target: no slower than dpkg-deb (≤ 1.0 ×).
 import path from 'node:path';
 import { alternate, limitHeadline, medianOf, ratioHeadline, sizeOf, type Benchmark, type Side } from '../lib/bench.ts';
 import { CLI_NODE_FLAGS } from '../lib/cli-build.ts';

@@ -2,8 +2,8 @@
 // recipes/minimal.ts and recipes/default.ts. The process tree is sampled every 0.2 s: the sum of
 // every process's RSS at one tick (node, mmdebstrap's apt and dpkg, nspawn, xz, zstd...), and each
 // program's own high-water mark (VmHWM) — node's is the memory our code holds. GNU time adds the
-// largest single process. Targets: < 300 MB and flat as the image grows (issue 5), and node itself
-// under 200 MB whatever the image size (issue 3).
+// largest single process. Targets: < 300 MB and flat as the image grows, and node itself
+// under 200 MB whatever the image size.
 import fs from 'node:fs';
 import path from 'node:path';
 import { limitHeadline, seriesOf, type Benchmark } from '../lib/bench.ts';

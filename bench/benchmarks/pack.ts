@@ -2,8 +2,8 @@
 // against `tar --sort=name --numeric-owner -cf - -C TREE . | zstd -T0 -LEVEL` on the same verified
 // tree of recipes/default.ts, at the recipe's tarball level and at the --fast level. Both run as a
 // process of their own; five rounds each, alternating, after one untimed read of the tree so that
-// both sides find it in the page cache. Target (issue 3): at most 1.2 ×; peak memory reported
-// (issue 3: under 200 MB whatever the image size).
+// both sides find it in the page cache. Target: at most 1.2 ×; peak memory reported
+// (under 200 MB whatever the image size).
 import os from 'node:os';
 import path from 'node:path';
 import { FAST_TARBALL_LEVEL, TARBALL_LONG } from '../../pipeline/stages/pack.ts';

@@ -2,7 +2,7 @@
 // and git, then "done"), against one connection at a time running the same job. Each connection is
 // timed from spawning ssh to its exit; every one must succeed. Three bursts per size, interleaved
 // with single connections. The anchor sshd -i gets one burst per size, for context.
-// Target (issue 5): all succeed, and p95 of a burst at most 3 × a single connection (median).
+// Target: all succeed, and p95 of a burst at most 3 × a single connection (median).
 import { limitHeadline, seriesOf, type Benchmark } from '../lib/bench.ts';
 import { load1 } from '../lib/machine.ts';
 import { PRODUCT, productHost, sshRun, waitIdle, type ProductHost } from '../lib/product-host.ts';

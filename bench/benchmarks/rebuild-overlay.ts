@@ -2,7 +2,7 @@
 // cache warm, against a cold build (--no-cache) of the same recipe in the same run. The recipe is
 // a bench variant of recipes/default.ts with one extra overlay whose file changes before every
 // rebuild, so the bootstrap is a cache hit and every later stage really runs.
-// Target (issue 2): at most 10 % of the cold build.
+// Target: at most 10 % of the cold build.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';

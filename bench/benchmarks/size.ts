@@ -1,7 +1,7 @@
 // size: how small our artifacts are against a plain strong compression of the same cleaned
 // (verified) tree: our .tar.zst against `tar | zstd -19 --long`, and our image .deb against
 // `tar | xz -9` of the same data. Sizes are deterministic, so one run each. Uses the outputs the
-// pack and deb benchmarks left in this invocation, or makes them. Target (issue 5): within 5 %.
+// pack and deb benchmarks left in this invocation, or makes them. Target: within 5 %.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ratioHeadline, seriesOf, sizeOf, type Benchmark } from '../lib/bench.ts';

@@ -8,7 +8,6 @@ import type { ResolvedRecipe } from '../recipe/resolve.ts';
 import type { ControlFields } from './control.ts';
 import { artifactNames, imageDir, type ArtifactNames } from './debian-version.ts';
 import { docFiles, lintianOverridesFile } from './doc-files.ts';
-import { SBOM_PATH } from '../sbom/image-sbom.ts';
 import { mergeEntries, scanTree, syntheticEntries, type SyntheticFile, type TarEntry } from './tar-entries.ts';
 
 export type LayoutRecipe = Pick<ResolvedRecipe, 'name' | 'version' | 'architecture' | 'maintainer' | 'description' | 'suite' | 'user' | 'digest' | 'sourceDateEpoch'>;
@@ -68,7 +67,10 @@ export function controlFields(r: LayoutRecipe, names: ArtifactNames, hostDepends
  * Both packages' files and the tarball's. `rootfs` is scanned once; each list is merged on its
  * own (parents added, sorted, hard links resolved per archive).
  */
-export async function packLayout(r: LayoutRecipe, rootfs: string, hostFiles: HostPackageFiles, sbom?: string): Promise<PackLayout> {
+/** A file pack adds inside the image (its SBOM, what it is): a path in the image and its text. */
+export interface ImageRecordFile { path: string; content: string }
+
+export async function packLayout(r: LayoutRecipe, rootfs: string, hostFiles: HostPackageFiles, records: ImageRecordFile[] = []): Promise<PackLayout> {
   const names = artifactNames(r.name, r.version, r.architecture);
   const sde = r.sourceDateEpoch;
   const fields = controlFields(r, names, hostFiles.depends);
@@ -86,7 +88,7 @@ export async function packLayout(r: LayoutRecipe, rootfs: string, hostFiles: Hos
     }),
     lintianOverridesFile(names.imagePackage, hostFiles.lintianOverrides.image),
     // Inside the image, so that a host (and a job) can read what the image it runs holds.
-    ...(sbom === undefined ? [] : [{ path: `${dir}${SBOM_PATH}`, mode: 0o644, content: sbom }]),
+    ...records.map((f) => ({ path: `${dir}${f.path}`, mode: 0o644, content: f.content })),
   ], sde);
 
   const hostExtra: SyntheticFile[] = docFiles({

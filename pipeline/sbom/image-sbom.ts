@@ -1,7 +1,8 @@
 // The SBOM of a verified image tree: its dpkg database, each package's machine-readable copyright
 // file, and os-release for the purl's distro qualifier. Where it goes: into the image itself at
 // SBOM_PATH (so a host, and a job, can read what the image holds) and into out/ as a release
-// artifact. Reads: name, version, architecture, sourceDateEpoch.
+// artifact. Next to it, IMAGE_INFO_PATH says what the image is. Reads: name, version,
+// architecture, sourceDateEpoch, digest.
 import { ImageRoot } from '../overlay/image-root.ts';
 import type { ResolvedRecipe } from '../recipe/resolve.ts';
 import type { VerifiedTree } from '../stage.ts';
@@ -11,6 +12,18 @@ import { installedPackages } from './dpkg-status.ts';
 
 /** Where every image carries its own SBOM. */
 export const SBOM_PATH = '/usr/share/ephemeral-builder/sbom.cdx.json';
+/** And what it is, as shell variables a host tool can source: name, version, build date, digests. */
+export const IMAGE_INFO_PATH = '/usr/share/ephemeral-builder/image.env';
+
+export function imageInfo(tree: Pick<VerifiedTree, 'treeDigest'>, r: Pick<ResolvedRecipe, 'name' | 'version' | 'architecture' | 'sourceDateEpoch' | 'digest'>): string {
+  return [
+    '# What this image is (written by ephemeral-builder when it packed the image).',
+    `IMAGE_NAME=${r.name}`, `IMAGE_VERSION=${r.version}`, `IMAGE_ARCHITECTURE=${r.architecture}`,
+    // SOURCE_DATE_EPOCH: the newest Release date of its sources, the image's "as of" date.
+    `IMAGE_DATE=${r.sourceDateEpoch}`, `IMAGE_DATE_UTC=${new Date(r.sourceDateEpoch * 1000).toISOString().replace('.000Z', 'Z')}`,
+    `IMAGE_TREE_SHA256=${tree.treeDigest}`, `IMAGE_RECIPE_SHA256=${r.digest}`, '',
+  ].join('\n');
+}
 
 /** debian-13, or debian-<codename> for a release without a number (testing, unstable). */
 function distroOf(image: ImageRoot): string {

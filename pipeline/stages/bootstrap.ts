@@ -6,7 +6,7 @@
 // repositories, sourceDateEpoch.
 import fs from 'node:fs';
 import path from 'node:path';
-import { requireRoot, requireTools } from '../host-tools.ts';
+import { buildMachineArchitecture, requireRoot, requireRunnable, requireTools } from '../host-tools.ts';
 import { ImageRoot } from '../overlay/image-root.ts';
 import { debLines, writeImageSources } from '../sources/apt-sources.ts';
 import { sourceRecord, type ResolvedSource } from '../sources/resolve-sources.ts';
@@ -21,6 +21,7 @@ export const bootstrapStage: Stage<void, RootfsTree> = {
   verify(recipe) {
     requireRoot(`${recipe.bootstrapper} and systemd-nspawn need it`);
     requireTools([recipe.bootstrapper, 'tar', 'zstd', 'systemd-nspawn']);
+    requireRunnable(recipe.architecture, buildMachineArchitecture());
   },
 
   cacheKey(r) {

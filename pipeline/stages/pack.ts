@@ -19,7 +19,7 @@ import { OutputStaging } from '../pack/staging.ts';
 import { packTarball } from '../pack/tarball.ts';
 import { assertNoXattrs, requireGetfattr } from '../pack/xattrs.ts';
 import type { ResolvedRecipe } from '../recipe/resolve.ts';
-import { imageSbom } from '../sbom/image-sbom.ts';
+import { IMAGE_INFO_PATH, imageInfo, imageSbom, SBOM_PATH } from '../sbom/image-sbom.ts';
 import type { Stage, StageContext, VerifiedTree } from '../stage.ts';
 import type { Plan } from '../ui/reporter.ts';
 import { stdoutOf } from '../util/exec.ts';
@@ -143,7 +143,7 @@ export const packStage: Stage<PackInput, Artifacts> = {
     ctx.progress('SBOM');
     const sbom = imageSbom(tree, r);
     ctx.progress('scanning the tree');
-    const layout = await packLayout(r, tree.rootfs, hostFiles, sbom);
+    const layout = await packLayout(r, tree.rootfs, hostFiles, [{ path: SBOM_PATH, content: sbom }, { path: IMAGE_INFO_PATH, content: imageInfo(tree, r) }]);
     const { names } = layout;
     const debSpec = debCompression(r, fast);
     ctx.log(`image ${names.imageDeb}: ${layout.image.data.length} entries; .deb members ${debSpec.tool} -${debSpec.level}; tarball zstd -${tarballLevel(r, fast)}`);

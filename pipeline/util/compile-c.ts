@@ -4,18 +4,14 @@
 // path. Only for the build machine's own architecture: there is no cross compiler here.
 import fs from 'node:fs';
 import path from 'node:path';
-import { requireTools } from '../host-tools.ts';
+import { buildMachineArchitecture, requireTools } from '../host-tools.ts';
 import type { RunTool } from './exec.ts';
 
 export const COMPILE_ENV = { DEB_BUILD_MAINT_OPTIONS: 'hardening=+all', LC_ALL: 'C' };
 
-const DEBIAN_ARCHITECTURES: Partial<Record<NodeJS.Architecture, string>> = {
-  x64: 'amd64', arm64: 'arm64', arm: 'armhf', ia32: 'i386', ppc64: 'ppc64el', s390x: 's390x', riscv64: 'riscv64',
-};
-
 /** Whether a binary compiled here runs on an image or host of this Debian architecture. */
 export function compilesFor(architecture: string): boolean {
-  return DEBIAN_ARCHITECTURES[process.arch] === architecture;
+  return buildMachineArchitecture() === architecture;
 }
 
 export function requireCompiler(): void {

@@ -3,12 +3,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
+import { execa } from 'execa';
 import { afterAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
 import { runCli, tempDir } from '../helpers/cli.ts';
-import { TEST_CACHE } from '../helpers/paths.ts';
+import { CLI, TEST_CACHE } from '../helpers/paths.ts';
 
-describeWith({ root: true, tools: ['setpriv'] }, 'CLI errors', () => {
+describeWith({ root: true, tools: ['setpriv', 'unshare', 'arch-test'] }, 'CLI errors', () => {
   const tmp = tempDir('cli-errors');
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -61,6 +62,20 @@ describeWith({ root: true, tools: ['setpriv'] }, 'CLI errors', () => {
       { env: { PATH: '/usr/local/bin:/usr/bin:/bin' } });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('error: debootstrap is not installed: apt-get install debootstrap');
+  });
+
+  it('refuses an architecture this machine cannot run, before anything is downloaded, naming what to install', async () => {
+    // binfmt_misc is per user namespace since Linux 6.7: an empty one there is a machine without qemu.
+    const file = recipe('arm', `{ architecture: 'arm64', packages: ['openssh-server', 'git', 'bash'] }`);
+    const out = path.join(tmp, 'out-arm');
+    const r = await execa('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c',
+      'mount -t binfmt_misc none /proc/sys/fs/binfmt_misc && exec "$@"', 'sh', process.execPath, CLI, 'build', file, '--out', out, '--cache-dir', TEST_CACHE],
+    { reject: false, env: { CI: '1' }, stdin: 'ignore' });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('error: this amd64 machine cannot run arm64 programs (arch-test: arm64: not supported on this machine/kernel)');
+    expect(r.stderr).toContain('apt-get install qemu-user-static binfmt-support');
+    expect(r.stderr).not.toMatch(/bootstrap: start/);
+    expect(fs.existsSync(out)).toBe(false);
   });
 
   it('says to run as root when it is not', async () => {

@@ -97,6 +97,9 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd', 'tar', 'sha256sum',
     // The image carries its own SBOM, byte for byte the artifact.
     const inImage = execaSync('sh', ['-c', `tar --zstd -xOf '${first.tarball}' ./usr/lib/ebtest/images/1.4.0-rc.1/usr/share/ephemeral-builder/sbom.cdx.json`]).stdout;
     expect(`${inImage}\n`).toBe(fs.readFileSync(first.sbom, 'utf8'));
+    // And says what it is, for the host tool.
+    const info = execaSync('sh', ['-c', `tar --zstd -xOf '${first.tarball}' ./usr/lib/ebtest/images/1.4.0-rc.1/usr/share/ephemeral-builder/image.env`]).stdout;
+    expect(info).toContain(`\nIMAGE_NAME=ebtest\nIMAGE_VERSION=1.4.0-rc.1\nIMAGE_ARCHITECTURE=amd64\nIMAGE_DATE=${SDE}\n`);
   });
 
   it('gives byte-identical artifacts when run again', async () => {
