@@ -11,7 +11,7 @@
 // the allowance the target leaves.
 // Target: p50 and p95 at most 1.1 × the anchor.
 import { alternate, limitHeadline, ratioHeadline, type Alternated, seriesOf, type Benchmark, type Side } from '../lib/bench.ts';
-import { KEY_DIR } from '../../overlays/sshd/overlay.ts';
+import { KEY_DIR } from '../../pipeline/image-contract.ts';
 import { bannerMs, PRODUCT, productHost, sshRun, USER, waitIdle, type ProductHost } from '../lib/product-host.ts';
 import type { Series } from '../lib/results.ts';
 import { percentile } from '../lib/stats.ts';

@@ -2,6 +2,7 @@
 // group, shadow and gshadow (deterministic: no useradd timestamps), plus the empty home mount point.
 // Reads: user.name, user.uid, user.gid, user.shell, sourceDateEpoch.
 import { defineOverlay } from '../../pipeline/overlay/define.ts';
+import { homeOf } from '../../pipeline/image-contract.ts';
 import { addUser } from './passwd.ts';
 
 const MODES = { passwd: 0o644, group: 0o644, shadow: 0o640, gshadow: 0o640 } as const;
@@ -10,7 +11,7 @@ export default defineOverlay({
   description: 'adds the builder user without useradd, so no timestamp depends on the build date',
   apply({ image, recipe }) {
     const { user } = recipe;
-    const home = `/home/${user.name}`;
+    const home = homeOf(user.name);
     const tables = {
       passwd: image.readText('/etc/passwd'),
       group: image.readText('/etc/group'),

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compileC, compilesFor, requireCompiler } from '../../pipeline/util/compile-c.ts';
 import { defineOverlay } from '../../pipeline/overlay/define.ts';
-import { CONTAINER_INIT } from '../../pipeline/verify/lint-rules.ts';
+import { BUILDER_ENV, CONTAINER_INIT } from '../../pipeline/image-contract.ts';
 
 const SOURCE = path.join(import.meta.dirname, 'src/container-init.c');
 
@@ -19,7 +19,7 @@ export default defineOverlay({
   },
   async apply({ image, recipe, workDir, run, log }) {
     const { name, uid, gid } = recipe.user;
-    image.writeFile('/usr/lib/ephemeral-builder/builder.env', `BUILDER_USER=${name}\nBUILDER_UID=${uid}\nBUILDER_GID=${gid}\n`);
+    image.writeFile(BUILDER_ENV, `BUILDER_USER=${name}\nBUILDER_UID=${uid}\nBUILDER_GID=${gid}\n`);
     for (const bind of recipe.binds) {
       const target = bind.target ?? bind.source;
       if (image.exists(target)) continue;

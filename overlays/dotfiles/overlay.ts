@@ -1,11 +1,8 @@
 // Overlay dotfiles: sanitizes the login-shell files of the template home (from /etc/skel) and of
 // root so that `bash -l` with a script on stdin and no terminal prints nothing and exits with the
 // script's status. Reads: nothing from the recipe.
+import { DOTFILES, sanitize } from '../../pipeline/login-dotfiles.ts';
 import { defineOverlay } from '../../pipeline/overlay/define.ts';
-import { sanitize } from './sanitize.ts';
-
-export const DOTFILES = ['/etc/skel/.bash_logout', '/etc/skel/.bashrc', '/etc/skel/.profile', '/root/.profile', '/root/.bashrc',
-  '/etc/bash.bashrc', '/etc/profile', '/etc/bash.bash_logout'];
 
 export default defineOverlay({
   description: 'removes clear_console, mesg, bash-completion and other terminal-only lines from login dotfiles',

@@ -1,11 +1,9 @@
 // Overlay sshd: a drop-in that makes the image's sshd fit for `sshd -i` behind a socket: public keys
 // only, only the builder, no root, no forwarding of any kind, host keys and authorized_keys read
-// from /etc/ssh/ephemeral, which the host binds in read-only at run time (no key ships in the
+// from the key directory, which the host binds in read-only at run time (no key ships in the
 // image), and no lastlog or motd, which fail on a read-only root. Reads: user.name.
+import { KEY_DIR, SSHD_DROP_IN } from '../../pipeline/image-contract.ts';
 import { defineOverlay } from '../../pipeline/overlay/define.ts';
-
-export const KEY_DIR = '/etc/ssh/ephemeral';
-export const DROP_IN = '/etc/ssh/sshd_config.d/ephemeral-builder.conf';
 
 export function sshdDropIn(user: string): string {
   return `# Installed by ephemeral-builder. Debian's sshd_config includes sshd_config.d/*.conf first,
@@ -41,7 +39,7 @@ PrintLastLog no
 export default defineOverlay({
   description: 'adds the sshd drop-in (keys from the host, builder only, no forwarding) and the key mount point',
   apply({ image, recipe }) {
-    image.writeFile(DROP_IN, sshdDropIn(recipe.user.name), { mode: 0o644 });
+    image.writeFile(SSHD_DROP_IN, sshdDropIn(recipe.user.name), { mode: 0o644 });
     image.mkdir(KEY_DIR, { mode: 0o755 });
   },
 });

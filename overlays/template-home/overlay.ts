@@ -4,13 +4,14 @@
 // Reads: user.name, user.uid, user.gid.
 import fs from 'node:fs';
 import path from 'node:path';
+import { homeOf, templateOf } from '../../pipeline/image-contract.ts';
 import { defineOverlay } from '../../pipeline/overlay/define.ts';
 
 export default defineOverlay({
   description: 'copies /etc/skel to the template home, owned by the builder',
   apply({ image, recipe }) {
     const { name, uid, gid } = recipe.user;
-    const template = `/home/${name}.template`;
+    const template = templateOf(name);
     image.remove(template);
     image.mkdir(template, { mode: 0o700, uid, gid });
     const copy = (rel: string) => {
@@ -31,8 +32,8 @@ export default defineOverlay({
     };
     copy('');
     // The mount point must exist and be empty.
-    const home = image.resolve(`/home/${name}`);
+    const home = image.resolve(homeOf(name));
     for (const leftover of fs.existsSync(home) ? fs.readdirSync(home) : []) fs.rmSync(path.join(home, leftover), { recursive: true, force: true });
-    image.mkdir(`/home/${name}`, { mode: 0o700, uid, gid });
+    image.mkdir(homeOf(name), { mode: 0o700, uid, gid });
   },
 });

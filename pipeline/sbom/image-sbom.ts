@@ -10,10 +10,6 @@ import { licencesFromCopyright } from './copyright-licenses.ts';
 import { renderSbom } from './cyclonedx.ts';
 import { installedPackages } from './dpkg-status.ts';
 
-/** Where every image carries its own SBOM. */
-export const SBOM_PATH = '/usr/share/ephemeral-builder/sbom.cdx.json';
-/** And what it is, as shell variables a host tool can source: name, version, build date, digests. */
-export const IMAGE_INFO_PATH = '/usr/share/ephemeral-builder/image.env';
 
 export function imageInfo(tree: Pick<VerifiedTree, 'treeDigest'>, r: Pick<ResolvedRecipe, 'name' | 'version' | 'architecture' | 'sourceDateEpoch' | 'digest'>): string {
   return [

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StageError } from '../errors.ts';
 import { requireTools } from '../host-tools.ts';
+import { homeOf } from '../image-contract.ts';
 import { ImageRoot } from '../overlay/image-root.ts';
 import { installedPackages } from '../sbom/dpkg-status.ts';
 import type { RootfsTree, Stage, VerifiedTree } from '../stage.ts';
@@ -47,7 +48,7 @@ export const verifyStage: Stage<RootfsTree, VerifiedTree> = {
     const session = await runnerSession(input.rootfs, recipe.user.name, keys, runnerScript(VERIFY_BODY), sessionLog);
     ctx.log(`session exit ${session.exitCode}\nstdout:\n${session.stdout}\nstderr:\n${session.stderr}`);
     if (fs.existsSync(sessionLog)) ctx.log(`container stderr:\n${fs.readFileSync(sessionLog, 'utf8')}`);
-    const expected = `${MARKER} user=${recipe.user.name} uid=${recipe.user.uid} home=/home/${recipe.user.name}\n${MARKER} done`;
+    const expected = `${MARKER} user=${recipe.user.name} uid=${recipe.user.uid} home=${homeOf(recipe.user.name)}\n${MARKER} done`;
     const sessionFindings: Finding[] = [];
     if (session.exitCode !== 0) {
       sessionFindings.push({ rule: 'session', message: `bash -l over ssh exited ${session.exitCode}${session.stderr ? `: ${session.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,

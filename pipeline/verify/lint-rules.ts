@@ -2,9 +2,8 @@
 // it; verify fails the build on any finding. Rules read the tree through ImageRoot, so symlinks
 // resolve inside the image. Reads: user, binds.
 import fs from 'node:fs';
-import { DOTFILES } from '../../overlays/dotfiles/overlay.ts';
-import { offends } from '../../overlays/dotfiles/sanitize.ts';
-import { DROP_IN, KEY_DIR } from '../../overlays/sshd/overlay.ts';
+import { DOTFILES, offends } from '../login-dotfiles.ts';
+import { CONTAINER_INIT, homeOf, KEY_DIR, SSHD_DROP_IN, templateOf } from '../image-contract.ts';
 import type { ImageRoot } from '../overlay/image-root.ts';
 import type { Recipe } from '../recipe/schema.ts';
 import { CHUNK, forEachChunk } from '../util/read-chunks.ts';
@@ -23,7 +22,6 @@ export interface LintRule {
 
 const finding = (rule: string, message: string, fix: string): Finding => ({ rule, message, fix });
 
-export const CONTAINER_INIT = '/usr/lib/ephemeral-builder/container-init';
 /** Private keys are PEM/OpenSSH text; files larger than this are binaries or archives, not keys. */
 const KEY_SCAN_MAX_BYTES = CHUNK;
 const KEY_MARKER = 'PRIVATE KEY-----';
@@ -56,8 +54,8 @@ const homeRule: LintRule = {
   id: 'home',
   check(image, { user }) {
     const out: Finding[] = [];
-    const home = `/home/${user.name}`;
-    const template = `${home}.template`;
+    const home = homeOf(user.name);
+    const template = templateOf(user.name);
     if (!image.exists(home)) out.push(finding('home', `${home} is missing`, 'it must exist, empty: nspawn cannot create the tmpfs mount point on a read-only root'));
     else if (image.list(home).length) out.push(finding('home', `${home} is not empty (${image.list(home).slice(0, 3).join(', ')})`, 'put home contents in the template; the tmpfs hides anything here'));
     if (!image.exists(template)) return [...out, finding('home', `${template} is missing`, 'keep the template-home overlay in the recipe')];
@@ -76,7 +74,7 @@ const homeRule: LintRule = {
 const dotfilesRule: LintRule = {
   id: 'dotfiles',
   check(image, { user }) {
-    const files = [...DOTFILES, ...['.bash_logout', '.bashrc', '.profile', '.bash_profile', '.bash_login'].map((f) => `/home/${user.name}.template/${f}`)];
+    const files = [...DOTFILES, ...['.bash_logout', '.bashrc', '.profile', '.bash_profile', '.bash_login'].map((f) => `${templateOf(user.name)}/${f}`)];
     const out: Finding[] = [];
     for (const file of files) {
       const text = image.readTextIfExists(file);
@@ -135,7 +133,7 @@ const sshdRule: LintRule = {
   check(image) {
     const out: Finding[] = [];
     if (!image.exists('/usr/sbin/sshd')) out.push(finding('sshd', '/usr/sbin/sshd is missing', 'add openssh-server to packages'));
-    if (!image.exists(DROP_IN)) out.push(finding('sshd', `${DROP_IN} is missing`, 'keep the sshd overlay in the recipe'));
+    if (!image.exists(SSHD_DROP_IN)) out.push(finding('sshd', `${SSHD_DROP_IN} is missing`, 'keep the sshd overlay in the recipe'));
     const keyDir = image.resolve(KEY_DIR);
     if (!fs.existsSync(keyDir) || !fs.statSync(keyDir).isDirectory()) out.push(finding('sshd', `${KEY_DIR} (host key mount point) is missing`, 'keep the sshd overlay in the recipe'));
     else if (fs.readdirSync(keyDir).length) out.push(finding('sshd', `${KEY_DIR} is not empty`, 'it is a mount point for the host\'s keys; ship it empty'));

@@ -9,8 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { ToolRunner } from '../util/exec.ts';
 import { withMachine } from '../util/nspawn-run.ts';
-import { KEY_DIR } from '../../overlays/sshd/overlay.ts';
-import { CONTAINER_INIT } from './lint-rules.ts';
+import { CONTAINER_INIT, homeOf, KEY_DIR } from '../image-contract.ts';
 
 export interface SessionKeys {
   hostKeyDir: string;
@@ -42,7 +41,7 @@ function nspawnArgs(rootfs: string, machine: string, user: string, keys: Session
   return [
     '--quiet', '--console=pipe', '--read-only', '--register=no', '--keep-unit',
     '-D', rootfs, '-M', machine,
-    `--tmpfs=/home/${user}:mode=0700,size=64M`,
+    `--tmpfs=${homeOf(user)}:mode=0700,size=64M`,
     `--bind-ro=${keys.hostKeyDir}:${KEY_DIR}`,
     CONTAINER_INIT, ...command,
   ];

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CONTAINER_INIT } from '../../pipeline/verify/lint-rules.ts';
+import { CONTAINER_INIT } from '../../pipeline/image-contract.ts';
 import { buildVerified, tempDir } from '../helpers/cli.ts';
 import { describeWith } from '../helpers/env.ts';
 import { REPO } from '../helpers/paths.ts';

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PRIVATE_KEY } from '../../pipeline/verify/lint-rules.ts';
 import { imageDir } from '../../pipeline/pack/debian-version.ts';
 import { IMAGE_LINTIAN_OVERRIDES } from '../../pipeline/pack/lintian-image-overrides.ts';
+import { IMAGE_INFO_PATH, SBOM_PATH } from '../../pipeline/image-contract.ts';
 import type { VerifiedTree } from '../../pipeline/stage.ts';
 import { packStage, type Artifacts } from '../../pipeline/stages/pack.ts';
 import type { Plan } from '../../pipeline/ui/reporter.ts';
@@ -142,6 +143,10 @@ describeWith({ root: true, network: true, tools: ['mmdebstrap', 'dpkg-deb', 'lin
     execaSync('dpkg-deb', ['-x', first.imageDeb, dest]);
     const want = describeTree(ROOTFS);
     const got = describeTree(path.join(dest, IMAGE_DIR));
+    // What pack adds inside the image: its SBOM and image.env (and the directory holding them).
+    const added = [SBOM_PATH, IMAGE_INFO_PATH].map((p) => p.slice(1));
+    expect(added.every((p) => got.get(p)?.type === 'file')).toBe(true);
+    for (const p of [...added, path.dirname(added[0] as string)]) got.delete(p);
     expect([...got.keys()]).toEqual([...want.keys()]);
     const differ = [...want].filter(([p, w]) => {
       const g = got.get(p)!;

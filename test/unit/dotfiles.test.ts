@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { offends, sanitize } from '../../overlays/dotfiles/sanitize.ts';
+import { offends, sanitize } from '../../pipeline/login-dotfiles.ts';
 import { runnerScript } from '../../pipeline/verify/session.ts';
 import { REPO } from '../helpers/paths.ts';
 

@@ -1,8 +1,13 @@
-// Pure sanitizers for login-shell dotfiles. GitLab Runner runs each stage as `bash -l` with the
-// script on stdin and no terminal: anything that needs a terminal, reads stdin or prints breaks
-// jobs (clear_console in .bash_logout turns every stage's status into 1). Offending lines become
-// ":" no-ops, and offending if/elif conditions become "false", rather than being deleted, so the
-// surrounding blocks stay valid shell.
+// The login-shell dotfiles of an image, and what in them breaks a job: GitLab Runner runs each stage
+// as `bash -l` with the script on stdin and no terminal, so anything that needs a terminal, reads
+// stdin or prints breaks jobs (clear_console in .bash_logout turns every stage's status into 1).
+// The dotfiles overlay sanitizes them and verify's lint checks them, both from here. Offending
+// lines become ":" no-ops, and offending if/elif conditions become "false", rather than being
+// deleted, so the surrounding blocks stay valid shell.
+
+/** The system-wide and skeleton login files a `bash -l` of the builder or root reads. */
+export const DOTFILES = ['/etc/skel/.bash_logout', '/etc/skel/.bashrc', '/etc/skel/.profile', '/root/.profile', '/root/.bashrc',
+  '/etc/bash.bashrc', '/etc/profile', '/etc/bash.bash_logout'];
 
 export const MARK = '# ephemeral-builder: disabled for non-interactive GitLab Runner shells:';
 
