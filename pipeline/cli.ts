@@ -12,11 +12,13 @@ import { build } from './build.ts';
 import { EXIT, exitCodeFor, Interrupted, UsageError } from './errors.ts';
 import { nextVersion, type Bump } from './publish/next-version.ts';
 import { publish } from './publish/publish.ts';
+import { parseDuration, parseSize } from './publish/quantities.ts';
 import { loadRecipe } from './recipe/load.ts';
 import { resolveRecipe } from './recipe/resolve.ts';
 import { STAGE_NAMES, type StageName } from './stage.ts';
 import { describeError } from './ui/describe-error.ts';
 import { pickReporter } from './ui/pick-reporter.ts';
+import { publishReport } from './ui/publish-report.ts';
 import { isValidSemver } from './util/semver.ts';
 
 const PKG_VERSION = '0.1.0';
@@ -97,21 +99,30 @@ interface PublishFlags {
   signKey?: string;
   gnupgHome?: string;
   uri?: string;
+  validFor: string;
+  nextKey: string[];
+  resign?: boolean;
+  keep?: string;
+  maxSize?: string;
+  dryRun?: boolean;
   json?: boolean;
 }
 
 async function publishCommand(debs: string[], flags: PublishFlags): Promise<void> {
+  if (flags.keep !== undefined && !/^[0-9]+$/.test(flags.keep)) throw new UsageError(`--keep ${flags.keep}: give a number of releases to keep (1 or more)`);
   const result = await publish({
     repoDir: flags.repo, suite: flags.suite, component: flags.component, signKey: flags.signKey,
     gnupgHome: flags.gnupgHome, sourcesUri: flags.uri, debs,
+    validFor: parseDuration(flags.validFor, '--valid-for'), nextKeys: flags.nextKey, resign: flags.resign,
+    keep: flags.keep === undefined ? undefined : Number(flags.keep),
+    maxSize: flags.maxSize === undefined ? undefined : parseSize(flags.maxSize, '--max-size'), dryRun: flags.dryRun,
   }, (line) => process.stderr.write(`${line}\n`));
+  for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
-  for (const p of result.added) process.stdout.write(`added ${p.package} ${p.version} ${p.architecture}: ${p.filename}\n`);
-  for (const p of result.unchanged) process.stdout.write(`unchanged ${p.package} ${p.version} ${p.architecture}\n`);
-  process.stdout.write(`keyring: ${result.keyring}\nsources: ${result.sources}\n`);
+  process.stdout.write(publishReport(result).map((l) => `${l}\n`).join(''));
 }
 
 export function program(): Command {
@@ -138,14 +149,20 @@ export function program(): Command {
     .option('--repo <dir>', 'apt repository to read the latest version from (with --bump)')
     .action(buildCommand);
   cmd.command('publish')
-    .description('add .deb files to an apt repository and sign it; earlier versions stay installable')
-    .argument('<debs...>', '.deb files to add')
+    .description('add .deb files to an apt repository and sign it; earlier versions stay installable unless --keep prunes them')
+    .argument('[debs...]', '.deb files to add (none with --resign, --keep or --next-key)')
     .requiredOption('--repo <dir>', 'repository directory (created if missing)')
     .option('--suite <suite>', 'suite (dists/<suite>)', 'stable')
     .option('--component <component>', 'component', 'main')
     .option('--sign-key <keyid>', 'signing key (default: the only secret key in the keyring)')
     .option('--gnupg-home <dir>', 'GnuPG home holding the signing key')
     .option('--uri <url>', 'URL of the repository, written into the example .sources file')
+    .option('--valid-for <duration>', 'how long apt accepts the signed Release (Valid-Until), e.g. 21d or 12h', '21d')
+    .option('--resign', 'sign the repository again, with a new Date and Valid-Until, even when nothing else changed')
+    .option('--next-key <file>', 'public key of the next signing key, carried by the keyring from now on (repeatable)', (v: string, all: string[]) => [...all, v], [])
+    .option('--keep <n>', 'keep the newest N releases (host and image packages), prune older ones from the index and the pool')
+    .option('--max-size <size>', 'refuse to add packages when the repository would grow beyond this, e.g. 1G')
+    .option('--dry-run', 'print what would be added, pruned and signed; write nothing')
     .option('--json', 'print the result as JSON')
     .action(publishCommand);
   return cmd;
