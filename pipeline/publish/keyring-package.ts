@@ -15,12 +15,8 @@ import { mergeEntries, syntheticEntries } from '../pack/tar-entries.ts';
 import { readDeb, type DebInfo } from './deb-file.ts';
 import type { KeyInfo } from './gpg.ts';
 import type { IndexEntry } from './index-files.ts';
-import { keyringInstallPath } from './sources.ts';
+import { keyringInstallPath, keyringPackageName } from './sources.ts';
 import { compareDebianVersions } from './version-order.ts';
-
-export function keyringPackageName(name: string): string {
-  return `${name}-archive-keyring`;
-}
 
 export interface KeyringKey extends KeyInfo {
   role: 'signs' | 'next';

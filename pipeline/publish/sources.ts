@@ -9,6 +9,10 @@ export function keyringFileName(name: string): string {
   return `${name}-archive-keyring.gpg`;
 }
 
+export function keyringPackageName(name: string): string {
+  return `${name}-archive-keyring`;
+}
+
 export function keyringInstallPath(name: string): string {
   return `/etc/apt/keyrings/${keyringFileName(name)}`;
 }
@@ -20,7 +24,7 @@ export function renderSources(o: { name: string; uri?: string; suite: string; co
     '# the one the project publishes first: gpg --show-keys FILE):',
     `#   install -D -m 0644 ${keyringFileName(o.name)} ${keyringInstallPath(o.name)}`,
     `#   install -m 0644 ${o.name}.sources /etc/apt/sources.list.d/`,
-    `# Then ${o.name}-archive-keyring, which ${o.name} recommends, keeps that keyring current.`,
+    `# Then ${keyringPackageName(o.name)}, which ${o.name} recommends, keeps that keyring current.`,
     ...(o.uri ? [] : ['# And replace the URIs line with where this repository is served.']),
     'Types: deb',
     `URIs: ${uri}`,
