@@ -1,7 +1,8 @@
 // Fixtures for the host tests: a recipe, the rendered host files laid out as a release tarball
 // (GNU tar | zstd, the same layout the pack stage writes: the host files plus one image under
-// usr/lib/<name>/images/<version>/), SHA256SUMS and install.sh next to it, a scratch host root,
-// and a snapshot of a tree to prove "nothing changed". The real image for the spawn test is a
+// usr/lib/<name>/images/<version>/), SHA256SUMS, its signature and the release keyring (as the
+// CI's pages job signs it, with a key made for this test process) and install.sh next to it, a
+// scratch host root, and a snapshot of a tree to prove "nothing changed". The real image for the spawn test is a
 // cached mmdebstrap tree with the image conventions applied by hand (see prepareTestImage).
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -57,10 +58,51 @@ export async function sha256File(file: string): Promise<string> {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-export async function writeSums(dir: string): Promise<void> {
+/** The key that signs this process's test releases: made on first use, its directory removed at exit. */
+let releaseKey: Promise<{ gnupgHome: string; fingerprint: string }> | undefined;
+export function testReleaseKey(): Promise<{ gnupgHome: string; fingerprint: string }> {
+  releaseKey ??= makeReleaseKey('ebtest releases <releases@example.invalid>');
+  return releaseKey;
+}
+
+/** A release signing key in its own GnuPG home, removed at exit. gpgArgs: e.g. --faked-system-time for a key of the past. */
+export async function makeReleaseKey(uid: string, expire = '2y', gpgArgs: string[] = []): Promise<{ gnupgHome: string; fingerprint: string }> {
+  const gnupgHome = tempDir('eb-release-key');
+  fs.chmodSync(gnupgHome, 0o700);
+  process.on('exit', () => fs.rmSync(gnupgHome, { recursive: true, force: true }));
+  await gpgIn(gnupgHome, [...gpgArgs, '--passphrase', '', '--quick-gen-key', uid, 'ed25519', 'sign', expire]);
+  const fingerprint = /^fpr:(?::[^:]*){7}:([0-9A-F]{40}):/m.exec((await gpgIn(gnupgHome, ['--with-colons', '--list-secret-keys'])).toString())![1]!;
+  return { gnupgHome, fingerprint };
+}
+
+/** gpg in a GnuPG home, its stdout; its agent is stopped again at once, so that no test leaves one running. */
+async function gpgIn(home: string, args: string[]): Promise<Buffer> {
+  try {
+    return Buffer.from((await execa('gpg', ['--batch', '--no-tty', '--homedir', home, ...args], { encoding: 'buffer', stripFinalNewline: false })).stdout);
+  } finally {
+    await execa('gpgconf', ['--homedir', home, '--kill', 'all'], { reject: false });
+  }
+}
+
+/**
+ * SHA256SUMS of every file in dir (as the pack stage writes it), then what the CI's pages job adds:
+ * SHA256SUMS.asc, a detached signature by `key` (default the test release key), and the release
+ * keyring <name>-archive-keyring.gpg.
+ */
+export async function writeSums(dir: string, name = 'ebtest'): Promise<void> {
+  for (const f of ['SHA256SUMS.asc', `${name}-archive-keyring.gpg`]) fs.rmSync(path.join(dir, f), { force: true });
   const names = fs.readdirSync(dir).filter((n) => n !== 'SHA256SUMS').sort();
   const lines = await Promise.all(names.map(async (n) => `${await sha256File(path.join(dir, n))}  ${n}\n`));
   fs.writeFileSync(path.join(dir, 'SHA256SUMS'), lines.join(''));
+  await signSums(dir, name);
+}
+
+/** SHA256SUMS.asc and <name>-archive-keyring.gpg for the SHA256SUMS in dir, as it is now. */
+export async function signSums(dir: string, name = 'ebtest', key?: { gnupgHome: string; fingerprint: string }, gpgArgs: string[] = []): Promise<void> {
+  const k = key ?? await testReleaseKey();
+  fs.rmSync(path.join(dir, 'SHA256SUMS.asc'), { force: true });
+  await gpgIn(k.gnupgHome, [...gpgArgs, '--local-user', k.fingerprint, '--armor', '--detach-sign', '--output', path.join(dir, 'SHA256SUMS.asc'), path.join(dir, 'SHA256SUMS')]);
+  fs.writeFileSync(path.join(dir, `${name}-archive-keyring.gpg`), await gpgIn(k.gnupgHome, ['--export-options', 'export-minimal', '--export', k.fingerprint]));
 }
 
 /**
@@ -85,7 +127,7 @@ export async function makeRelease(recipe: Recipe, opts: { image?: string; dropFi
     await execa('sh', ['-c', 'tar --sort=name --numeric-owner -C "$1" -cf - . | zstd -q -T0 -3 -o "$2"', 'sh', tree, tarball]);
     const installSh = path.join(dir, 'install.sh');
     fs.writeFileSync(installSh, rendered.installSh, { mode: 0o755 });
-    await writeSums(dir);
+    await writeSums(dir, recipe.name);
     return { dir, tarball, installSh, rendered };
   } finally {
     fs.rmSync(tree, { recursive: true, force: true });
@@ -153,9 +195,10 @@ export function snapshotTree(root: string): Map<string, string> {
   return out;
 }
 
-/** Runs install.sh against a scratch root. */
-export function installSh(release: Release, root: string, args: string[]) {
-  return execa('sh', [release.installSh, '--root', root, ...args], { reject: false, all: true });
+/** Runs install.sh against a scratch root, trusting the test release key as an admin passes it. */
+export async function installSh(release: Release, root: string, args: string[], o: { trust?: string[] } = {}) {
+  const trust = o.trust ?? ['--fingerprint', (await testReleaseKey()).fingerprint];
+  return execa('sh', [release.installSh, '--root', root, ...trust, ...args], { reject: false, all: true });
 }
 
 /** Runs the rendered host tool from a scratch root against that root. */
