@@ -1,7 +1,7 @@
 // Fixtures for the host tests: a recipe, the rendered host files laid out as a release tarball
 // (GNU tar | zstd, the same layout the pack stage writes: the host files plus one image under
 // usr/lib/<name>/images/<version>/), SHA256SUMS, its signature and the release keyring (as the
-// CI's pages job signs it, with a key made for this test process) and install.sh next to it, a
+// CI's pages job signs it, with the test process's release key) and install.sh next to it, a
 // scratch host root, and a snapshot of a tree to prove "nothing changed". The real image for the spawn test is a
 // cached mmdebstrap tree with the image conventions applied by hand (see prepareTestImage).
 import { createHash, randomBytes } from 'node:crypto';
@@ -13,6 +13,7 @@ import tarStream from 'tar-stream';
 import { withFilterExec } from '../../pipeline/host/compile.ts';
 import { renderHostFiles, type HostPackageFiles } from '../../pipeline/host/render.ts';
 import { recipeSchema, type RecipeInput, type Recipe } from '../../pipeline/recipe/schema.ts';
+import { signChecksums, testReleaseKey } from '../e2e/harness/gpg-key.ts';
 
 export function testRecipe(input: RecipeInput = {}): Recipe {
   return recipeSchema.parse({ name: 'ebtest', version: '1.0.0', ...input });
@@ -58,32 +59,6 @@ export async function sha256File(file: string): Promise<string> {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-/** The key that signs this process's test releases: made on first use, its directory removed at exit. */
-let releaseKey: Promise<{ gnupgHome: string; fingerprint: string }> | undefined;
-export function testReleaseKey(): Promise<{ gnupgHome: string; fingerprint: string }> {
-  releaseKey ??= makeReleaseKey('ebtest releases <releases@example.invalid>');
-  return releaseKey;
-}
-
-/** A release signing key in its own GnuPG home, removed at exit. gpgArgs: e.g. --faked-system-time for a key of the past. */
-export async function makeReleaseKey(uid: string, expire = '2y', gpgArgs: string[] = []): Promise<{ gnupgHome: string; fingerprint: string }> {
-  const gnupgHome = tempDir('eb-release-key');
-  fs.chmodSync(gnupgHome, 0o700);
-  process.on('exit', () => fs.rmSync(gnupgHome, { recursive: true, force: true }));
-  await gpgIn(gnupgHome, [...gpgArgs, '--passphrase', '', '--quick-gen-key', uid, 'ed25519', 'sign', expire]);
-  const fingerprint = /^fpr:(?::[^:]*){7}:([0-9A-F]{40}):/m.exec((await gpgIn(gnupgHome, ['--with-colons', '--list-secret-keys'])).toString())![1]!;
-  return { gnupgHome, fingerprint };
-}
-
-/** gpg in a GnuPG home, its stdout; its agent is stopped again at once, so that no test leaves one running. */
-async function gpgIn(home: string, args: string[]): Promise<Buffer> {
-  try {
-    return Buffer.from((await execa('gpg', ['--batch', '--no-tty', '--homedir', home, ...args], { encoding: 'buffer', stripFinalNewline: false })).stdout);
-  } finally {
-    await execa('gpgconf', ['--homedir', home, '--kill', 'all'], { reject: false });
-  }
-}
-
 /**
  * SHA256SUMS of every file in dir (as the pack stage writes it), then what the CI's pages job adds:
  * SHA256SUMS.asc, a detached signature by `key` (default the test release key), and the release
@@ -94,15 +69,7 @@ export async function writeSums(dir: string, name = 'ebtest'): Promise<void> {
   const names = fs.readdirSync(dir).filter((n) => n !== 'SHA256SUMS').sort();
   const lines = await Promise.all(names.map(async (n) => `${await sha256File(path.join(dir, n))}  ${n}\n`));
   fs.writeFileSync(path.join(dir, 'SHA256SUMS'), lines.join(''));
-  await signSums(dir, name);
-}
-
-/** SHA256SUMS.asc and <name>-archive-keyring.gpg for the SHA256SUMS in dir, as it is now. */
-export async function signSums(dir: string, name = 'ebtest', key?: { gnupgHome: string; fingerprint: string }, gpgArgs: string[] = []): Promise<void> {
-  const k = key ?? await testReleaseKey();
-  fs.rmSync(path.join(dir, 'SHA256SUMS.asc'), { force: true });
-  await gpgIn(k.gnupgHome, [...gpgArgs, '--local-user', k.fingerprint, '--armor', '--detach-sign', '--output', path.join(dir, 'SHA256SUMS.asc'), path.join(dir, 'SHA256SUMS')]);
-  fs.writeFileSync(path.join(dir, `${name}-archive-keyring.gpg`), await gpgIn(k.gnupgHome, ['--export-options', 'export-minimal', '--export', k.fingerprint]));
+  await signChecksums(dir, name);
 }
 
 /**

@@ -9,17 +9,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { disposeTrackedKeys, signChecksums, testReleaseKey, trackedSigningKey } from '../e2e/harness/gpg-key.ts';
 import { describeWith } from '../helpers/env.ts';
 import {
-  craftTarball, ctl, installSh, makeReleaseKey, makeRelease, newHostRoot, signSums, snapshotTree, tempDir, testRecipe, testReleaseKey, writeFakeImage, writeSums, type Release,
+  craftTarball, ctl, installSh, makeRelease, newHostRoot, snapshotTree, tempDir, testRecipe, writeFakeImage, writeSums, type Release,
 } from './host-fixture.ts';
 
 const NAME = 'ebtest';
 const v1 = testRecipe({ name: NAME, version: '1.0.0', ssh: { port: 2424 }, limits: { maxConnections: 6 } });
 const v2 = testRecipe({ name: NAME, version: '1.1.0', ssh: { port: 2424 }, limits: { maxConnections: 6, homeSize: '2G' } });
 const cleanup: string[] = [];
-afterAll(() => {
+afterAll(async () => {
   for (const d of cleanup) fs.rmSync(d, { recursive: true, force: true });
+  await disposeTrackedKeys();
 });
 
 function root(): string {
@@ -169,8 +171,8 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
 
     it('a release signed by a key other than the one --fingerprint names, with that key in the keyring', async () => {
       const rel = copyOfRel2('eb-other-key');
-      const other = await makeReleaseKey('someone else <other@example.invalid>');
-      await signSums(rel.dir, NAME, other);
+      const other = await trackedSigningKey('someone else <other@example.invalid>');
+      await signChecksums(rel.dir, NAME, other);
       await expectRefused(rel, rel.tarball, new RegExp(`is signed by ${other.fingerprint}, not by the key --fingerprint names \\(${(await testReleaseKey()).fingerprint}\\)`));
       // Trusting that key instead (as an admin who got its fingerprint would) installs it.
       const res = await installSh(rel, root(), ['install', rel.tarball], { trust: ['--fingerprint', other.fingerprint.replace(/(.{4})/g, '$1 ')] });
@@ -181,8 +183,8 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
     it('a release signed by a key that has expired', async () => {
       const rel = copyOfRel2('eb-expired-key');
       const past = ['--faked-system-time', '20200101T000000'];
-      const old = await makeReleaseKey('expired <expired@example.invalid>', '1y', past);
-      await signSums(rel.dir, NAME, old, past);
+      const old = await trackedSigningKey('expired <expired@example.invalid>', '1y', past);
+      await signChecksums(rel.dir, NAME, old, past);
       await expectRefused(rel, rel.tarball, /carries no good signature by/, ['--fingerprint', old.fingerprint]);
     });
 
@@ -203,7 +205,7 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
     it('a tarball SHA256SUMS does not list', async () => {
       const rel = copyOfRel2('eb-nosum');
       fs.writeFileSync(path.join(rel.dir, 'SHA256SUMS'), '');
-      await signSums(rel.dir, NAME);
+      await signChecksums(rel.dir, NAME);
       await expectRefused(rel, rel.tarball, /does not list/);
     });
 
