@@ -306,7 +306,26 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       cleanup.push(bulky.dir);
     });
 
-    /** Installs 1.0.0, then starts the upgrade to the bulky 1.1.0 and signals its process group while it unpacks. */
+    /** The command lines of the processes in a process group. */
+    function groupCommands(pgid: number): string[] {
+      const out: string[] = [];
+      for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        try {
+          if (Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[2]) === pgid) {
+            out.push(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '));
+          }
+        } catch {
+          // gone meanwhile
+        }
+      }
+      return out;
+    }
+
+    /**
+     * Installs 1.0.0, then starts the upgrade to the bulky 1.1.0 and signals its process group
+     * while tar unpacks it: the group is stopped first and tar seen still running, so the signal
+     * lands before the switch, every time.
+     */
     async function interruptWhileUnpacking(signal: 'SIGINT' | 'SIGKILL') {
       const r = root();
       expect((await installSh(rel1, r, ['install', rel1.tarball])).exitCode).toBe(0);
@@ -314,11 +333,20 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       const fpr = (await testReleaseKey()).fingerprint;
       // Its own process group, as a shell gives a command, so that the signal reaches tar too (Ctrl-C does).
       const proc = execa('sh', [bulky.installSh, '--root', r, '--fingerprint', fpr, 'upgrade', bulky.tarball], { reject: false, all: true, detached: true });
-      const lib = path.join(r, 'usr/lib', NAME);
-      const unpacking = () => fs.readdirSync(lib).some((f) => f.startsWith('.staging.') && fs.existsSync(path.join(lib, f, 'usr')));
-      for (const end = Date.now() + 60_000; !unpacking() && Date.now() < end;) await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(unpacking()).toBe(true);
-      process.kill(-proc.pid!, signal);
+      const pgid = proc.pid!;
+      const unpacking = () => groupCommands(pgid).some((c) => c.startsWith('tar --zstd -xpf '));
+      for (const end = Date.now() + 60_000; !unpacking() && Date.now() < end;) await new Promise((resolve) => setTimeout(resolve, 5));
+      process.kill(-pgid, 'SIGSTOP');
+      try {
+        expect(unpacking(), 'tar is unpacking, stopped').toBe(true);
+        process.kill(-pgid, signal);
+      } finally {
+        try {
+          process.kill(-pgid, 'SIGCONT');
+        } catch {
+          // every process of the group is gone (SIGKILL)
+        }
+      }
       return { r, before, res: await proc };
     }
 

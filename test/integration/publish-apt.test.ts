@@ -15,7 +15,7 @@ import { nextVersion } from '../../pipeline/publish/next-version.ts';
 import { publish, type PublishOptions } from '../../pipeline/publish/publish.ts';
 import { makeAptSandbox, type AptSandbox } from '../e2e/harness/apt-sandbox.ts';
 import { buildFixtureDeb, buildFixtureRelease } from '../e2e/harness/fixture-deb.ts';
-import { makeSigningKey, type SigningKey } from '../e2e/harness/gpg-key.ts';
+import { keyringFingerprints, makeSigningKey, type SigningKey } from '../e2e/harness/gpg-key.ts';
 import { describeWith } from '../helpers/env.ts';
 import { serveDirectory, type StaticServer } from '../helpers/http-server.ts';
 import { VERSION_PAIRS } from '../unit/publish-version-pairs.ts';
@@ -27,12 +27,6 @@ async function publicKeyFile(k: SigningKey, file: string): Promise<string> {
   const exported = await execa('gpg', ['--batch', '--homedir', k.gnupgHome, '--export', k.fingerprint], { encoding: 'buffer', stripFinalNewline: false });
   fs.writeFileSync(file, exported.stdout);
   return file;
-}
-
-/** The primary fingerprints in a keyring file, in order. */
-async function fingerprintsIn(keyring: string): Promise<string[]> {
-  const listing = (await execa('gpg', ['--batch', '--with-colons', '--show-keys', keyring], { env: { GNUPGHOME: os.tmpdir() } })).stdout;
-  return [...listing.matchAll(/^pub:.*\nfpr:(?::[^:]*){7}:([0-9A-F]{40}):/gm)].map((m) => m[1]!);
 }
 
 /** The SHA256 of every index a Release file lists. */
@@ -324,7 +318,7 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
     const announced = await publish(opts({ repoDir: rot, nextKeys: [nextKey] }));
     expect(announced.added.map((p) => `${p.package} ${p.version}`)).toEqual(['demo-tool-archive-keyring 2']);
     expect(announced.keys.map((k) => [k.fingerprint, k.role])).toEqual([[key.fingerprint, 'signs'], [otherKey.fingerprint, 'next']]);
-    expect(await fingerprintsIn(ring(rot))).toEqual([key.fingerprint, otherKey.fingerprint]);
+    expect(await keyringFingerprints(ring(rot))).toEqual([key.fingerprint, otherKey.fingerprint]);
     // Still signed by the current key: a host that has not upgraded yet accepts it.
     expect((await sandboxFor('rotation', oldOnly).aptGet(['update'])).exitCode).toBe(0);
     // The same keys again: nothing new.
@@ -336,7 +330,7 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
     const rotated = await publish(opts({ repoDir: rot, gnupgHome: otherKey.gnupgHome, resign: true }));
     expect(rotated.fingerprint).toBe(otherKey.fingerprint);
     expect(rotated.added.map((p) => `${p.package} ${p.version}`)).toEqual(['demo-tool-archive-keyring 3']);
-    expect(await fingerprintsIn(ring(rot))).toEqual([otherKey.fingerprint]);
+    expect(await keyringFingerprints(ring(rot))).toEqual([otherKey.fingerprint]);
     const upgraded = await sandboxFor('rotation', announcedRing).aptGet(['update']);
     expect(upgraded.exitCode, upgraded.stderr).toBe(0);
     const stale = await sandboxFor('rotation', oldOnly).aptGet(['update']);

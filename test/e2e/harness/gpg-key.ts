@@ -69,3 +69,9 @@ export async function signChecksums(dir: string, name: string, key?: SigningKey,
   await gpg(['--local-user', k.fingerprint, '--armor', '--detach-sign', '--output', path.join(dir, 'SHA256SUMS.asc'), path.join(dir, 'SHA256SUMS')]);
   fs.writeFileSync(path.join(dir, `${name}-archive-keyring.gpg`), (await gpg(['--export-options', 'export-minimal', '--export', k.fingerprint])).stdout);
 }
+
+/** The primary fingerprints in a keyring file, in order, as gpg --show-keys lists them. */
+export async function keyringFingerprints(keyring: string): Promise<string[]> {
+  const listing = (await execa('gpg', ['--batch', '--with-colons', '--show-keys', keyring], { env: { GNUPGHOME: os.tmpdir() } })).stdout;
+  return [...listing.matchAll(/^pub:.*\nfpr:(?::[^:]*){7}:([0-9A-F]{40}):/gm)].map((m) => m[1]!);
+}
