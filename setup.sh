@@ -15,9 +15,10 @@ fi
 #        libc6-dev (with dpkg-dev's dpkg-buildflags and dpkg-shlibdeps) the host's filter helper.
 # Tests: lintian, shellcheck, systemd (systemd-analyze), attr (xattr checks), apt, curl, iproute2.
 # Tests and benchmarks: git (the e2e jobs clone a repository), GNU time (bench CPU times).
+# Release CI: jq writes the Releases API request (scripts/ci/create-release.sh).
 PACKAGES="mmdebstrap debootstrap systemd-container openssh-client openssh-server tar zstd xz-utils
 dpkg-dev gcc libc6-dev gnupg ca-certificates arch-test uidmap lintian shellcheck systemd attr apt curl iproute2 rsync util-linux
-git time"
+git time jq"
 
 # npm only where there is none: a machine whose nodejs comes from elsewhere (nodesource) ships its
 # own npm, and Debian's npm package conflicts with it.

@@ -37,7 +37,7 @@ import { compressIndex, entryKey, renderPackages, renderRelease, type IndexEntry
 import { keyringPackage, type KeyringKey } from './keyring-package.ts';
 import { otherComponentIndexes, poolFilesNamedElsewhere, readComponentIndex, readRelease, repoFileSizes, type PreviousRelease } from './repo-state.ts';
 import { planRetention } from './retention.ts';
-import { keyringFileName, renderSources } from './sources.ts';
+import { keyringFileName, keyringPackageName, renderSources } from './sources.ts';
 
 export interface PublishOptions {
   repoDir: string;
@@ -300,13 +300,16 @@ async function keyringKeys(gpgOpts: GpgOptions, fingerprint: string, nextFiles: 
   ];
 }
 
-/** The Maintainer the keyring package carries: the host package's, as given or as published. */
+/**
+ * The Maintainer the keyring package carries: the one it was published with (so that a release
+ * with another Maintainer does not make the same keys a new version), else the host package's.
+ */
 function maintainerOf(name: string, debs: DebInfo[], existing: Map<string, IndexEntry>): string {
   const fromDebs = (ds: DebInfo[]) => ds.map((d) => field(d.control, 'Maintainer')).find(Boolean);
   const fromIndex = (es: IndexEntry[]) => es.map((e) => field(e.paragraph, 'Maintainer')).find(Boolean);
   const published = [...existing.values()];
-  return fromDebs(debs.filter((d) => d.package === name)) ?? fromIndex(published.filter((e) => e.package === name))
-    ?? fromDebs(debs) ?? fromIndex(published) ?? `${name} <root@localhost>`;
+  return fromIndex(published.filter((e) => e.package === keyringPackageName(name))) ?? fromDebs(debs.filter((d) => d.package === name))
+    ?? fromIndex(published.filter((e) => e.package === name)) ?? fromDebs(debs) ?? fromIndex(published) ?? `${name} <root@localhost>`;
 }
 
 async function releaseText(o: {
