@@ -10,6 +10,7 @@
 // rotation, an extended expiry), and an unchanged key set republishes nothing.
 import fs from 'node:fs';
 import path from 'node:path';
+import { UsageError } from '../errors.ts';
 import { buildDeb } from '../pack/deb-writer.ts';
 import { mergeEntries, syntheticEntries } from '../pack/tar-entries.ts';
 import { readDeb, type DebInfo } from './deb-file.ts';
@@ -63,7 +64,9 @@ export async function keyringPackage(dir: string, o: {
   const pkg = keyringPackageName(o.name);
   const latest = o.published.filter((e) => e.package === pkg).sort((a, b) => compareDebianVersions(b.version, a.version))[0];
   if (latest) {
-    if (!/^[0-9]+$/.test(latest.version)) throw new Error(`${pkg} ${latest.version} in the repository is not a version publish made (a whole number)`);
+    if (!/^[0-9]+$/.test(latest.version)) {
+      throw new UsageError(`${pkg} ${latest.version} in the repository is not a version publish made (a whole number): remove it from the repository, or publish under another name`);
+    }
     const same = await buildAt(dir, { ...o, version: latest.version });
     if (same.sha256 === latest.sha256) return same;
     fs.rmSync(same.file);
