@@ -250,13 +250,17 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       ].join('\n'));
     });
 
-    it('pages that fails once it has the key (the site is signed by another key) publishes nothing and removes the GnuPG home too', async () => {
+    it('pages that fails once it has the key (the site is signed by another key) publishes nothing and removes its GnuPG home too', async () => {
       const other = await makeSigningKey('someone else <other@example.invalid>');
       const otherSite = path.join(scratch, 'other-site');
       await publish({ repoDir: otherSite, gnupgHome: other.gnupgHome, debs: [previousDeb] });
       const otherServer = await serveDirectory(otherSite);
       try {
-        const r = await job('pages', { ...PROTECTED_TAG, APT_REPO_URL: otherServer.url, CI_PAGES_URL: otherServer.url });
+        // The job's script itself, as the job runs it (gitlab-ci-local would add only setup.sh).
+        const r = await script('publish-pages.sh', [], {
+          ...PROTECTED_TAG, APT_SIGNING_KEY: secretKeyFile, APT_REPO_URL: otherServer.url, CI_PAGES_URL: otherServer.url,
+          PACKAGE_NAME: 'ephemeral-builder', HOST_DEB: 'ephemeral-builder_1.2.3_amd64.deb', IMAGE_DEB: 'ephemeral-builder-image-1.2.3_1.2.3_amd64.deb',
+        });
         expect(r.exitCode).not.toBe(0);
         expect(r.all).toMatch(/fetch-apt-repo: .*InRelease is not signed by a key in|fetch-apt-repo: .*Release is not signed by a key in/);
         expect(r.all).not.toContain('publish-pages: signed out/SHA256SUMS');
