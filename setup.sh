@@ -17,9 +17,10 @@ fi
 #        with the F flag), so that an arm64 image builds and verifies on an amd64 machine.
 # Tests: lintian, shellcheck, systemd (systemd-analyze), attr (xattr checks), apt, curl, iproute2.
 # Tests and benchmarks: git (the e2e jobs clone a repository), GNU time (bench CPU times).
+# Release CI: jq writes the Releases API request (scripts/ci/create-release.sh).
 PACKAGES="mmdebstrap debootstrap systemd-container openssh-client openssh-server tar zstd xz-utils
 dpkg-dev gcc libc6-dev gnupg ca-certificates arch-test uidmap lintian shellcheck systemd attr apt curl iproute2 rsync util-linux
-git time qemu-user-static binfmt-support"
+git time jq qemu-user-static binfmt-support"
 
 # npm only where there is none: a machine whose nodejs comes from elsewhere (nodesource) ships its
 # own npm, and Debian's npm package conflicts with it.

@@ -1,15 +1,23 @@
 #!/bin/sh
 # install.sh for @NAME@: installs, upgrades, switches and removes @NAME@ on a host without apt,
-# from a @NAME@-VERSION-ARCH.tar.zst with SHA256SUMS next to it. It lays the host out exactly as
-# the .deb packages do (same files, units and /var/lib/@NAME@/current link; the shared logic is
-# the same code as the packages' maintainer scripts) and never touches anything before the
-# archive is verified: checksum, then every member path, then a full read of the archive.
+# from a @NAME@-VERSION-ARCH.tar.zst with SHA256SUMS, its signature SHA256SUMS.asc and the release
+# keyring next to it. It lays the host out exactly as the .deb packages do (same files, units and
+# /var/lib/@NAME@/current link; the shared logic is the same code as the packages' maintainer
+# scripts) and never touches anything before the archive is verified: the signature of SHA256SUMS
+# by the key whose fingerprint the admin gives, the checksum, every member path, a full read.
+#
+# What is verified is what is installed: SHA256SUMS, its signature and the keyring are copied into
+# a private directory (mktemp -d) and checked there, and the tarball is read once, into that
+# directory; the checksum, the checks and the extraction all read that copy, which nobody else
+# can change between the check and the use. The switch itself (host files renamed into place,
+# then `current`) runs with interrupts held off, so Ctrl-C or a TERM either comes before it and
+# leaves the previous version as it was, or waits until the new one is complete.
 # shellcheck disable=SC2317 # the shared functions this script does not call
 set -eu
 
 usage() {
 	cat <<'EOF'
-Usage: sh install.sh [--dry-run] [--root DIR] COMMAND [ARG]
+Usage: sh install.sh [OPTIONS] COMMAND [ARG]
 
   install FILE.tar.zst   install (or reinstall) the version in FILE and switch to it
   upgrade FILE.tar.zst   the same, on a host install.sh already set up
@@ -18,11 +26,18 @@ Usage: sh install.sh [--dry-run] [--root DIR] COMMAND [ARG]
   uninstall              remove everything install.sh installed: files, images, keys, state
   status                 what is installed and which image is current
 
+  --fingerprint FPR      the fingerprint of the key that signs @NAME@ releases (40 hex digits,
+                         spaces allowed), as the project publishes it; repeat it to accept
+                         either of two keys around a key rotation
+  --keyring FILE         the release keys (default: @NAME@-archive-keyring.gpg next to FILE)
+  --insecure             install without checking the signature (anyone who could change the
+                         download could then change what runs as root here)
   --dry-run              verify and show what would change, change nothing
   --root DIR             act on DIR instead of / (also: EB_ROOT=DIR)
 
-FILE must have a SHA256SUMS file next to it that lists it. Hosts installed with apt are managed
-with apt (and @NAME@ctl); install.sh refuses to touch them.
+FILE must have next to it SHA256SUMS, which lists it, and SHA256SUMS.asc, its signature by the
+key --fingerprint names, checked with sqv or gpgv. TMPDIR needs room for a copy of FILE. Hosts
+installed with apt are managed with apt (and @NAME@ctl); install.sh refuses to touch them.
 EOF
 }
 
@@ -47,12 +62,20 @@ EB_PROG=install.sh
 
 EB_LISTING=
 EB_STAGING=
+# The private directory: the verified copies of SHA256SUMS, its signature, the keyring and the
+# tarball (EB_ARCHIVE), which is all that is read after verification.
+EB_WORK=
+EB_ARCHIVE=
+EB_FINGERPRINTS=
+EB_KEYRING=
+EB_INSECURE=0
 # Directories a failed install made, removed again so that a refused archive leaves no trace.
 EB_MADE_DIRS=
 EB_DONE=0
 eb_cleanup() {
 	[ -z "$EB_LISTING" ] || rm -f "$EB_LISTING" "$EB_LISTING.version" "$EB_LISTING.members"
 	[ -z "$EB_STAGING" ] || rm -rf "$EB_STAGING"
+	[ -z "$EB_WORK" ] || rm -rf "$EB_WORK"
 	eb_unlock
 	if [ "$EB_DONE" = 0 ]; then
 		for eb_cl_dir in $EB_MADE_DIRS; do rmdir "$eb_cl_dir" 2>/dev/null || true; done
@@ -69,24 +92,75 @@ eb_refuse_dpkg() {
 	fi
 }
 
-# Checks FILE against the SHA256SUMS next to it. Nothing has been touched yet.
-eb_verify_sums() {
+# A fingerprint as gpg prints it, with or without spaces, in capitals; refused unless it is one.
+eb_fingerprint() {
+	eb_fp=$(printf '%s' "$1" | tr -d ' ' | tr 'abcdef' 'ABCDEF')
+	case "$eb_fp" in
+	*[!0-9A-F]* | '') eb_die "--fingerprint '$1' is not a key fingerprint (40 hexadecimal digits, as gpg --fingerprint shows it)" ;;
+	esac
+	[ "${#eb_fp}" = 40 ] || [ "${#eb_fp}" = 64 ] || eb_die "--fingerprint '$1' is not a key fingerprint (40 hexadecimal digits, as gpg --fingerprint shows it)"
+	printf '%s\n' "$eb_fp"
+}
+
+# Checks the private copy of SHA256SUMS against its signature, with sqv (Debian 13's apt verifier)
+# or gpgv: it must verify with the keyring, and the key that made it must be one --fingerprint
+# names (a keyring downloaded next to the tarball proves nothing by itself).
+eb_check_signature() {
+	eb_cs_dir=$1
+	[ -r "$eb_cs_dir/SHA256SUMS.asc" ] || eb_die "$eb_cs_dir/SHA256SUMS.asc is missing: the release is not signed, or its signature was not downloaded. Download SHA256SUMS.asc from the release (or, not recommended, pass --insecure); nothing was changed"
+	[ -n "$EB_FINGERPRINTS" ] || eb_die "pass --fingerprint FINGERPRINT, the fingerprint of the key that signs $EB_NAME releases as the project publishes it (or, not recommended, --insecure); nothing was changed"
+	eb_cs_keyring=${EB_KEYRING:-$eb_cs_dir/$EB_NAME-archive-keyring.gpg}
+	[ -r "$eb_cs_keyring" ] || eb_die "no keyring at $eb_cs_keyring: download $EB_NAME-archive-keyring.gpg from the release, or give --keyring FILE"
+	cp "$eb_cs_dir/SHA256SUMS.asc" "$EB_WORK/SHA256SUMS.asc"
+	cp "$eb_cs_keyring" "$EB_WORK/keyring.gpg"
+	if command -v sqv >/dev/null 2>&1; then
+		eb_cs_by=$(sqv --keyring "$EB_WORK/keyring.gpg" --signature-file "$EB_WORK/SHA256SUMS.asc" "$EB_WORK/SHA256SUMS" 2>"$EB_WORK/verify.log") || eb_cs_by=
+	elif command -v gpgv >/dev/null 2>&1; then
+		mkdir -m 0700 "$EB_WORK/gnupg"
+		# A good signature (GOODSIG, not by an expired or revoked key) and its primary key's fingerprint.
+		eb_cs_by=$(gpgv --homedir "$EB_WORK/gnupg" --status-fd 1 --keyring "$EB_WORK/keyring.gpg" "$EB_WORK/SHA256SUMS.asc" "$EB_WORK/SHA256SUMS" 2>"$EB_WORK/verify.log" |
+			awk '$2 == "NEWSIG" { good = 0 } $2 == "GOODSIG" { good = 1 } $2 == "VALIDSIG" && good { print $NF }') || eb_cs_by=
+	else
+		eb_die "neither sqv nor gpgv is installed, so the release's signature cannot be checked: apt-get install sqv (or gpgv)"
+	fi
+	for eb_cs_fp in $eb_cs_by; do
+		case " $EB_FINGERPRINTS " in *" $eb_cs_fp "*)
+			eb_say "SHA256SUMS is signed by $eb_cs_fp"
+			return 0
+			;;
+		esac
+	done
+	[ -z "$eb_cs_by" ] || eb_die "SHA256SUMS in $eb_cs_dir is signed by $eb_cs_by, not by the key --fingerprint names ($EB_FINGERPRINTS); nothing was changed"
+	eb_die "SHA256SUMS in $eb_cs_dir carries no good signature by $EB_FINGERPRINTS ($(tail -n 2 "$EB_WORK/verify.log" | tr -s ' \n' '  ')): the files may have been changed after the release; nothing was changed"
+}
+
+# Verifies FILE: the signature of SHA256SUMS, then FILE against it, read once into the private
+# directory (EB_ARCHIVE). Nothing has been touched yet.
+eb_verify_release() {
 	eb_vs_dir=$(dirname "$1")
 	eb_vs_base=$(basename "$1")
 	[ -r "$eb_vs_dir/SHA256SUMS" ] || eb_die "no SHA256SUMS next to $1: download it from the same release"
-	eb_vs_want=$(awk -v f="$eb_vs_base" '$2 == f || $2 == "*" f { print $1; exit }' "$eb_vs_dir/SHA256SUMS")
+	cp "$eb_vs_dir/SHA256SUMS" "$EB_WORK/SHA256SUMS"
+	if [ "$EB_INSECURE" = 1 ]; then
+		eb_warn "--insecure: the signature of SHA256SUMS is not checked"
+	else
+		eb_check_signature "$eb_vs_dir"
+	fi
+	eb_vs_want=$(awk -v f="$eb_vs_base" '$2 == f || $2 == "*" f { print $1; exit }' "$EB_WORK/SHA256SUMS")
 	[ -n "$eb_vs_want" ] || eb_die "$eb_vs_dir/SHA256SUMS does not list $eb_vs_base"
-	eb_vs_have=$(sha256sum "$1" | awk '{ print $1 }')
+	EB_ARCHIVE="$EB_WORK/$eb_vs_base"
+	cat "$1" >"$EB_ARCHIVE" || eb_die "cannot copy $1 into $EB_WORK: is ${TMPDIR:-/tmp} full? (set TMPDIR to a directory with room)"
+	eb_vs_have=$(sha256sum "$EB_ARCHIVE" | awk '{ print $1 }')
 	[ "$eb_vs_have" = "$eb_vs_want" ] || eb_die "$1 does not match SHA256SUMS (got $eb_vs_have, want $eb_vs_want): the download is damaged or not the released file"
 }
 
 # Reads the whole archive (a truncated or damaged one fails here) and checks every member path:
 # nothing absolute, no "..", nothing outside what the packages ship. Sets EB_LISTING (the member
-# list) and EB_ARCHIVE_VERSION (the image version).
+# list) and EB_ARCHIVE_VERSION (the image version). $2: the name the messages give the file.
 eb_check_archive() {
-	zstd -q -t "$1" 2>/dev/null || eb_die "$1 is not a complete zstd file (truncated or damaged)"
+	zstd -q -t "$1" 2>/dev/null || eb_die "$2 is not a complete zstd file (truncated or damaged)"
 	EB_LISTING=$(mktemp)
-	tar --zstd -tf "$1" >"$EB_LISTING" 2>/dev/null || eb_die "$1 is not a complete tar archive (truncated or damaged)"
+	tar --zstd -tf "$1" >"$EB_LISTING" 2>/dev/null || eb_die "$2 is not a complete tar archive (truncated or damaged)"
 	awk -v name="$EB_NAME" '
 		function bad(why) { print "error: " why ": " raw > "/dev/stderr"; failed = 1 }
 		{
@@ -118,7 +192,7 @@ eb_check_archive() {
 			if (count != 1) { print "error: the archive must hold exactly one image under usr/lib/" name "/images/, it holds " count > "/dev/stderr"; failed = 1 }
 			if (failed) exit 1
 			print version
-		}' "$EB_LISTING" >"$EB_LISTING.version" || eb_die "$1 is not a $EB_NAME release archive; nothing was changed"
+		}' "$EB_LISTING" >"$EB_LISTING.version" || eb_die "$2 is not a $EB_NAME release archive; nothing was changed"
 	EB_ARCHIVE_VERSION=$(cat "$EB_LISTING.version")
 	rm -f "$EB_LISTING.version"
 }
@@ -189,7 +263,8 @@ cmd_install() {
 	eb_in_mode=$1
 	[ "$#" -eq 2 ] || eb_die "usage: sh install.sh $eb_in_mode FILE.tar.zst"
 	eb_in_file=$2
-	[ -f "$eb_in_file" ] || eb_die "$eb_in_file does not exist"
+	# A named pipe is fine too: the tarball is read once.
+	[ -f "$eb_in_file" ] || [ -p "$eb_in_file" ] || eb_die "$eb_in_file does not exist"
 	[ "$(id -u)" = 0 ] || [ -n "$EB_ROOT_DIR" ] || eb_die "run as root"
 	eb_need_tool zstd zstd
 	eb_need_tool tar tar
@@ -205,9 +280,10 @@ cmd_install() {
 	[ -z "$eb_in_by" ] || [ "$eb_in_by" = install.sh ] || eb_die "this host was set up by $eb_in_by, not install.sh"
 
 	trap 'eb_cleanup' EXIT
-	trap 'eb_cleanup; exit 130' INT TERM
-	eb_verify_sums "$eb_in_file"
-	eb_check_archive "$eb_in_file"
+	trap 'eb_cleanup; exit 130' INT TERM HUP
+	EB_WORK=$(mktemp -d) || eb_die "cannot make a private directory with mktemp -d"
+	eb_verify_release "$eb_in_file"
+	eb_check_archive "$EB_ARCHIVE" "$eb_in_file"
 	eb_in_version=$EB_ARCHIVE_VERSION
 	eb_say "verified $eb_in_file: $EB_NAME $eb_in_version"
 	if [ "$EB_DRY_RUN" = 1 ]; then
@@ -222,12 +298,19 @@ cmd_install() {
 	done
 	eb_lock
 	trap 'eb_cleanup' EXIT
-	trap 'eb_cleanup; exit 130' INT TERM
+	trap 'eb_cleanup; exit 130' INT TERM HUP
 	mkdir -p "$EB_LIB" "$EB_STATE"
+	# What an install killed outright (SIGKILL, power loss) left; no other install runs (the lock).
+	for eb_in_old in "$EB_LIB"/.staging.*; do
+		if [ -d "$eb_in_old" ]; then rm -rf "$eb_in_old"; fi
+	done
 	# Staged next to the images, on the same file system, so that moving into place is a rename.
 	EB_STAGING=$(mktemp -d "$EB_LIB/.staging.XXXXXX")
-	tar --zstd -xpf "$eb_in_file" --numeric-owner -C "$EB_STAGING" || eb_die "extracting $eb_in_file failed; nothing was changed"
+	tar --zstd -xpf "$EB_ARCHIVE" --numeric-owner -C "$EB_STAGING" || eb_die "extracting $eb_in_file failed; nothing was changed"
 
+	# The switch: renames only, so it takes moments; an interrupt waits for it to finish (the
+	# ignored signals are inherited by mv, so no rename is cut off either).
+	trap '' INT TERM HUP
 	# The image: a version already here is never replaced, since containers may run on it.
 	eb_in_img="usr/lib/$EB_NAME/images/$eb_in_version"
 	if eb_image_complete "$eb_in_version"; then
@@ -270,6 +353,7 @@ cmd_install() {
 
 	eb_configure_host "$eb_in_version" install.sh
 	EB_DONE=1
+	trap 'eb_cleanup; exit 130' INT TERM HUP
 	eb_enable_socket
 	eb_say "$EB_NAME $eb_in_version is installed; new connections get image $(eb_current_version)"
 	eb_say "next: ${EB_NAME}ctl runner-config prints the GitLab Runner configuration"
@@ -342,14 +426,28 @@ cmd_status() {
 
 eb_command=
 eb_args=
-eb_skip=0
+# The option whose value comes next.
+eb_want=
 for eb_arg in "$@"; do
-	if [ "$eb_skip" = 1 ]; then
-		eb_skip=0
+	case "$eb_want" in
+	--fingerprint)
+		eb_fp_given=$(eb_fingerprint "$eb_arg")
+		EB_FINGERPRINTS="${EB_FINGERPRINTS:+$EB_FINGERPRINTS }$eb_fp_given"
+		;;
+	--keyring) EB_KEYRING=$eb_arg ;;
+	esac
+	if [ -n "$eb_want" ]; then
+		eb_want=
 		continue
 	fi
 	case "$eb_arg" in
-	--root) eb_skip=1 ;;
+	--root | --fingerprint | --keyring) eb_want=$eb_arg ;;
+	--fingerprint=*)
+		eb_fp_given=$(eb_fingerprint "${eb_arg#--fingerprint=}")
+		EB_FINGERPRINTS="${EB_FINGERPRINTS:+$EB_FINGERPRINTS }$eb_fp_given"
+		;;
+	--keyring=*) EB_KEYRING=${eb_arg#--keyring=} ;;
+	--insecure) EB_INSECURE=1 ;;
 	--root=* | --dry-run) ;;
 	-h | --help | help)
 		usage
@@ -367,6 +465,7 @@ for eb_arg in "$@"; do
 		;;
 	esac
 done
+[ -z "$eb_want" ] || eb_die "$eb_want needs a value (see --help)"
 
 case "$eb_command" in
 install | upgrade)

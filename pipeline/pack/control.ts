@@ -9,6 +9,7 @@ export interface ControlFields {
   architecture: string;
   maintainer: string;
   depends?: string[];
+  recommends?: string[];
   section: string;
   priority: string;
   /** The one-line synopsis (at most 80 characters). */
@@ -62,6 +63,7 @@ export function formatControl(f: ControlFields, installedSize: number): string {
     `Installed-Size: ${installedSize}`,
   ];
   if (f.depends?.length) lines.push(`Depends: ${f.depends.join(', ')}`);
+  if (f.recommends?.length) lines.push(`Recommends: ${f.recommends.join(', ')}`);
   lines.push(`Section: ${f.section}`, `Priority: ${f.priority}`);
   if (f.homepage) lines.push(`Homepage: ${f.homepage}`);
   lines.push(`Description: ${f.synopsis}`, ...foldDescription(f.description));

@@ -4,6 +4,7 @@
 // Reads: name, version, architecture, maintainer, description, suite, user, digest,
 // sourceDateEpoch.
 import type { HostPackageFiles } from '../host/render.ts';
+import { keyringPackageName } from '../publish/sources.ts';
 import type { ResolvedRecipe } from '../recipe/resolve.ts';
 import type { ControlFields } from './control.ts';
 import { artifactNames, imageDir, type ArtifactNames } from './debian-version.ts';
@@ -53,6 +54,9 @@ export function controlFields(r: LayoutRecipe, names: ArtifactNames, hostDepends
       ...common,
       package: names.hostPackage,
       depends: [`${names.imagePackage} (= ${names.debianVersion})`, 'systemd-container', 'openssh-client', ...hostDepends],
+      // The keyring package publish keeps in the repository: apt installs it along, and from then
+      // on the host trusts each next signing key before it signs (a key rotation needs no step).
+      recommends: [keyringPackageName(r.name)],
       synopsis: r.description,
       description: [
         `${r.name} turns this host into a pool of throw-away build machines for the SSH executor of GitLab Runner: ` +

@@ -2,7 +2,8 @@
 // exporting the public key as apt wants it: a binary OpenPGP certificate, never a keybox and never
 // armored, because apt's sqv verifier (trixie and later) rejects keybox files given in Signed-By.
 // Every call uses the caller's GNUPGHOME when given, and the signing key by its fingerprint, so the
-// key that signs is always the key that is exported.
+// key that signs is always the key that is exported. Also reads what a key's expiry allows, and
+// imports the public keys of the next signing keys, which the keyring carries before they sign.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,7 @@ export interface GpgOptions {
   gnupgHome?: string;
 }
 
-async function gpg(opts: GpgOptions, args: string[], input?: string): Promise<{ stdout: string; stdoutBuffer: Buffer }> {
+async function gpg(opts: GpgOptions, args: string[], input?: string | Uint8Array): Promise<{ stdout: string; stdoutBuffer: Buffer }> {
   const base = ['--batch', '--no-tty', ...(opts.gnupgHome ? ['--homedir', opts.gnupgHome] : [])];
   const res = await execa('gpg', [...base, ...args], {
     // No stripFinalNewline: it would cut a final 0x0a byte off the binary key of --export.
@@ -41,16 +42,7 @@ export async function signingFingerprint(opts: GpgOptions): Promise<string> {
     if (opts.signKey) throw new UsageError(`no secret key "${opts.signKey}" in ${opts.gnupgHome ?? 'the default GnuPG home'}`);
     throw err;
   }
-  const fprs: string[] = [];
-  let afterSec = false;
-  for (const line of listing.split('\n')) {
-    const cols = line.split(':');
-    if (cols[0] === 'sec') afterSec = true;
-    else if (cols[0] === 'fpr' && afterSec) {
-      if (cols[9]) fprs.push(cols[9]);
-      afterSec = false;
-    }
-  }
+  const fprs = primaryFingerprints(listing);
   const where = opts.gnupgHome ?? 'the default GnuPG home';
   if (fprs.length === 0) throw new UsageError(`no secret key${opts.signKey ? ` "${opts.signKey}"` : ''} in ${where}: create one or pass --gnupg-home`);
   if (fprs.length > 1) {
@@ -76,6 +68,101 @@ export async function exportPublicKey(opts: GpgOptions, fingerprint: string): Pr
   const key = (await gpg(opts, ['--export-options', 'export-minimal', '--export', fingerprint])).stdoutBuffer;
   if (!isBinaryPublicKey(key)) throw new StageError('publish', `gpg --export ${fingerprint} did not produce a binary OpenPGP public key`);
   return key;
+}
+
+export interface KeyInfo {
+  /** The primary key's fingerprint, as apt, gpgv and sqv report a signer. */
+  fingerprint: string;
+  uid: string;
+  /** Seconds since the epoch. */
+  created: number;
+  /**
+   * Until when the key can sign (seconds): the primary key's expiry, or the earlier expiry of the
+   * signing subkey gpg would use. Undefined: never.
+   */
+  expires?: number;
+}
+
+/** A key as `gpg --with-colons --fixed-list-mode --list-keys FPR` describes it. */
+export function parseKeyListing(listing: string): KeyInfo {
+  let fingerprint = '';
+  let uid = '';
+  let primary: { created: number; expires?: number; signs: boolean } | undefined;
+  const signing: Array<{ created: number; expires?: number }> = [];
+  let last: 'pub' | 'sub' | undefined;
+  for (const line of listing.split('\n')) {
+    const c = line.split(':');
+    const created = Number(c[5]);
+    const expires = c[6] ? Number(c[6]) : undefined;
+    const usable = !['e', 'r', 'i', 'd'].includes(c[1] ?? '');
+    if (c[0] === 'pub') {
+      last = 'pub';
+      primary = { created, expires, signs: (c[11] ?? '').includes('s') };
+    } else if (c[0] === 'sub') {
+      last = 'sub';
+      if ((c[11] ?? '').includes('s') && usable) signing.push({ created, expires });
+    } else if (c[0] === 'fpr' && last === 'pub' && !fingerprint) {
+      fingerprint = c[9] ?? '';
+    } else if (c[0] === 'uid' && !uid) {
+      uid = c[9] ?? '';
+    }
+  }
+  if (!primary || !fingerprint) throw new Error(`not a key listing:\n${listing}`);
+  // gpg signs with the newest usable signing subkey, or with the primary key when it has none.
+  const used = signing.sort((a, b) => b.created - a.created)[0] ?? (primary.signs ? primary : undefined);
+  const ends = [primary.expires, used?.expires].filter((e): e is number => e !== undefined);
+  return { fingerprint, uid, created: primary.created, expires: ends.length ? Math.min(...ends) : undefined };
+}
+
+export async function describeKey(opts: GpgOptions, fingerprint: string): Promise<KeyInfo> {
+  return parseKeyListing((await gpg(opts, ['--with-colons', '--fixed-list-mode', '--list-keys', fingerprint])).stdout);
+}
+
+/**
+ * The public keys in `files` (armored or binary), each exported as exportPublicKey does, in the
+ * order given. A file holding a secret key is refused: a next key's file is published.
+ */
+export async function readPublicKeys(files: string[]): Promise<Array<{ file: string; key: KeyInfo; exported: Buffer }>> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'eb-keys-'));
+  fs.chmodSync(home, 0o700);
+  const opts: GpgOptions = { gnupgHome: home };
+  try {
+    const out: Array<{ file: string; key: KeyInfo; exported: Buffer }> = [];
+    const seen = new Set<string>();
+    for (const file of files) {
+      if (!fs.existsSync(file)) throw new UsageError(`${file}: no such key file`);
+      await gpg(opts, ['--quiet', '--import'], fs.readFileSync(file)).catch(() => {
+        throw new UsageError(`${file}: not an OpenPGP key (gpg --import failed)`);
+      });
+      if (/^sec:/m.test((await gpg(opts, ['--with-colons', '--list-secret-keys'])).stdout)) {
+        throw new UsageError(`${file} holds a secret key: give the public key only (gpg --export FINGERPRINT)`);
+      }
+      const fprs = primaryFingerprints((await gpg(opts, ['--with-colons', '--list-keys'])).stdout).filter((f) => !seen.has(f));
+      if (fprs.length === 0) throw new UsageError(`${file}: holds no public key that was not given before`);
+      for (const fpr of fprs) {
+        seen.add(fpr);
+        out.push({ file, key: await describeKey(opts, fpr), exported: await exportPublicKey(opts, fpr) });
+      }
+    }
+    return out;
+  } finally {
+    await execa('gpgconf', ['--homedir', home, '--kill', 'all'], { reject: false });
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+function primaryFingerprints(listing: string): string[] {
+  const fprs: string[] = [];
+  let afterPrimary = false;
+  for (const line of listing.split('\n')) {
+    const cols = line.split(':');
+    if (cols[0] === 'pub' || cols[0] === 'sec') afterPrimary = true;
+    else if (cols[0] === 'fpr' && afterPrimary) {
+      if (cols[9]) fprs.push(cols[9]);
+      afterPrimary = false;
+    } else if (cols[0] === 'sub' || cols[0] === 'ssb') afterPrimary = false;
+  }
+  return fprs;
 }
 
 /** An OpenPGP packet stream starting with a public-key packet (tag 6), old or new format. */

@@ -1,6 +1,6 @@
 // The repository's index files, as text: a Packages file per architecture (sorted as apt sorts,
 // so the same set of packages always gives the same bytes), its .gz and .xz, and the Release file
-// that lists every index of the suite with its size and hashes.
+// that lists every index of the suite with its size and hashes, dated and valid until a date.
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
@@ -58,6 +58,8 @@ export interface ReleaseFields {
   suite: string;
   codename: string;
   date: number;
+  /** Seconds; apt refuses the repository after it ("is expired"), so a mirror cannot serve an old one forever. */
+  validUntil: number;
   architectures: string[];
   components: string[];
   description: string;
@@ -78,6 +80,7 @@ export function renderRelease(f: ReleaseFields, files: ReleaseFile[]): string {
     `Suite: ${f.suite}`,
     `Codename: ${f.codename}`,
     `Date: ${releaseDate(f.date)}`,
+    `Valid-Until: ${releaseDate(f.validUntil)}`,
     `Architectures: ${f.architectures.join(' ')}`,
     `Components: ${f.components.join(' ')}`,
     `Description: ${f.description}`,

@@ -6,13 +6,14 @@
 #
 # A static site cannot be listed, so the copy follows what apt follows: dists/SUITE/Release names
 # the indexes (with sizes and SHA256), the Packages indexes name the pool files (with SHA256).
-# Every file is checked against those hashes; with KEYRING, Release must also carry a valid
-# signature by that key (the CI's own signing key), so a tampered site is refused, not republished.
+# Every file is checked against those hashes; with KEYRINGs, Release must also carry a valid
+# signature by a key in one of them (the CI's own signing key, or the previous one right after a
+# rotation), so a tampered site is refused, not republished.
 #
 # Exit 0 with DEST left empty when the site has no repository yet (HTTP 404: the first release).
 # Any other failure exits 1: publishing without the old versions would silently drop them.
 #
-# Usage: sh scripts/ci/fetch-apt-repo.sh BASE_URL DEST [SUITE] [KEYRING]
+# Usage: sh scripts/ci/fetch-apt-repo.sh BASE_URL DEST [SUITE] [KEYRING...]
 set -eu
 
 die() {
@@ -20,13 +21,24 @@ die() {
 	exit 1
 }
 
-[ "$#" -ge 2 ] || die "usage: fetch-apt-repo.sh BASE_URL DEST [SUITE] [KEYRING]"
+[ "$#" -ge 2 ] || die "usage: fetch-apt-repo.sh BASE_URL DEST [SUITE] [KEYRING...]"
 base=${1%/}
 dest=$2
 suite=${3:-stable}
-keyring=${4-}
+shift 2
+[ "$#" -eq 0 ] || shift
 case "$suite" in '' | */* | .*) die "bad suite '$suite'" ;; esac
-[ -z "$keyring" ] || [ -r "$keyring" ] || die "keyring $keyring is not readable"
+# "$@" becomes gpgv's options, --keyring FILE for each keyring given (absolute: gpgv looks for a
+# bare name in its home directory).
+keyrings=
+for keyring in "$@"; do
+	shift
+	[ -n "$keyring" ] || continue
+	[ -r "$keyring" ] || die "keyring $keyring is not readable"
+	case "$keyring" in /*) ;; *) keyring="$PWD/$keyring" ;; esac
+	set -- "$@" --keyring "$keyring"
+	keyrings="$keyrings $keyring"
+done
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -76,11 +88,11 @@ fi
 grep -q '^SHA256:' "$tmp/Release" || die "$base/$rel/Release is not an apt Release file (a login page? is the Pages site public?)"
 fetch "$base/$rel/Release.gpg" "$tmp/Release.gpg" || die "$base/$rel/Release.gpg is missing"
 fetch "$base/$rel/InRelease" "$tmp/InRelease" || die "$base/$rel/InRelease is missing"
-if [ -n "$keyring" ]; then
-	gpgv --quiet --keyring "$keyring" "$tmp/Release.gpg" "$tmp/Release" 2>"$tmp/gpgv.err" ||
-		die "$base/$rel/Release is not signed by the key in $keyring: $(tail -n 3 "$tmp/gpgv.err" | tr '\n' ' ')"
-	gpgv --quiet --keyring "$keyring" --output "$tmp/InRelease.body" "$tmp/InRelease" 2>"$tmp/gpgv.err" ||
-		die "$base/$rel/InRelease is not signed by the key in $keyring: $(tail -n 3 "$tmp/gpgv.err" | tr '\n' ' ')"
+if [ "$#" -gt 0 ]; then
+	gpgv --quiet "$@" "$tmp/Release.gpg" "$tmp/Release" 2>"$tmp/gpgv.err" ||
+		die "$base/$rel/Release is not signed by a key in$keyrings: $(tail -n 3 "$tmp/gpgv.err" | tr '\n' ' ')"
+	gpgv --quiet "$@" --output "$tmp/InRelease.body" "$tmp/InRelease" 2>"$tmp/gpgv.err" ||
+		die "$base/$rel/InRelease is not signed by a key in$keyrings: $(tail -n 3 "$tmp/gpgv.err" | tr '\n' ' ')"
 	cmp -s "$tmp/InRelease.body" "$tmp/Release" || die "$base/$rel/InRelease and Release differ (a publish in progress? run again)"
 fi
 

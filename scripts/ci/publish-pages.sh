@@ -1,17 +1,28 @@
 #!/bin/sh
-# The `pages` job: adds this release's two .deb packages to the apt repository served by GitLab
-# Pages and leaves the whole repository in public/, which GitLab then deploys. Pages keeps only
-# its latest deployment, so the repository published so far is first copied back from the site
-# (scripts/ci/fetch-apt-repo.sh, signature checked): every earlier version stays installable.
+# The `pages` job, the one job that gets the signing key. On a protected tag it adds the release's
+# two .deb packages to the apt repository served by GitLab Pages and signs the release's
+# SHA256SUMS (out/SHA256SUMS.asc, published beside it by the release job); in the re-sign schedule
+# (no tag) it signs the repository again, with a new Valid-Until. Either way it prunes the
+# repository to APT_KEEP releases, keeps its keyring package current (with APT_NEXT_KEYRING), and
+# leaves the whole repository in public/, which GitLab deploys only when this job succeeds: a
+# failed publish leaves the previous repository served. Pages keeps only its latest deployment, so
+# the repository published so far is first copied back from the site (scripts/ci/fetch-apt-repo.sh,
+# signature checked): every kept version stays installable.
+#
+# The key is imported into a temporary GnuPG home (scripts/ci/gnupg-home.sh) that is removed when
+# the job ends, also when it fails or is cancelled.
 #
 # Reads (CI/CD variables and the build job's dotenv):
-#   APT_SIGNING_KEY       the signing key (File variable; see scripts/ci/gnupg-home.sh)
+#   APT_SIGNING_KEY       the signing key (File, protected, scoped to the environment apt-signing)
 #   APT_SIGNING_KEY_ID    optional: which key, when the variable holds several
+#   APT_NEXT_KEYRING      optional, File: the public key of the next signing key
+#   APT_PREVIOUS_KEYRING  optional, File: the public key that signed the site, right after a rotation
 #   APT_REPO_URL          where the current repository is served; default CI_PAGES_URL.
 #                         "none" starts an empty repository (only ever for the very first release)
-#   APT_PREVIOUS_KEYRING  optional: the keyring the current site is signed with, after a key change
 #   APT_SUITE, APT_COMPONENT   default stable and main
-#   HOST_DEB, IMAGE_DEB   the packages in out/ (from release.env)
+#   APT_VALID_FOR         how long a signature of the repository holds (default 21d)
+#   APT_KEEP, APT_MAX_SIZE     optional: releases to keep, and the size the repository must not grow beyond
+#   CI_COMMIT_TAG         set: publish HOST_DEB and IMAGE_DEB of out/ (release.env); unset: re-sign
 set -eu
 
 die() {
@@ -19,8 +30,6 @@ die() {
 	exit 1
 }
 
-: "${HOST_DEB:?HOST_DEB is not set: the release.env dotenv of the build job did not reach this job}"
-: "${IMAGE_DEB:?IMAGE_DEB is not set: the release.env dotenv of the build job did not reach this job}"
 suite=${APT_SUITE:-stable}
 component=${APT_COMPONENT:-main}
 from=${APT_REPO_URL:-${CI_PAGES_URL-}}
@@ -28,13 +37,24 @@ from=${APT_REPO_URL:-${CI_PAGES_URL-}}
 # What the example .sources file points apt at: the Pages site.
 served=${CI_PAGES_URL:-$from}
 [ "$served" != none ] || served=
+if [ -n "${CI_COMMIT_TAG-}" ]; then
+	: "${HOST_DEB:?HOST_DEB is not set: the release.env dotenv of the build job did not reach this job}"
+	: "${IMAGE_DEB:?IMAGE_DEB is not set: the release.env dotenv of the build job did not reach this job}"
+	: "${PACKAGE_NAME:?PACKAGE_NAME is not set: the release.env dotenv of the build job did not reach this job}"
+	set -- "out/$HOST_DEB" "out/$IMAGE_DEB"
+else
+	echo "publish-pages: no tag (the re-sign schedule): signing the served repository again"
+	set -- --resign
+fi
 
-gnupg=$(mktemp -d)
+gnupg=$(mktemp -d "${TMPDIR:-/tmp}/eb-gnupg.XXXXXX")
 cleanup() {
 	gpgconf --homedir "$gnupg" --kill all >/dev/null 2>&1 || true
 	rm -rf "$gnupg"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+echo "publish-pages: the signing key goes into $gnupg, which is removed when this job ends"
 fingerprint=$(sh scripts/ci/gnupg-home.sh "$gnupg")
 echo "publish-pages: signing with $fingerprint"
 
@@ -43,9 +63,18 @@ if [ "$from" = none ]; then
 	echo "publish-pages: APT_REPO_URL=none: starting an empty repository"
 	mkdir public
 else
-	sh scripts/ci/fetch-apt-repo.sh "$from" public "$suite" "${APT_PREVIOUS_KEYRING:-$gnupg/keyring.gpg}"
+	sh scripts/ci/fetch-apt-repo.sh "$from" public "$suite" "$gnupg/keyring.gpg" ${APT_PREVIOUS_KEYRING:+"$APT_PREVIOUS_KEYRING"}
 fi
 
 npx ephemeral-builder publish --repo public --suite "$suite" --component "$component" \
-	--gnupg-home "$gnupg" --sign-key "$fingerprint" ${served:+--uri "$served"} \
-	"out/$HOST_DEB" "out/$IMAGE_DEB"
+	--gnupg-home "$gnupg" --sign-key "$fingerprint" ${served:+--uri "$served"} --valid-for "${APT_VALID_FOR:-21d}" \
+	${APT_KEEP:+--keep "$APT_KEEP"} ${APT_MAX_SIZE:+--max-size "$APT_MAX_SIZE"} ${APT_NEXT_KEYRING:+--next-key "$APT_NEXT_KEYRING"} "$@"
+
+if [ -n "${CI_COMMIT_TAG-}" ]; then
+	rm -f out/SHA256SUMS.asc
+	gpg --batch --no-tty --homedir "$gnupg" --local-user "$fingerprint" --armor --detach-sign --output out/SHA256SUMS.asc out/SHA256SUMS
+	# As a host will check it: with the keyring the repository publishes, and nothing else.
+	gpgv --homedir "$gnupg" --keyring "$PWD/public/$PACKAGE_NAME-archive-keyring.gpg" out/SHA256SUMS.asc out/SHA256SUMS 2>"$gnupg/gpgv.err" ||
+		die "out/SHA256SUMS.asc does not verify with public/$PACKAGE_NAME-archive-keyring.gpg: $(tail -n 3 "$gnupg/gpgv.err" | tr '\n' ' ')"
+	echo "publish-pages: signed out/SHA256SUMS (out/SHA256SUMS.asc)"
+fi

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Checks that a release build left every artifact in OUT (see DESIGN.md "Artifacts") and that
+# Checks that a release build left every artifact in OUT (pipeline/stages/pack.ts) and that
 # SHA256SUMS verifies, then prints the dotenv the later jobs read: VERSION, DEB_VERSION,
 # PACKAGE_NAME, ARCH and the artifact file names. A missing file stops the pipeline here, before
 # anything is published.
@@ -31,10 +31,11 @@ arch=${rest##*-}
 name=${rest%-"$version"-*}
 host_deb="${name}_${deb_version}_${arch}.deb"
 image_deb="${name}-image-${version}_${deb_version}_${arch}.deb"
-for f in "$host_deb" "$image_deb" install.sh SHA256SUMS manifest.json; do
+sbom="${name}-${version}-${arch}.cdx.json"
+for f in "$host_deb" "$image_deb" install.sh "$sbom" SHA256SUMS manifest.json; do
 	[ -f "$out/$f" ] || die "$out/$f is missing"
 done
-for f in "$tarball" "$host_deb" "$image_deb" install.sh; do
+for f in "$tarball" "$host_deb" "$image_deb" install.sh "$sbom" manifest.json; do
 	grep -q "[ *]$f\$" "$out/SHA256SUMS" || die "$out/SHA256SUMS does not list $f"
 done
 (cd "$out" && sha256sum --quiet --strict -c SHA256SUMS) >&2 || die "$out/SHA256SUMS does not verify"
@@ -47,4 +48,5 @@ ARCH=$arch
 TARBALL=$tarball
 HOST_DEB=$host_deb
 IMAGE_DEB=$image_deb
+SBOM=$sbom
 ENV

@@ -3,6 +3,11 @@
 // apt inside installs from a repository we publish and serve on loopback (the admin's way, keyring
 // and .sources, no trusted=yes), and poweroff leaves no process, mount or tree behind, even when
 // the test process dies. A Debian 12 host boots too (the install.sh path runs there).
+// The same Debian 13 host, apt 3 with sqv as an admin's host has them, then checks the release
+// path's trust: apt refuses a repository past its Valid-Until and accepts it after
+// `publish --resign`; every release `publish --keep` kept installs and a pruned one is gone; the
+// host upgrades through a signing key rotation with no step of its own; install.sh verifies a
+// release's signature with sqv (no gpgv here) and refuses a tampered SHA256SUMS.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +17,11 @@ import { mountsBelow } from '../../pipeline/util/mounts.ts';
 import { publish } from '../../pipeline/publish/publish.ts';
 import { describeWith } from '../helpers/env.ts';
 import { serveDirectory, type StaticServer } from '../helpers/http-server.ts';
+import { makeRelease, testRecipe } from '../integration/host-fixture.ts';
+import { runCli } from '../helpers/cli.ts';
 import {
-  addAptSource, APT_ENV, bootHost, buildFixtureDeb, freeLoopbackPort, machineName, makeHostTree, makeSigningKey,
-  makeTinyTree, tcpRoundTrip, type BootedHost, type SigningKey,
+  addAptSource, APT_ENV, bootHost, buildFixtureDeb, buildFixtureRelease, disposeTrackedKeys, freeLoopbackPort, machineName, makeHostTree, makeSigningKey,
+  keyringFingerprints, makeTinyTree, tcpRoundTrip, testReleaseKey, type BootedHost, type SigningKey,
 } from './harness/index.ts';
 
 const timings: Record<string, number> = {};
@@ -52,6 +59,7 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 13 host', () => {
 
   afterAll(async () => {
     if (host && !poweredOff) await host.poweroff();
+    await disposeTrackedKeys();
     console.log(`[harness] timings (s): ${JSON.stringify(timings)}`);
   });
 
@@ -182,6 +190,127 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 13 host', () => {
       expect(await host!.execOk('cat /etc/eb-fixture-release')).toBe('1.1.0\n');
       await host!.execOk('apt-get install -y --allow-downgrades eb-fixture=1.0.0', { env: APT_ENV });
       expect(await host!.execOk('cat /etc/eb-fixture-release')).toBe('1.0.0\n');
+    });
+  });
+
+  describe('the release path\'s trust, on apt 3 and sqv', () => {
+    const NAME = 'eb-demo';
+    let work: string;
+    let repo: string;
+    let server: StaticServer;
+    let k1: SigningKey;
+    let k2: SigningKey;
+    let t0 = 0;
+    /** apt-get update of this repository alone (the Debian lists are left as they are). */
+    const update = () => host!.exec(`apt-get update -o APT::Get::List-Cleanup=0 -o Dir::Etc::SourceList=/etc/apt/sources.list.d/${NAME}.sources -o Dir::Etc::SourceParts=-`, { env: APT_ENV });
+    const publishCli = (key: SigningKey, args: string[]) => runCli(['publish', '--repo', repo, '--gnupg-home', key.gnupgHome, ...args]);
+    const hostKeyring = async () => keyringFingerprints(host!.path(`/etc/apt/keyrings/${NAME}-archive-keyring.gpg`));
+    const installed = async (pkg: string) => (await host!.exec(`dpkg-query -W -f '\${Version}' ${pkg}`)).stdout;
+
+    beforeAll(async () => {
+      t0 = performance.now();
+      work = fs.mkdtempSync(path.join(os.tmpdir(), 'eb-harness-trust-'));
+      repo = path.join(work, 'repo');
+      [k1, k2] = await Promise.all([makeSigningKey('eb-demo key 1 <k1@example.invalid>'), makeSigningKey('eb-demo key 2 <k2@example.invalid>')]);
+      // Published with a faked clock: ten days ago, valid for three, so expired a week ago.
+      const tenDaysAgo = Math.floor(Date.now() / 1000) - 10 * 86400;
+      for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
+        await publish({ repoDir: repo, gnupgHome: k1.gnupgHome, debs: await buildFixtureRelease(path.join(work, 'debs'), NAME, v), date: tenDaysAgo, validFor: 3 * 86400 });
+      }
+      server = await serveDirectory(repo);
+      addAptSource(host!, { repoDir: repo, name: NAME, uri: server.url });
+    });
+
+    afterAll(async () => {
+      await server?.close();
+      await Promise.all([k1?.dispose(), k2?.dispose()]);
+      if (work) fs.rmSync(work, { recursive: true, force: true });
+      note('release trust tests', Math.round((performance.now() - t0) / 100) / 10);
+    });
+
+    it('apt refuses the repository past its Valid-Until, and accepts it after `publish --resign`', async () => {
+      const expired = await update();
+      expect(expired.exitCode).not.toBe(0);
+      expect(expired.stdout + expired.stderr).toMatch(/Release file for http:\/\/127\.0\.0\.1:\d+\/dists\/stable\/InRelease is expired \(invalid since /);
+      expect((await host!.exec(`apt-cache policy ${NAME}`)).stdout).not.toMatch(/Candidate: 1\./);
+      const resigned = await publishCli(k1, ['--resign']);
+      expect(resigned.exitCode, resigned.stderr).toBe(0);
+      expect(resigned.stdout).toMatch(/^signed dists\/stable\/InRelease with [0-9A-F]{40}: Date .*, Valid-Until .*$/m);
+      const fresh = await update();
+      expect(fresh.exitCode, fresh.stdout + fresh.stderr).toBe(0);
+      expect(fresh.stdout + fresh.stderr).not.toMatch(/^(W|E|Err):/m);
+      expect(await host!.execOk(`apt-cache policy ${NAME}`)).toMatch(/Candidate: 1\.2\.0/);
+    });
+
+    it('installs every release `publish --keep 2` kept with apt; the pruned one is gone from the index and the pool', async () => {
+      const pruned = await publishCli(k1, ['--keep', '2']);
+      expect(pruned.exitCode, pruned.stderr).toBe(0);
+      expect(pruned.stdout).toMatch(/^pruned eb-demo 1\.0\.0: pool\/main\/e\/eb-demo\/eb-demo_1\.0\.0_all\.deb, pool\/main\/e\/eb-demo-image-1\.0\.0\//m);
+      expect((await update()).exitCode).toBe(0);
+      // The first-time setup's install: the keyring package with the newest release.
+      await host!.execOk(`apt-get install -y ${NAME}-archive-keyring ${NAME}`, { env: APT_ENV });
+      for (const v of ['1.2.0', '1.1.0']) {
+        await host!.execOk(`apt-get install -y --allow-downgrades ${NAME}=${v}`, { env: APT_ENV });
+        expect(await host!.execOk(`cat /etc/${NAME}-host /usr/lib/${NAME}/images/${v}/release`)).toBe(`${v}\n${v}\n`);
+      }
+      const gone = await host!.exec(`apt-get install -y --allow-downgrades ${NAME}=1.0.0`, { env: APT_ENV });
+      expect(gone.exitCode).not.toBe(0);
+      expect(gone.stderr).toMatch(/Version '1\.0\.0' for 'eb-demo' was not found/);
+      const madison = await host!.execOk(`apt-cache madison ${NAME}`);
+      expect([...madison.matchAll(/^\s*eb-demo \|\s*(\S+) \|/gm)].map((m) => m[1])).toEqual(['1.2.0', '1.1.0']);
+      for (const f of ['eb-demo/eb-demo_1.0.0_all.deb', 'eb-demo-image-1.0.0/eb-demo-image-1.0.0_1.0.0_all.deb']) {
+        expect((await fetch(`${server.url}pool/main/e/${f}`)).status, f).toBe(404);
+      }
+      await host!.execOk(`apt-get install -y ${NAME}`, { env: APT_ENV });
+      expect(await installed(NAME)).toBe('1.2.0');
+    });
+
+    it('upgrades through a signing key rotation with no step on the host: the next key rides in the keyring package, then signs', async () => {
+      expect(await hostKeyring()).toEqual([k1.fingerprint]);
+      const nextKey = path.join(work, 'next-key.gpg');
+      fs.writeFileSync(nextKey, (await execa('gpg', ['--batch', '--homedir', k2.gnupgHome, '--export', k2.fingerprint], { encoding: 'buffer', stripFinalNewline: false })).stdout);
+      const announced = await publishCli(k1, ['--next-key', nextKey]);
+      expect(announced.exitCode, announced.stderr).toBe(0);
+      expect(announced.stdout).toMatch(/^added eb-demo-archive-keyring 2 all: /m);
+      // What an unattended upgrade does.
+      expect((await update()).exitCode).toBe(0);
+      await host!.execOk('apt-get upgrade -y', { env: APT_ENV });
+      expect(await installed(`${NAME}-archive-keyring`)).toBe('2');
+      expect(await hostKeyring()).toEqual([k1.fingerprint, k2.fingerprint]);
+
+      // The rotation: the next key signs; the host's next update and upgrade just work.
+      const rotated = await publishCli(k2, ['--resign']);
+      expect(rotated.exitCode, rotated.stderr).toBe(0);
+      expect(rotated.stdout).toMatch(new RegExp(`^signed dists/stable/InRelease with ${k2.fingerprint}: `, 'm'));
+      const up = await update();
+      expect(up.exitCode, up.stdout + up.stderr).toBe(0);
+      expect(up.stdout + up.stderr).not.toMatch(/^(W|E|Err):/m);
+      await host!.execOk('apt-get upgrade -y', { env: APT_ENV });
+      expect(await installed(`${NAME}-archive-keyring`)).toBe('3');
+      // The old key is trusted no more.
+      expect(await hostKeyring()).toEqual([k2.fingerprint]);
+    });
+
+    it('install.sh verifies a release\'s signature with sqv (there is no gpgv here), and refuses a tampered SHA256SUMS', async () => {
+      expect((await host!.exec('command -v gpgv')).exitCode).not.toBe(0);
+      // install.sh needs zstd, which the admin installs from Debian.
+      await host!.execOk('apt-get install -y --no-install-recommends zstd', { env: APT_ENV, timeoutMs: 180_000 });
+      const release = await makeRelease(testRecipe({ name: 'ebtest', version: '1.1.0' }));
+      try {
+        fs.cpSync(release.dir, host!.path('/root/release'), { recursive: true });
+        const fpr = (await testReleaseKey()).fingerprint;
+        const run = (args: string) => host!.exec(`mkdir -p /root/scratch && cd /root/release && sh ./install.sh --root /root/scratch --dry-run install --fingerprint ${fpr} ${args}`);
+        const ok = await run(`./${path.basename(release.tarball)}`);
+        expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
+        expect(ok.stdout).toContain(`SHA256SUMS is signed by ${fpr}`);
+        expect(ok.stdout).toContain('would switch current to 1.1.0');
+        await host!.execOk('echo "0000  tampered" >>/root/release/SHA256SUMS');
+        const bad = await run(`./${path.basename(release.tarball)}`);
+        expect(bad.exitCode).not.toBe(0);
+        expect(bad.stderr).toMatch(/carries no good signature by [0-9A-F]{40} \(.*\): the files may have been changed/);
+      } finally {
+        fs.rmSync(release.dir, { recursive: true, force: true });
+      }
     });
   });
 

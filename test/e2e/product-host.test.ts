@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { keyringInstallPath } from '../../pipeline/publish/sources.ts';
 import { describeWith } from '../helpers/env.ts';
 import { APT_ENV } from './harness/index.ts';
 import { artifacts, CTL, NAME, RELEASE_FILE, USER, type Artifacts } from './product/artifacts.ts';
@@ -95,8 +96,11 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
 
   it('installs the admin way: the socket listens on the admin\'s port, on loopback, with the recipe\'s limit', async () => {
     const h = a!;
+    // The keyring package came along (the host package recommends it) and took over the keyring
+    // the admin put in /etc/apt/keyrings: from now on it follows the repository's key rotations.
     expect(await h.host.execOk(`dpkg-query -W -f '\${Package} \${Version} \${db:Status-Abbrev}\\n' '${NAME}*'`)).toBe(
-      `${NAME} 1.0.0 ii \n${NAME}-image-1.0.0 1.0.0 ii \n`);
+      `${NAME} 1.0.0 ii \n${NAME}-archive-keyring 1 ii \n${NAME}-image-1.0.0 1.0.0 ii \n`);
+    expect((await h.host.execOk(`dpkg -S ${keyringInstallPath(NAME)}`)).trim()).toBe(`${NAME}-archive-keyring: ${keyringInstallPath(NAME)}`);
     // The package's own unit says the recipe's port; the admin's drop-in moved it.
     expect(await h.host.execOk(`grep ^ListenStream= /usr/lib/systemd/system/${SOCKET}`)).toBe('ListenStream=127.0.0.1:24\n');
     expect(fs.existsSync(h.host.path(PORT_DROP_IN))).toBe(true);
@@ -322,7 +326,7 @@ print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`, { timeoutMs: 60_000
       },
     });
     expect(await h.host.execOk(`dpkg-query -W -f '\${Package} \${Version} \${db:Status-Abbrev}\\n' '${NAME}*'`)).toBe(
-      `${NAME} 1.1.0 ii \n${NAME}-image-1.0.0 1.0.0 ii \n${NAME}-image-1.1.0 1.1.0 ii \n`);
+      `${NAME} 1.1.0 ii \n${NAME}-archive-keyring 1 ii \n${NAME}-image-1.0.0 1.0.0 ii \n${NAME}-image-1.1.0 1.1.0 ii \n`);
   });
 
   it('8. rollback: ctl use, then an apt downgrade; gc refuses the image a live container uses', async () => {
@@ -368,9 +372,9 @@ print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`, { timeoutMs: 60_000
     expect((await h.host.execOk(`systemctl list-units --all --no-legend '${NAME}*'`)).trim()).toBe('');
     expect(await ssh(h.target, 'true', { timeoutMs: 20_000 })).toMatchObject({ exitCode: 255 });
     // Anything else named after us on the whole host: only what the admin made (the apt source,
-    // its keyring, the port drop-in) and apt's download cache are left.
+    // the port drop-in) and apt's download cache are left; the keyring went with its package.
     const named = (await h.host.execOk(`find / -xdev -name '*${NAME}*' -not -path '/proc/*' 2>/dev/null | sort`)).trim().split('\n');
-    const adminOwn = [`/etc/apt/sources.list.d/${NAME}.sources`, `/usr/share/keyrings/${NAME}-archive-keyring.gpg`, path.dirname(PORT_DROP_IN)];
+    const adminOwn = [`/etc/apt/sources.list.d/${NAME}.sources`, path.dirname(PORT_DROP_IN)];
     expect(named.filter((p) => !adminOwn.includes(p) && !p.startsWith('/var/cache/apt/archives/'))).toEqual([]);
     expect(named.filter((p) => p.startsWith('/var/cache/apt/archives/')).every((p) => p.endsWith('.deb'))).toBe(true);
     expect(await h.host.exec(`test -e ${RELEASE_FILE}`)).toMatchObject({ exitCode: 1 });

@@ -1,16 +1,23 @@
 // The product on an older host without our apt repository (issue 4, assertion 10): a fresh Debian
-// 12 host (systemd 252) gets the release's tarball, SHA256SUMS and install.sh, as an admin
-// downloads them, and runs `sh install.sh install`. Then, over real SSH from this machine, the
-// same checks as on the apt host: one container per connection (1), nothing persists (4), an
-// upgrade under load with `sh install.sh upgrade` (7), a rollback with gc refusing an image in
-// use (8); and `sh install.sh uninstall` leaves nothing behind.
+// 12 host (systemd 252) gets the release's tarball, SHA256SUMS, its signature, the keyring and
+// install.sh, as an admin downloads them, and runs `sh install.sh install --fingerprint FPR`. Then,
+// over real SSH from this machine, the same checks as on the apt host: one container per
+// connection (1), nothing persists (4), a tampered tarball, a tampered SHA256SUMS and an upgrade
+// interrupted while it unpacks each leaving 1.0.0 serving jobs, an upgrade under load with
+// `sh install.sh upgrade` (7), a rollback with gc refusing an image in use (8); and
+// `sh install.sh uninstall` leaves nothing behind.
 // The host tree carries zstd, which install.sh needs and a minimal Debian 12 lacks (an admin
 // would `apt-get install zstd` from Debian; the tests stay off the network).
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
 import { artifacts, CTL, NAME, type Artifacts } from './product/artifacts.ts';
 import { checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkUpgradeUnderLoad, releaseOfNewConnection } from './product/checks.ts';
-import { bootProductHost, DOCTOR_FILTER_STORED, downloadDir, filterJournal, PORT_DROP_IN, runInstallSh, SOCKET, STORED_FILTER, storedFilterInode, takeRunnerKey, waitNoContainers, type ProductHost } from './product/host.ts';
+import { disposeTrackedKeys } from './harness/index.ts';
+import {
+  bootProductHost, currentVersion, DOCTOR_FILTER_STORED, download, downloadDir, filterJournal, installShCommand, PORT_DROP_IN, runInstallSh, SOCKET,
+  STORED_FILTER, storedFilterInode, takeRunnerKey, waitNoContainers, type ProductHost,
+} from './product/host.ts';
 import { ssh, sshOk, waitFor } from './product/ssh.ts';
 
 const NEEDS = { root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'setpriv', 'zstd', 'tar', 'dpkg-deb', 'ssh'] };
@@ -41,6 +48,7 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
   afterAll(async () => {
     await h?.poweroff();
     await Promise.allSettled([next]);
+    await disposeTrackedKeys();
     console.log(`[install-sh] timings (s): ${JSON.stringify(timings)}`);
   });
 
@@ -88,6 +96,63 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
 
   it('4. nothing persists; / is read-only; the home is writable and its tmpfs size holds', async () => {
     await checkNothingPersists(h!, HOME_BYTES);
+  });
+
+  it('a tampered tarball, a tampered SHA256SUMS, and an upgrade interrupted while it unpacks each leave 1.0.0 serving jobs', async () => {
+    const ph = h!;
+    const v110 = await next!;
+    const signed = await download(ph, v110);
+    const tarball = path.basename(v110.tarball);
+    const stillServing = async (after: string) => {
+      expect(await currentVersion(ph), after).toBe('1.0.0');
+      expect(await releaseOfNewConnection(ph), after).toBe('1.0.0');
+      expect((await ph.host.execOk(`ls -A /usr/lib/${NAME} /var/lib/${NAME}`)).split('\n').filter((f) => f.startsWith('.') || f === 'lock'), after).toEqual([]);
+    };
+    const copy = async (label: string) => {
+      await ph.host.execOk(`rm -rf /root/${label} && cp -a ${signed} /root/${label}`);
+      return `/root/${label}`;
+    };
+
+    // One flipped byte in the tarball; SHA256SUMS and its signature as released.
+    const t1 = await copy('tampered-tarball');
+    await ph.host.execOk(`printf '\\001' | dd of=${t1}/${tarball} bs=1 seek=4096 conv=notrunc status=none`);
+    const r1 = await ph.host.exec(`cd ${t1} && ${await installShCommand('upgrade', v110)}`, { timeoutMs: 120_000 });
+    expect(r1.exitCode).not.toBe(0);
+    expect(r1.stderr).toMatch(/does not match SHA256SUMS \(got [0-9a-f]{64}, want [0-9a-f]{64}\)/);
+    await stillServing('a tampered tarball');
+
+    // The tarball changed and SHA256SUMS made to match it, as an attacker who can change both would.
+    const t2 = await copy('tampered-sums');
+    await ph.host.execOk(`cd ${t2} && printf x >>${tarball} && sed -i "s/^[0-9a-f]*  ${tarball}$/$(sha256sum ${tarball} | cut -d' ' -f1)  ${tarball}/" SHA256SUMS && sha256sum -c --ignore-missing SHA256SUMS`);
+    const r2 = await ph.host.exec(`cd ${t2} && ${await installShCommand('upgrade', v110)}`, { timeoutMs: 120_000 });
+    expect(r2.exitCode).not.toBe(0);
+    expect(r2.stderr).toMatch(/carries no good signature by [0-9A-F]{40} \(.*BAD signature/);
+    await stillServing('a tampered SHA256SUMS');
+
+    // A TERM to the upgrade's process group while tar unpacks (its own session: a background
+    // process of a script ignores SIGINT, so this is the signal a service manager or kill sends).
+    // The group is stopped first and tar seen still running, so the TERM lands before the switch.
+    const r3 = await ph.host.exec(`cd ${signed}
+setsid ${await installShCommand('upgrade', v110)} >/root/interrupted.log 2>&1 &
+pid=$!
+unpacking() { pgrep -g "$pid" -f '^tar --zstd -xpf' >/dev/null; }
+i=0
+until unpacking; do
+  i=$((i + 1)); [ "$i" -lt 6000 ] || { echo "it never unpacked"; exit 3; }
+  kill -0 "$pid" 2>/dev/null || { echo "it ended before it unpacked"; cat /root/interrupted.log; exit 4; }
+  sleep 0.01
+done
+kill -STOP "-$pid"
+unpacking || { kill -CONT "-$pid"; echo "the unpacking ended before the group was stopped"; exit 5; }
+kill -TERM "-$pid"
+kill -CONT "-$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+cat /root/interrupted.log`, { timeoutMs: 300_000 });
+    expect(r3.exitCode, r3.stdout + r3.stderr).toBe(0);
+    expect(r3.stdout).toMatch(/verified \.\/\S+\.tar\.zst: ephemeral-builder 1\.1\.0/);
+    expect(r3.stdout).not.toMatch(/is installed; new connections get/);
+    await stillServing('an upgrade interrupted while it unpacked');
+    await ph.host.execOk(`rm -rf ${t1} ${t2} /root/interrupted.log`);
   });
 
   it('7. upgrade under load: `sh install.sh upgrade` to 1.1.0 completes while a job runs; new connections get 1.1.0', async () => {

@@ -1,15 +1,21 @@
 // The release pipeline (.gitlab-ci.yml) run for real by gitlab-ci-local, shell executor with
 // --shell-isolation (each job in its own copy of the tracked files, artifacts and dotenv handed on
 // as GitLab does), in a temporary git working copy of this repository:
-//   - the job list and the tag rules;
-//   - `build` for recipes/minimal.ts on tag v1.2.3: the .debs, tarball, install.sh, SHA256SUMS
-//     and manifest it leaves, and the dotenv the later jobs read; a non-semver tag is refused;
-//   - `pages` with a throwaway signing key: the repository the "site" already serves (a previous
-//     release, on a loopback HTTP server) is carried over and the new packages added, signed;
-//   - the scripts the jobs call (tag → version, copying the served repository, release uploads)
-//     against their failure modes.
-// The `test` job is not run here (it would run this suite inside itself), and `release` needs a
-// GitLab API and release-cli; its upload script runs against a local stand-in for the API.
+//   - who runs what: every job on its runner tag; build, pages and release only for a protected
+//     tag (pages also for the re-sign schedule), so no branch, merge request, unprotected tag or
+//     other schedule pipeline runs the one job that deploys to the environment the signing key is
+//     scoped to; pages holds a resource group;
+//   - the tag pipeline's jobs: `build` of recipes/minimal.ts on tag v1.2.3 from an empty cache of
+//     its own, without the key; `pages`, with the key given as GitLab gives it (a File variable
+//     scoped to the apt-signing environment, in gitlab-ci-local's variables file), adds the build
+//     to the repository the "site" serves (a previous release, on a loopback HTTP server), signs
+//     it and SHA256SUMS in a GnuPG home that is gone afterwards, also when the job fails;
+//     `release` uploads the files and makes the release through the Releases API;
+//   - `pages` in the re-sign schedule: the same repository signed again, pruned to APT_KEEP;
+//   - the scripts the jobs call against their failure modes.
+// The `test` job is not run here (it would run this suite inside itself). GitLab's package
+// registry and Releases API cannot run here: a stand-in on loopback records what the release job
+// sends them.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -24,19 +30,72 @@ import { makeSigningKey, type SigningKey } from '../e2e/harness/gpg-key.ts';
 import { tempDir } from '../helpers/cli.ts';
 import { describeWith } from '../helpers/env.ts';
 import { serveDirectory, type StaticServer } from '../helpers/http-server.ts';
-import { REPO, TEST_CACHE } from '../helpers/paths.ts';
+import { REPO } from '../helpers/paths.ts';
 
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const BIN_PATH = `${path.join(REPO, 'node_modules/.bin')}:${process.env.PATH ?? ''}`;
+const PROTECTED_TAG = { CI_COMMIT_TAG: 'v1.2.3', CI_COMMIT_REF_PROTECTED: 'true' };
+/** The re-sign schedule: a pipeline schedule on the protected default branch. */
+const RESIGN_SCHEDULE = { CI_PIPELINE_SOURCE: 'schedule', CI_COMMIT_BRANCH: 'main', CI_DEFAULT_BRANCH: 'main', CI_COMMIT_REF_PROTECTED: 'true' };
 
 interface Run { exitCode: number; all: string }
 
-describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'gpg', 'gpgv', 'sha256sum', 'dpkg-deb', 'mmdebstrap', 'systemd-nspawn', 'ssh'] },
+/** A stand-in for GitLab's generic package and Releases APIs on loopback: records every request. */
+async function gitlabApi(status = { release: 201 }) {
+  const requests: Array<{ method: string; url: string; token: string; body: Buffer }> = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests.push({ method: req.method ?? '', url: req.url ?? '', token: String(req.headers['job-token'] ?? ''), body: Buffer.concat(chunks) });
+      const code = req.url?.endsWith('/releases') ? status.release : 201;
+      res.writeHead(code, { 'Content-Type': 'application/json' }).end(code === 409 ? '{"message":"Release already exists"}' : '{"message":"201 Created"}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v4`,
+    requests,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Each job's runner tags, environment and resource group, from the YAML gitlab-ci-local --preview prints (defaults expanded). */
+function jobsOf(preview: string): Map<string, { tags: string[]; environment?: string; resourceGroup?: string }> {
+  const jobs = new Map<string, { tags: string[]; environment?: string; resourceGroup?: string }>();
+  let current: { tags: string[]; environment?: string; resourceGroup?: string } | undefined;
+  let inTags = false;
+  for (const line of preview.split('\n')) {
+    const top = /^([a-z][a-z0-9_-]*):\s*$/.exec(line);
+    if (top) {
+      current = ['stages', 'variables', 'default', 'workflow'].includes(top[1]!) ? undefined : { tags: [] };
+      if (current) jobs.set(top[1]!, current);
+      inTags = false;
+      continue;
+    }
+    if (!current) continue;
+    if (/^ {2}tags:/.test(line)) inTags = true;
+    else if (inTags && /^ {4}- /.test(line)) current.tags.push(line.replace(/^ {4}- /, '').trim());
+    else if (/^ {2}\S/.test(line)) inTags = false;
+    const env = /^ {4}name: (\S+)$/.exec(line);
+    if (env) current.environment = env[1];
+    const group = /^ {2}resource_group: (\S+)$/.exec(line);
+    if (group) current.resourceGroup = group[1];
+  }
+  return jobs;
+}
+
+describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 'sha256sum', 'dpkg-deb', 'mmdebstrap', 'systemd-nspawn', 'ssh'] },
   '.gitlab-ci.yml run by gitlab-ci-local', () => {
     let work: string;
     let scratch: string;
     let key: SigningKey;
     let secretKeyFile: string;
+    /** gitlab-ci-local's variables file: APT_SIGNING_KEY, a File variable scoped to apt-signing. */
+    let variablesFile: string;
     let site: string;
     let server: StaticServer;
     let previousDeb: string;
@@ -48,13 +107,21 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'gpg', 'gpgv', 'sha25
       });
       return { exitCode: r.exitCode ?? -1, all: r.exitCode === undefined ? `${r.shortMessage}\n${String(r.all)}` : String(r.all) };
     }
+    const asVariables = (vars: Record<string, string>) => Object.entries(vars).flatMap(([k, v]) => ['--variable', `${k}=${v}`]);
     const job = (name: string, vars: Record<string, string>) =>
-      gcl(['--shell-isolation', ...Object.entries(vars).flatMap(([k, v]) => ['--variable', `${k}=${v}`]), name]);
+      gcl(['--shell-isolation', '--variables-file', variablesFile, ...asVariables(vars), name]);
     const script = async (file: string, args: string[], env: Record<string, string> = {}): Promise<Run> => {
       const r = await execa('sh', [path.join(REPO, 'scripts/ci', file), ...args], { cwd: work, reject: false, all: true, stdin: 'ignore', env: { PATH: BIN_PATH, ...env } });
       return { exitCode: r.exitCode ?? -1, all: String(r.all) };
     };
     const artifacts = (jobName: string, ...rel: string[]) => path.join(work, '.gitlab-ci-local/artifacts', jobName, ...rel);
+    /** The temporary GnuPG home a pages run named: gone, and no gpg-agent left for it. */
+    async function expectKeyGone(log: string): Promise<void> {
+      const home = /the signing key goes into (\S+), which is removed when this job ends/.exec(log)?.[1];
+      expect(home, log.slice(-3000)).toBeDefined();
+      expect(fs.existsSync(home!)).toBe(false);
+      expect((await execa('pgrep', ['-f', `gpg-agent --homedir ${home}`], { reject: false })).stdout).toBe('');
+    }
 
     beforeAll(async () => {
       // A working copy as a fresh clone would have it: tracked and new files, nothing git ignores
@@ -76,11 +143,14 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'gpg', 'gpgv', 'sha25
       secretKeyFile = path.join(scratch, 'signing-key.asc');
       const secret = await execa('gpg', ['--batch', '--homedir', key.gnupgHome, '--armor', '--export-secret-keys', key.fingerprint]);
       fs.writeFileSync(secretKeyFile, `${secret.stdout}\n`, { mode: 0o600 });
+      // YAML takes JSON: the key's text as the value of the File variable in apt-signing alone.
+      variablesFile = path.join(scratch, 'variables.yml');
+      fs.writeFileSync(variablesFile, JSON.stringify({ APT_SIGNING_KEY: { type: 'file', values: { 'apt-signing': `${secret.stdout}\n` } } }), { mode: 0o600 });
 
       // What the Pages site serves before this release: version 1.0.0 of the host package.
       site = path.join(scratch, 'site');
       previousDeb = await buildFixtureDeb(path.join(scratch, 'debs'), { name: 'ephemeral-builder', version: '1.0.0', architecture: 'amd64' });
-      await publish({ repoDir: site, gnupgHome: key.gnupgHome, debs: [previousDeb], date: 1_700_000_000 });
+      await publish({ repoDir: site, gnupgHome: key.gnupgHome, debs: [previousDeb], date: Math.floor(Date.now() / 1000) - 86400 });
       server = await serveDirectory(site);
     });
 
@@ -90,17 +160,37 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'gpg', 'gpgv', 'sha25
       for (const dir of [work, scratch]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it('lists every job in its stage; build, pages and release only run for a tag', async () => {
-      const plain = await gcl(['--list-csv-all']);
-      expect(plain.exitCode, plain.all).toBe(0);
-      expect(plain.all).toMatch(/^test;test;on_success;false;;$/m);
-      expect(plain.all).toMatch(/^build;build;never;/m);
-      expect(plain.all).toMatch(/^pages;publish;never;false;;\[build\]$/m);
-      expect(plain.all).toMatch(/^release;release;never;false;;\[build,pages\]$/m);
-      const tagged = await gcl(['--list-csv', '--variable', 'CI_COMMIT_TAG=v1.2.3']);
-      expect(tagged.exitCode, tagged.all).toBe(0);
-      const rows = tagged.all.split('\n').filter((l) => /^[a-z]+;/.test(l) && !l.startsWith('name;')).map((l) => l.split(';').slice(0, 3).join(';'));
-      expect(rows).toEqual(['test;test;on_success', 'build;build;on_success', 'pages;publish;on_success', 'release;release;on_success']);
+    it('runs every job on its runner tag, and build, pages and release for protected tags only: no other pipeline runs the job the signing key reaches', async () => {
+      const preview = await gcl(['--preview']);
+      expect(preview.exitCode, preview.all).toBe(0);
+      const jobs = jobsOf(preview.all);
+      expect(Object.fromEntries([...jobs].map(([name, j]) => [name, j.tags]))).toEqual({
+        test: ['eb-root-shell'], build: ['eb-release'], pages: ['eb-release'], release: ['eb-release'],
+      });
+      // The key is scoped to this environment, and pages is the one job in it; it publishes alone.
+      expect([...jobs].filter(([, j]) => j.environment).map(([name, j]) => `${name} ${j.environment}`)).toEqual(['pages apt-signing']);
+      expect(jobs.get('pages')!.resourceGroup).toBe('apt-repository');
+
+      /** The jobs a pipeline runs, with the environment each deploys to. */
+      const running = async (vars: Record<string, string>) => {
+        const r = await gcl(['--list-csv', ...asVariables(vars)]);
+        expect(r.exitCode, r.all).toBe(0);
+        return r.all.split('\n').filter((l) => /^[a-z]+;/.test(l) && !l.startsWith('name;')).map((l) => {
+          const [name, , when, , environment] = l.split(';');
+          return `${name} ${when}${environment ? ` ${environment}` : ''}`;
+        });
+      };
+      const branchLike: Record<string, Record<string, string>> = {
+        'a branch push': { CI_PIPELINE_SOURCE: 'push', CI_COMMIT_BRANCH: 'feature', CI_COMMIT_REF_PROTECTED: 'false' },
+        'a push to the protected default branch': { CI_PIPELINE_SOURCE: 'push', CI_COMMIT_BRANCH: 'main', CI_DEFAULT_BRANCH: 'main', CI_COMMIT_REF_PROTECTED: 'true' },
+        'a merge request': { CI_PIPELINE_SOURCE: 'merge_request_event', CI_COMMIT_BRANCH: 'feature', CI_MERGE_REQUEST_IID: '7', CI_COMMIT_REF_PROTECTED: 'false' },
+        'a pipeline run from the web on the default branch': { CI_PIPELINE_SOURCE: 'web', CI_COMMIT_BRANCH: 'main', CI_DEFAULT_BRANCH: 'main', CI_COMMIT_REF_PROTECTED: 'true' },
+        'an unprotected tag': { CI_COMMIT_TAG: 'v1.2.3', CI_COMMIT_REF_PROTECTED: 'false' },
+      };
+      for (const [what, vars] of Object.entries(branchLike)) expect(await running(vars), what).toEqual(['test on_success']);
+      expect(await running({ ...RESIGN_SCHEDULE, CI_COMMIT_BRANCH: 'feature', CI_COMMIT_REF_PROTECTED: 'false' }), 'a schedule on another branch').toEqual([]);
+      expect(await running(PROTECTED_TAG)).toEqual(['test on_success', 'build on_success', 'pages on_success apt-signing', 'release on_success']);
+      expect(await running(RESIGN_SCHEDULE)).toEqual(['pages on_success apt-signing']);
     });
 
     it('version-from-tag.sh takes v<semver> and refuses everything else', async () => {
@@ -114,16 +204,30 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'gpg', 'gpgv', 'sha25
     });
 
     it('build refuses a tag that is not a semantic version, and builds nothing', async () => {
-      const r = await job('build', { CI_COMMIT_TAG: 'release-5', RECIPE: 'recipes/minimal.ts', EB_CACHE_DIR: TEST_CACHE });
+      const r = await job('build', { ...PROTECTED_TAG, CI_COMMIT_TAG: 'release-5', RECIPE: 'recipes/minimal.ts' });
       expect(r.exitCode, r.all).not.toBe(0);
       expect(r.all).toContain("version-from-tag: tag 'release-5' is not a semantic version");
       expect(r.all).not.toMatch(/bootstrap: start/);
       expect(fs.existsSync(artifacts('build', 'out'))).toBe(false);
     });
 
-    it('build on tag v1.2.3 leaves the release artifacts of recipes/minimal.ts and the dotenv', async () => {
-      const r = await job('build', { CI_COMMIT_TAG: 'v1.2.3', RECIPE: 'recipes/minimal.ts', EB_CACHE_DIR: TEST_CACHE, EB_BUILD_FLAGS: '--fast' });
+    it('build refuses to run when the signing key reaches it (a variable not scoped to apt-signing)', async () => {
+      const r = await script('build-release.sh', ['recipes/minimal.ts', '1.2.3', path.join(scratch, 'never')], { APT_SIGNING_KEY: secretKeyFile });
+      expect(r.exitCode).toBe(1);
+      expect(r.all).toContain('APT_SIGNING_KEY reached the build job: scope the variable to the environment apt-signing');
+      expect(fs.existsSync(path.join(scratch, 'never'))).toBe(false);
+    });
+
+    it('build on a protected tag v1.2.3 builds recipes/minimal.ts from an empty cache of its own, removed afterwards, and leaves the release artifacts and the dotenv', async () => {
+      const r = await job('build', { ...PROTECTED_TAG, RECIPE: 'recipes/minimal.ts', EB_BUILD_FLAGS: '--fast' });
       expect(r.exitCode, r.all.slice(-6000)).toBe(0);
+      const cache = /building recipes\/minimal\.ts as 1\.2\.3 from an empty cache, (\S+)/.exec(r.all)?.[1];
+      expect(cache, r.all.slice(-6000)).toBeDefined();
+      expect(fs.existsSync(cache!)).toBe(false);
+      // Nothing came from a cache: every cached stage started as a miss.
+      const started = [...r.all.matchAll(/ (\w+): start \(cache (\w+)\)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+      expect(started).toContain('bootstrap miss');
+      expect(started.filter((x) => !x.endsWith(' miss'))).toEqual([]);
       const out = artifacts('build', 'out');
       expect(fs.readdirSync(out).sort()).toEqual([
         'SHA256SUMS',
@@ -146,16 +250,36 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'gpg', 'gpgv', 'sha25
       ].join('\n'));
     });
 
-    it('pages adds the build to the repository the site serves, keeps 1.0.0, and signs it', async () => {
-      const r = await job('pages', {
-        CI_COMMIT_TAG: 'v1.2.3', APT_SIGNING_KEY: secretKeyFile, APT_REPO_URL: server.url, CI_PAGES_URL: server.url,
-      });
+    it('pages that fails once it has the key (the site is signed by another key) publishes nothing and removes its GnuPG home too', async () => {
+      const other = await makeSigningKey('someone else <other@example.invalid>');
+      const otherSite = path.join(scratch, 'other-site');
+      await publish({ repoDir: otherSite, gnupgHome: other.gnupgHome, debs: [previousDeb] });
+      const otherServer = await serveDirectory(otherSite);
+      try {
+        // The job's script itself, as the job runs it (gitlab-ci-local would add only setup.sh).
+        const r = await script('publish-pages.sh', [], {
+          ...PROTECTED_TAG, APT_SIGNING_KEY: secretKeyFile, APT_REPO_URL: otherServer.url, CI_PAGES_URL: otherServer.url,
+          PACKAGE_NAME: 'ephemeral-builder', HOST_DEB: 'ephemeral-builder_1.2.3_amd64.deb', IMAGE_DEB: 'ephemeral-builder-image-1.2.3_1.2.3_amd64.deb',
+        });
+        expect(r.exitCode).not.toBe(0);
+        expect(r.all).toMatch(/fetch-apt-repo: .*InRelease is not signed by a key in|fetch-apt-repo: .*Release is not signed by a key in/);
+        expect(r.all).not.toContain('publish-pages: signed out/SHA256SUMS');
+        await expectKeyGone(r.all);
+      } finally {
+        await otherServer.close();
+        await other.dispose();
+      }
+    });
+
+    it('pages on a protected tag: the key of the apt-signing environment signs the repository the site serves, with the build added and 1.0.0 kept, and SHA256SUMS; its GnuPG home is gone afterwards', async () => {
+      const r = await job('pages', { ...PROTECTED_TAG, APT_REPO_URL: server.url, CI_PAGES_URL: server.url });
       expect(r.exitCode, r.all.slice(-6000)).toBe(0);
       expect(r.all).toContain('fetch-apt-repo: copied');
+      await expectKeyGone(r.all);
       const pub = artifacts('pages', 'public');
       const packages = parseParagraphs(fs.readFileSync(path.join(pub, 'dists/stable/main/binary-amd64/Packages'), 'utf8'));
       expect(packages.map((p) => `${field(p, 'Package')} ${field(p, 'Version')}`).sort()).toEqual([
-        'ephemeral-builder 1.0.0', 'ephemeral-builder 1.2.3', 'ephemeral-builder-image-1.2.3 1.2.3',
+        'ephemeral-builder 1.0.0', 'ephemeral-builder 1.2.3', 'ephemeral-builder-archive-keyring 1', 'ephemeral-builder-image-1.2.3 1.2.3',
       ]);
       for (const p of packages) expect(sha256(path.join(pub, field(p, 'Filename')!))).toBe(field(p, 'SHA256'));
       // The earlier release is the very file published before, not a rebuilt look-alike.
@@ -163,7 +287,7 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'gpg', 'gpgv', 'sha25
       expect(sha256(path.join(pub, field(old, 'Filename')!))).toBe(sha256(previousDeb));
       const newHost = packages.find((p) => field(p, 'Package') === 'ephemeral-builder' && field(p, 'Version') === '1.2.3')!;
       expect(field(newHost, 'SHA256')).toBe(sha256(artifacts('build', 'out', 'ephemeral-builder_1.2.3_amd64.deb')));
-      // Signed by the CI key, verifiable with the keyring the repository publishes.
+      // Signed by the CI key, valid for APT_VALID_FOR, verifiable with the keyring the repository publishes.
       const keyring = path.join(pub, 'ephemeral-builder-archive-keyring.gpg');
       // stripFinalNewline off: execa cuts a last 0x0a byte off binary output too, and a fresh key's
       // export ends in one about once in 256 runs (that is how this check failed in a CI run).
@@ -171,7 +295,97 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'gpg', 'gpgv', 'sha25
       expect(Buffer.compare(fs.readFileSync(keyring), Buffer.from(exported.stdout))).toBe(0);
       const verify = await execa('gpgv', ['--keyring', keyring, path.join(pub, 'dists/stable/InRelease')], { reject: false, all: true });
       expect(verify.exitCode, String(verify.all)).toBe(0);
+      const [release] = parseParagraphs(fs.readFileSync(path.join(pub, 'dists/stable/Release'), 'utf8'));
+      expect((Date.parse(field(release!, 'Valid-Until')!) - Date.parse(field(release!, 'Date')!)) / 1000).toBe(21 * 86400);
       expect(fs.readFileSync(path.join(pub, 'ephemeral-builder.sources'), 'utf8')).toMatch(new RegExp(`^URIs: ${server.url.replace(/[.]/g, '\\.')}$`, 'm'));
+      // SHA256SUMS, signed beside it for the release, as a host checks it.
+      const sums = await execa('gpgv', ['--keyring', keyring, artifacts('pages', 'out', 'SHA256SUMS.asc'), artifacts('build', 'out', 'SHA256SUMS')], { reject: false, all: true });
+      expect(sums.exitCode, String(sums.all)).toBe(0);
+      expect(String(sums.all)).toContain(key.fingerprint.slice(-16));
+    });
+
+    it('release uploads the files, SHA256SUMS.asc and the SBOM among them, and makes the release through the Releases API with a link to each', async () => {
+      // The SBOM another job adds to out/, when there is one.
+      fs.writeFileSync(artifacts('build', 'out', 'ephemeral-builder-1.2.3.cdx.json'), '{"bomFormat":"CycloneDX","specVersion":"1.6"}\n');
+      const api = await gitlabApi();
+      try {
+        const r = await job('release', { ...PROTECTED_TAG, CI_API_V4_URL: api.url, CI_PROJECT_ID: '42', CI_JOB_TOKEN: 'job-token-1', CI_PAGES_URL: server.url });
+        expect(r.exitCode, r.all.slice(-6000)).toBe(0);
+        const base = '/api/v4/projects/42/packages/generic/ephemeral-builder/1.2.3/';
+        const files = ['ephemeral-builder-1.2.3-amd64.tar.zst', 'install.sh', 'SHA256SUMS', 'SHA256SUMS.asc', 'ephemeral-builder-archive-keyring.gpg', 'ephemeral-builder-1.2.3.cdx.json'];
+        expect(api.requests.map((u) => `${u.method} ${u.url}`)).toEqual([...files.map((f) => `PUT ${base}${f}`), 'POST /api/v4/projects/42/releases']);
+        expect(api.requests.every((u) => u.token === 'job-token-1')).toBe(true);
+        const body = (f: string) => api.requests.find((u) => u.url === `${base}${f}`)!.body;
+        expect(createHash('sha256').update(body(files[0]!)).digest('hex')).toBe(sha256(artifacts('build', 'out', files[0]!)));
+        expect(body('SHA256SUMS.asc').toString()).toBe(fs.readFileSync(artifacts('pages', 'out', 'SHA256SUMS.asc'), 'utf8'));
+        expect(Buffer.compare(body('ephemeral-builder-archive-keyring.gpg'), fs.readFileSync(artifacts('pages', 'public', 'ephemeral-builder-archive-keyring.gpg')))).toBe(0);
+        const release = JSON.parse(api.requests.at(-1)!.body.toString()) as { tag_name: string; name: string; description: string; assets: { links: Array<{ name: string; url: string; link_type: string }> } };
+        expect(release.tag_name).toBe('v1.2.3');
+        expect(release.name).toBe('ephemeral-builder 1.2.3');
+        expect(release.description).toContain('gpgv --keyring ./ephemeral-builder-archive-keyring.gpg SHA256SUMS.asc SHA256SUMS');
+        expect(release.assets.links).toEqual([
+          ...files.map((f) => ({ name: f, url: `${api.url}/projects/42/packages/generic/ephemeral-builder/1.2.3/${f}`, link_type: f.endsWith('.tar.zst') ? 'package' : 'other' })),
+          { name: 'apt repository', url: server.url, link_type: 'other' },
+        ]);
+      } finally {
+        await api.close();
+        fs.rmSync(artifacts('build', 'out', 'ephemeral-builder-1.2.3.cdx.json'));
+      }
+    });
+
+    it('without an SBOM the release links none; an existing release is refused with what to do', async () => {
+      const api = await gitlabApi({ release: 409 });
+      try {
+        const env = {
+          PACKAGE_NAME: 'ephemeral-builder', VERSION: '1.2.3', TARBALL: 'ephemeral-builder-1.2.3-amd64.tar.zst', CI_COMMIT_TAG: 'v1.2.3',
+          CI_API_V4_URL: api.url, CI_PROJECT_ID: '42', CI_JOB_TOKEN: 'job-token-1',
+        };
+        // The release job's working copy: out/ from build and pages, public/ from pages.
+        const dir = path.join(scratch, 'release-job');
+        fs.cpSync(artifacts('build', 'out'), path.join(dir, 'out'), { recursive: true });
+        fs.copyFileSync(artifacts('pages', 'out', 'SHA256SUMS.asc'), path.join(dir, 'out', 'SHA256SUMS.asc'));
+        fs.cpSync(artifacts('pages', 'public'), path.join(dir, 'public'), { recursive: true });
+        const run = async (file: string, args: string[]) => {
+          const r = await execa('sh', [path.join(REPO, 'scripts/ci', file), ...args], { cwd: dir, reject: false, env: { PATH: BIN_PATH, ...env } });
+          return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+        };
+        const uploaded = await run('upload-release-files.sh', []);
+        expect(uploaded.exitCode, uploaded.stderr).toBe(0);
+        expect(uploaded.stdout.split('\n')).toEqual(['ephemeral-builder-1.2.3-amd64.tar.zst', 'install.sh', 'SHA256SUMS', 'SHA256SUMS.asc', 'ephemeral-builder-archive-keyring.gpg']);
+        const made = await run('create-release.sh', uploaded.stdout.split('\n'));
+        expect(made.exitCode).toBe(1);
+        expect(made.stderr).toContain('create-release: the release v1.2.3 exists already (HTTP 409: {"message":"Release already exists"}); delete it (Deploy > Releases) and run this job again');
+      } finally {
+        await api.close();
+      }
+    });
+
+    it('pages on the re-sign schedule signs the served repository again, a new Valid-Until and the same packages, pruned to APT_KEEP', async () => {
+      // The site as the tag's pages job deployed it (the job's own artifacts are replaced when it runs again).
+      const deployed = path.join(scratch, 'deployed');
+      fs.cpSync(artifacts('pages', 'public'), deployed, { recursive: true });
+      const served = await serveDirectory(deployed);
+      const before = parseParagraphs(fs.readFileSync(path.join(deployed, 'dists/stable/Release'), 'utf8'))[0]!;
+      try {
+        const r = await job('pages', { ...RESIGN_SCHEDULE, APT_REPO_URL: served.url, CI_PAGES_URL: served.url, APT_KEEP: '1', APT_VALID_FOR: '30d' });
+        expect(r.exitCode, r.all.slice(-6000)).toBe(0);
+        expect(r.all).toContain('no tag (the re-sign schedule): signing the served repository again');
+        expect(r.all).toMatch(/pruned ephemeral-builder 1\.0\.0: pool\/main\/e\/ephemeral-builder\/ephemeral-builder_1\.0\.0_amd64\.deb/);
+        await expectKeyGone(r.all);
+        const pub = artifacts('pages', 'public');
+        const [release] = parseParagraphs(fs.readFileSync(path.join(pub, 'dists/stable/Release'), 'utf8'));
+        expect(Date.parse(field(release!, 'Date')!)).toBeGreaterThanOrEqual(Date.parse(field(before, 'Date')!));
+        expect((Date.parse(field(release!, 'Valid-Until')!) - Date.parse(field(release!, 'Date')!)) / 1000).toBe(30 * 86400);
+        const packages = parseParagraphs(fs.readFileSync(path.join(pub, 'dists/stable/main/binary-amd64/Packages'), 'utf8'));
+        expect(packages.map((p) => `${field(p, 'Package')} ${field(p, 'Version')}`).sort()).toEqual([
+          'ephemeral-builder 1.2.3', 'ephemeral-builder-archive-keyring 1', 'ephemeral-builder-image-1.2.3 1.2.3',
+        ]);
+        expect(fs.existsSync(path.join(pub, 'pool/main/e/ephemeral-builder/ephemeral-builder_1.0.0_amd64.deb'))).toBe(false);
+        const verify = await execa('gpgv', ['--keyring', path.join(pub, 'ephemeral-builder-archive-keyring.gpg'), path.join(pub, 'dists/stable/InRelease')], { reject: false, all: true });
+        expect(verify.exitCode, String(verify.all)).toBe(0);
+      } finally {
+        await served.close();
+      }
     });
 
     it('fetch-apt-repo.sh copies a served repository exactly, and starts empty where there is none', async () => {
@@ -181,7 +395,7 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'gpg', 'gpgv', 'sha25
       const listing = (dir: string) => fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })
         .filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
       // The keyring and .sources are rewritten by every publish; everything apt reads is copied.
-      expect(listing(copy)).toEqual(listing(site).filter((f) => !f.startsWith('ephemeral-builder')));
+      expect(listing(copy)).toEqual(listing(site).filter((f) => !/^ephemeral-builder[^/]*$/.test(f)));
       for (const f of listing(copy)) expect(sha256(path.join(copy, f)), f).toBe(sha256(path.join(site, f)));
 
       const none = path.join(scratch, 'none');
@@ -191,21 +405,25 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'gpg', 'gpgv', 'sha25
       expect(fs.readdirSync(none)).toEqual([]);
     });
 
-    it('fetch-apt-repo.sh refuses a site signed by another key, and a pool file that does not match its index', async () => {
+    it('fetch-apt-repo.sh refuses a site signed by another key, accepts one signed by any key given, and refuses a pool file that does not match its index', async () => {
       const other = await makeSigningKey('someone else <other@example.invalid>');
       try {
         const otherKeyring = path.join(scratch, 'other.gpg');
         fs.writeFileSync(otherKeyring, (await execa('gpg', ['--batch', '--homedir', other.gnupgHome, '--export', other.fingerprint], { encoding: 'buffer', stripFinalNewline: false })).stdout);
         const r = await script('fetch-apt-repo.sh', [server.url, path.join(scratch, 'wrong-key'), 'stable', otherKeyring]);
         expect(r.exitCode).toBe(1);
-        expect(r.all).toMatch(/Release is not signed by the key in /);
+        expect(r.all).toMatch(/Release is not signed by a key in /);
+        // After a rotation the site is still signed by the previous key, given as a second keyring.
+        const both = await script('fetch-apt-repo.sh', [server.url, path.join(scratch, 'either-key'), 'stable', otherKeyring, path.join(site, 'ephemeral-builder-archive-keyring.gpg')]);
+        expect(both.exitCode, both.all).toBe(0);
       } finally {
         await other.dispose();
       }
       const tampered = path.join(scratch, 'tampered-site');
       fs.cpSync(site, tampered, { recursive: true });
-      const [entry] = parseParagraphs(fs.readFileSync(path.join(tampered, 'dists/stable/main/binary-amd64/Packages'), 'utf8'));
-      fs.appendFileSync(path.join(tampered, field(entry!, 'Filename')!), 'x');
+      const entries = parseParagraphs(fs.readFileSync(path.join(tampered, 'dists/stable/main/binary-amd64/Packages'), 'utf8'));
+      const entry = entries.find((p) => field(p, 'Package') === 'ephemeral-builder')!;
+      fs.appendFileSync(path.join(tampered, field(entry, 'Filename')!), 'x');
       const tamperedServer = await serveDirectory(tampered);
       try {
         const r = await script('fetch-apt-repo.sh', [tamperedServer.url, path.join(scratch, 'tampered-copy'), 'stable']);
@@ -215,41 +433,4 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'gpg', 'gpgv', 'sha25
         await tamperedServer.close();
       }
     });
-
-    it('release uploads the tarball, install.sh, SHA256SUMS and the published keyring to the package registry', async () => {
-      // A stand-in for GitLab's generic package API: records every upload.
-      const uploads: Array<{ method: string; url: string; token: string; body: Buffer }> = [];
-      const api = http.createServer((req, res) => {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => {
-          uploads.push({ method: req.method ?? '', url: req.url ?? '', token: String(req.headers['job-token'] ?? ''), body: Buffer.concat(chunks) });
-          res.writeHead(201, { 'Content-Type': 'application/json' }).end('{"message":"201 Created"}');
-        });
-      });
-      await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
-      const port = (api.address() as AddressInfo).port;
-      try {
-        // The release job gets out/ from build (gitlab-ci-local copied it into the working copy).
-        const release = { PACKAGE_NAME: 'ephemeral-builder', VERSION: '1.2.3', TARBALL: 'ephemeral-builder-1.2.3-amd64.tar.zst' };
-        const r = await script('upload-release-files.sh', [], {
-          ...release, APT_SIGNING_KEY: secretKeyFile, CI_API_V4_URL: `http://127.0.0.1:${port}/api/v4`, CI_PROJECT_ID: '42', CI_JOB_TOKEN: 'job-token-1',
-        });
-        expect(r.exitCode, r.all).toBe(0);
-        const base = '/api/v4/projects/42/packages/generic/ephemeral-builder/1.2.3/';
-        expect(uploads.map((u) => `${u.method} ${u.url}`)).toEqual(
-          ['ephemeral-builder-1.2.3-amd64.tar.zst', 'install.sh', 'SHA256SUMS', 'ephemeral-builder-archive-keyring.gpg'].map((f) => `PUT ${base}${f}`));
-        expect(uploads.every((u) => u.token === 'job-token-1')).toBe(true);
-        expect(sha256OfBuffer(uploads[0]!.body)).toBe(sha256(artifacts('build', 'out', release.TARBALL)));
-        expect(uploads[2]!.body.toString()).toBe(fs.readFileSync(artifacts('build', 'out', 'SHA256SUMS'), 'utf8'));
-        expect(Buffer.compare(uploads[3]!.body, fs.readFileSync(artifacts('pages', 'public', 'ephemeral-builder-archive-keyring.gpg')))).toBe(0);
-      } finally {
-        api.closeAllConnections();
-        await new Promise((resolve) => api.close(resolve));
-      }
-    });
   });
-
-function sha256OfBuffer(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { disposeTrackedKeys } from '../e2e/harness/gpg-key.ts';
 import { describeWith } from '../helpers/env.ts';
 import {
   buildTestDebs, ctl, dpkg, dpkgArgs, fakeContainer, initDpkgRoot, installSh, makeRelease, newHostRoot, snapshotTree, tempDir, testRecipe,
@@ -19,8 +20,9 @@ const NAME = 'ebdeb';
 const v1 = testRecipe({ name: NAME, version: '1.0.0' });
 const v2 = testRecipe({ name: NAME, version: '1.1.0', limits: { homeSize: '2G' } });
 const cleanup: string[] = [];
-afterAll(() => {
+afterAll(async () => {
   for (const d of cleanup) fs.rmSync(d, { recursive: true, force: true });
+  await disposeTrackedKeys();
 });
 
 function hostRoot(): string {

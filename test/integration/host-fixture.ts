@@ -1,7 +1,8 @@
 // Fixtures for the host tests: a recipe, the rendered host files laid out as a release tarball
 // (GNU tar | zstd, the same layout the pack stage writes: the host files plus one image under
-// usr/lib/<name>/images/<version>/), SHA256SUMS and install.sh next to it, a scratch host root,
-// and a snapshot of a tree to prove "nothing changed". The real image for the spawn test is a
+// usr/lib/<name>/images/<version>/), SHA256SUMS, its signature and the release keyring (as the
+// CI's pages job signs it, with the test process's release key) and install.sh next to it, a
+// scratch host root, and a snapshot of a tree to prove "nothing changed". The real image for the spawn test is a
 // cached mmdebstrap tree with the image conventions applied by hand (see prepareTestImage).
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -12,6 +13,7 @@ import tarStream from 'tar-stream';
 import { withFilterExec } from '../../pipeline/host/compile.ts';
 import { renderHostFiles, type HostPackageFiles } from '../../pipeline/host/render.ts';
 import { recipeSchema, type RecipeInput, type Recipe } from '../../pipeline/recipe/schema.ts';
+import { signChecksums, testReleaseKey } from '../e2e/harness/gpg-key.ts';
 
 export function testRecipe(input: RecipeInput = {}): Recipe {
   return recipeSchema.parse({ name: 'ebtest', version: '1.0.0', ...input });
@@ -57,10 +59,17 @@ export async function sha256File(file: string): Promise<string> {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-export async function writeSums(dir: string): Promise<void> {
+/**
+ * SHA256SUMS of every file in dir (as the pack stage writes it), then what the CI's pages job adds:
+ * SHA256SUMS.asc, a detached signature by `key` (default the test release key), and the release
+ * keyring <name>-archive-keyring.gpg.
+ */
+export async function writeSums(dir: string, name = 'ebtest'): Promise<void> {
+  for (const f of ['SHA256SUMS.asc', `${name}-archive-keyring.gpg`]) fs.rmSync(path.join(dir, f), { force: true });
   const names = fs.readdirSync(dir).filter((n) => n !== 'SHA256SUMS').sort();
   const lines = await Promise.all(names.map(async (n) => `${await sha256File(path.join(dir, n))}  ${n}\n`));
   fs.writeFileSync(path.join(dir, 'SHA256SUMS'), lines.join(''));
+  await signChecksums(dir, name);
 }
 
 /**
@@ -85,7 +94,7 @@ export async function makeRelease(recipe: Recipe, opts: { image?: string; dropFi
     await execa('sh', ['-c', 'tar --sort=name --numeric-owner -C "$1" -cf - . | zstd -q -T0 -3 -o "$2"', 'sh', tree, tarball]);
     const installSh = path.join(dir, 'install.sh');
     fs.writeFileSync(installSh, rendered.installSh, { mode: 0o755 });
-    await writeSums(dir);
+    await writeSums(dir, recipe.name);
     return { dir, tarball, installSh, rendered };
   } finally {
     fs.rmSync(tree, { recursive: true, force: true });
@@ -153,9 +162,10 @@ export function snapshotTree(root: string): Map<string, string> {
   return out;
 }
 
-/** Runs install.sh against a scratch root. */
-export function installSh(release: Release, root: string, args: string[]) {
-  return execa('sh', [release.installSh, '--root', root, ...args], { reject: false, all: true });
+/** Runs install.sh against a scratch root, trusting the test release key as an admin passes it. */
+export async function installSh(release: Release, root: string, args: string[], o: { trust?: string[] } = {}) {
+  const trust = o.trust ?? ['--fingerprint', (await testReleaseKey()).fingerprint];
+  return execa('sh', [release.installSh, '--root', root, ...trust, ...args], { reject: false, all: true });
 }
 
 /** Runs the rendered host tool from a scratch root against that root. */

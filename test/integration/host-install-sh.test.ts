@@ -1,11 +1,15 @@
 // install.sh and the host tool against a scratch root (--root / EB_ROOT), with release tarballs
-// made by GNU tar | zstd in the pack stage's layout, and hostile ones made by tar-stream. Checks
-// that nothing is touched before the archive is verified, that the layout matches what the
-// packages install, and that switching `current` is atomic.
+// made by GNU tar | zstd in the pack stage's layout, and hostile ones made by tar-stream, each
+// with a signed SHA256SUMS. Checks that nothing is touched before the archive is verified (the
+// signature of SHA256SUMS by the key --fingerprint names, then the checksum, then the archive),
+// that an install interrupted midway leaves the previous version as it was, that the layout
+// matches what the packages install, and that switching `current` is atomic.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { disposeTrackedKeys, signChecksums, testReleaseKey, trackedSigningKey } from '../e2e/harness/gpg-key.ts';
 import { describeWith } from '../helpers/env.ts';
 import {
   craftTarball, ctl, installSh, makeRelease, newHostRoot, snapshotTree, tempDir, testRecipe, writeFakeImage, writeSums, type Release,
@@ -15,8 +19,9 @@ const NAME = 'ebtest';
 const v1 = testRecipe({ name: NAME, version: '1.0.0', ssh: { port: 2424 }, limits: { maxConnections: 6 } });
 const v2 = testRecipe({ name: NAME, version: '1.1.0', ssh: { port: 2424 }, limits: { maxConnections: 6, homeSize: '2G' } });
 const cleanup: string[] = [];
-afterAll(() => {
+afterAll(async () => {
   for (const d of cleanup) fs.rmSync(d, { recursive: true, force: true });
+  await disposeTrackedKeys();
 });
 
 function root(): string {
@@ -80,6 +85,25 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       expect(snapshotTree(r)).toEqual(before);
     });
 
+    it('reads the tarball once: from a named pipe, which gives its bytes to one reader only', async () => {
+      const dir = tempDir('eb-fifo');
+      cleanup.push(dir);
+      for (const f of fs.readdirSync(rel2.dir)) if (!f.endsWith('.tar.zst')) fs.copyFileSync(path.join(rel2.dir, f), path.join(dir, f));
+      const fifo = path.join(dir, path.basename(rel2.tarball));
+      await execa('mkfifo', [fifo]);
+      const writer = execa('sh', ['-c', 'cat "$1" >"$2"', 'sh', rel2.tarball, fifo], { reject: false });
+      try {
+        const r = root();
+        const res = await execa('sh', [path.join(dir, 'install.sh'), '--root', r, '--fingerprint', (await testReleaseKey()).fingerprint, 'install', fifo],
+          { reject: false, all: true, timeout: 60_000 });
+        expect(res.exitCode, res.all).toBe(0);
+        expect(current(r)).toMatch(/\/1\.1\.0$/);
+      } finally {
+        writer.kill('SIGKILL');
+        await writer;
+      }
+    });
+
     it('--dry-run verifies and lists, and changes nothing', async () => {
       const r = root();
       const before = snapshotTree(r);
@@ -92,19 +116,27 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
   });
 
   describe('refuses, leaving the host exactly as it was', () => {
-    async function expectRefused(release: Release, tarball: string, message: RegExp) {
+    async function expectRefused(release: Release, tarball: string, message: RegExp, trust?: string[]) {
       const r = root();
       expect((await installSh(rel1, r, ['install', rel1.tarball])).exitCode).toBe(0);
       const before = snapshotTree(r);
-      const res = await installSh(release, r, ['install', tarball]);
+      const res = await installSh(release, r, ['install', tarball], { trust });
       expect(res.exitCode).not.toBe(0);
       expect(res.all).toMatch(message);
       expect(snapshotTree(r)).toEqual(before);
       // And on a fresh host, not even a directory appears.
       const fresh = root();
       const freshBefore = snapshotTree(fresh);
-      expect((await installSh(release, fresh, ['install', tarball])).exitCode).not.toBe(0);
+      expect((await installSh(release, fresh, ['install', tarball], { trust })).exitCode).not.toBe(0);
       expect(snapshotTree(fresh)).toEqual(freshBefore);
+    }
+
+    /** A copy of release 1.1.0 to tamper with. */
+    function copyOfRel2(label: string): Release {
+      const dir = tempDir(label);
+      cleanup.push(dir);
+      fs.cpSync(rel2.dir, dir, { recursive: true });
+      return { ...rel2, dir, tarball: path.join(dir, path.basename(rel2.tarball)), installSh: path.join(dir, 'install.sh') };
     }
 
     async function craftedRelease(entries: Parameters<typeof craftTarball>[1], version = '1.1.0'): Promise<[Release, string]> {
@@ -119,23 +151,62 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
 
     const image = (rest: string) => `./usr/lib/${NAME}/images/1.1.0/${rest}`;
 
-    it('a tarball that does not match SHA256SUMS', async () => {
-      const dir = tempDir('eb-badsum');
-      cleanup.push(dir);
-      fs.cpSync(rel2.dir, dir, { recursive: true });
-      const tarball = path.join(dir, path.basename(rel2.tarball));
-      const sums = fs.readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8');
-      fs.writeFileSync(path.join(dir, 'SHA256SUMS'), sums.replace(/^[0-9a-f]{64}(?=  \S+\.tar\.zst$)/m, '0'.repeat(64)));
-      await expectRefused({ ...rel2, dir, tarball }, tarball, /does not match SHA256SUMS/);
+    it('a tampered tarball, with the signed SHA256SUMS intact', async () => {
+      const rel = copyOfRel2('eb-tampered-tarball');
+      const bytes = fs.readFileSync(rel.tarball);
+      bytes[bytes.length - 100]! ^= 0x01;
+      fs.writeFileSync(rel.tarball, bytes);
+      await expectRefused(rel, rel.tarball, /does not match SHA256SUMS \(got [0-9a-f]{64}, want [0-9a-f]{64}\)/);
+    });
+
+    it('a tampered SHA256SUMS: its signature no longer verifies', async () => {
+      const rel = copyOfRel2('eb-tampered-sums');
+      // SHA256SUMS made to match a changed tarball, as an attacker who changed both would.
+      fs.appendFileSync(rel.tarball, 'x');
+      const sums = fs.readFileSync(path.join(rel.dir, 'SHA256SUMS'), 'utf8');
+      const have = (await execa('sha256sum', [rel.tarball])).stdout.split(' ')[0]!;
+      fs.writeFileSync(path.join(rel.dir, 'SHA256SUMS'), sums.replace(/^[0-9a-f]{64}(?=  \S+\.tar\.zst$)/m, have));
+      await expectRefused(rel, rel.tarball, /SHA256SUMS in .* carries no good signature by [0-9A-F]{40} \(.*BAD signature.*\): the files may have been changed after the release; nothing was changed/);
+    });
+
+    it('a release signed by a key other than the one --fingerprint names, with that key in the keyring', async () => {
+      const rel = copyOfRel2('eb-other-key');
+      const other = await trackedSigningKey('someone else <other@example.invalid>');
+      await signChecksums(rel.dir, NAME, other);
+      await expectRefused(rel, rel.tarball, new RegExp(`is signed by ${other.fingerprint}, not by the key --fingerprint names \\(${(await testReleaseKey()).fingerprint}\\)`));
+      // Trusting that key instead (as an admin who got its fingerprint would) installs it.
+      const res = await installSh(rel, root(), ['install', rel.tarball], { trust: ['--fingerprint', other.fingerprint.replace(/(.{4})/g, '$1 ')] });
+      expect(res.exitCode, res.all).toBe(0);
+      expect(res.all).toContain(`SHA256SUMS is signed by ${other.fingerprint}`);
+    });
+
+    it('a release signed by a key that has expired', async () => {
+      const rel = copyOfRel2('eb-expired-key');
+      const past = ['--faked-system-time', '20200101T000000'];
+      const old = await trackedSigningKey('expired <expired@example.invalid>', '1y', past);
+      await signChecksums(rel.dir, NAME, old, past);
+      await expectRefused(rel, rel.tarball, /carries no good signature by/, ['--fingerprint', old.fingerprint]);
+    });
+
+    it('an unsigned release (no SHA256SUMS.asc), and any release without --fingerprint; --insecure installs it, saying so', async () => {
+      const rel = copyOfRel2('eb-unsigned');
+      fs.rmSync(path.join(rel.dir, 'SHA256SUMS.asc'));
+      await expectRefused(rel, rel.tarball, /SHA256SUMS\.asc is missing: the release is not signed.*--insecure/);
+      await expectRefused(rel2, rel2.tarball, /pass --fingerprint FINGERPRINT, the fingerprint of the key that signs ebtest releases/, []);
+      const res = await installSh(rel, root(), ['install', rel.tarball], { trust: ['--insecure'] });
+      expect(res.exitCode, res.all).toBe(0);
+      expect(res.all).toMatch(/warning: --insecure: the signature of SHA256SUMS is not checked/);
+    });
+
+    it('a --fingerprint that is not one', async () => {
+      await expectRefused(rel2, rel2.tarball, /--fingerprint 'C0FFEE' is not a key fingerprint/, ['--fingerprint', 'C0FFEE']);
     });
 
     it('a tarball SHA256SUMS does not list', async () => {
-      const dir = tempDir('eb-nosum');
-      cleanup.push(dir);
-      fs.cpSync(rel2.dir, dir, { recursive: true });
-      const tarball = path.join(dir, path.basename(rel2.tarball));
-      fs.writeFileSync(path.join(dir, 'SHA256SUMS'), '');
-      await expectRefused({ ...rel2, dir, tarball }, tarball, /does not list/);
+      const rel = copyOfRel2('eb-nosum');
+      fs.writeFileSync(path.join(rel.dir, 'SHA256SUMS'), '');
+      await signChecksums(rel.dir, NAME);
+      await expectRefused(rel, rel.tarball, /does not list/);
     });
 
     it('a member path with ..', async () => {
@@ -219,6 +290,85 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
         expect(res.all).toContain('installed with dpkg/apt');
       }
       expect(snapshotTree(r)).toEqual(before);
+    });
+  });
+
+  describe('interrupted midway, the previous version stays as it was', () => {
+    let bulky: Release;
+    beforeAll(async () => {
+      // 96 MiB that does not compress: unpacking takes long enough to be interrupted in.
+      const image = tempDir('eb-bulky-image');
+      cleanup.push(image);
+      writeFakeImage(image, v2.user.name, 'image 1.1.0');
+      fs.mkdirSync(path.join(image, 'usr/share/bulk'), { recursive: true });
+      for (let i = 0; i < 96; i++) fs.writeFileSync(path.join(image, 'usr/share/bulk', String(i)), randomBytes(1 << 20));
+      bulky = await makeRelease(v2, { image });
+      cleanup.push(bulky.dir);
+    });
+
+    /** The command lines of the processes in a process group. */
+    function groupCommands(pgid: number): string[] {
+      const out: string[] = [];
+      for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        try {
+          if (Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[2]) === pgid) {
+            out.push(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '));
+          }
+        } catch {
+          // gone meanwhile
+        }
+      }
+      return out;
+    }
+
+    /**
+     * Installs 1.0.0, then starts the upgrade to the bulky 1.1.0 and signals its process group
+     * while tar unpacks it: the group is stopped first and tar seen still running, so the signal
+     * lands before the switch, every time.
+     */
+    async function interruptWhileUnpacking(signal: 'SIGINT' | 'SIGKILL') {
+      const r = root();
+      expect((await installSh(rel1, r, ['install', rel1.tarball])).exitCode).toBe(0);
+      const before = snapshotTree(r);
+      const fpr = (await testReleaseKey()).fingerprint;
+      // Its own process group, as a shell gives a command, so that the signal reaches tar too (Ctrl-C does).
+      const proc = execa('sh', [bulky.installSh, '--root', r, '--fingerprint', fpr, 'upgrade', bulky.tarball], { reject: false, all: true, detached: true });
+      const pgid = proc.pid!;
+      const unpacking = () => groupCommands(pgid).some((c) => c.startsWith('tar --zstd -xpf '));
+      for (const end = Date.now() + 60_000; !unpacking() && Date.now() < end;) await new Promise((resolve) => setTimeout(resolve, 5));
+      process.kill(-pgid, 'SIGSTOP');
+      try {
+        expect(unpacking(), 'tar is unpacking, stopped').toBe(true);
+        process.kill(-pgid, signal);
+      } finally {
+        try {
+          process.kill(-pgid, 'SIGCONT');
+        } catch {
+          // every process of the group is gone (SIGKILL)
+        }
+      }
+      return { r, before, res: await proc };
+    }
+
+    it('Ctrl-C (SIGINT) while it unpacks: exit 130, and the host exactly as before', async () => {
+      const { r, before, res } = await interruptWhileUnpacking('SIGINT');
+      expect(res.exitCode, res.all).toBe(130);
+      expect(snapshotTree(r)).toEqual(before);
+      expect(current(r)).toMatch(/\/1\.0\.0$/);
+    });
+
+    it('SIGKILL while it unpacks: the previous version current and complete; the next install clears what was left', async () => {
+      const { r, before, res } = await interruptWhileUnpacking('SIGKILL');
+      expect(res.signal).toBe('SIGKILL');
+      const after = snapshotTree(r);
+      for (const [file, state] of before) expect(after.get(file), file).toBe(state);
+      // Left: the staging directory and the lock of the killed process, nothing else.
+      const left = [...after.keys()].filter((f) => !before.has(f));
+      expect(left.filter((f) => !f.startsWith(`usr/lib/${NAME}/.staging.`) && f !== `var/lib/${NAME}/lock`)).toEqual([]);
+      const again = await installSh(bulky, r, ['upgrade', bulky.tarball]);
+      expect(again.exitCode, again.all).toBe(0);
+      expect(current(r)).toMatch(/\/1\.1\.0$/);
+      expect(fs.readdirSync(path.join(r, 'usr/lib', NAME)).filter((f) => f.startsWith('.'))).toEqual([]);
     });
   });
 

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { disposeTrackedKeys } from '../e2e/harness/gpg-key.ts';
 import { describeWith } from '../helpers/env.ts';
 import { TEST_CACHE } from '../helpers/paths.ts';
 import { applyImageConventions, bootstrapTestImage, ctl, installSh, makeRelease, newHostRoot, tempDir, testRecipe } from './host-fixture.ts';
@@ -39,6 +40,7 @@ afterAll(async () => {
   for (const p of live) p.kill('SIGKILL');
   await Promise.allSettled(live);
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  await disposeTrackedKeys();
   // Outside a booted systemd /run is no tmpfs, and nspawn leaves an empty propagation directory
   // per machine there ("we can't allow that"); ours are named after NAME.
   const propagate = '/run/systemd/nspawn/propagate';

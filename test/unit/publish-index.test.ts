@@ -73,13 +73,13 @@ describe('pool layout', () => {
 
 describe('Release', () => {
   const release = renderRelease(
-    { origin: 'eb', label: 'eb', suite: 'stable', codename: 'stable', date: 1700000000, architectures: ['amd64', 'arm64'], components: ['main'], description: 'eb packages' },
+    { origin: 'eb', label: 'eb', suite: 'stable', codename: 'stable', date: 1700000000, validUntil: 1700000000 + 21 * 86400, architectures: ['amd64', 'arm64'], components: ['main'], description: 'eb packages' },
     [{ path: 'main/binary-amd64/Packages', data: Buffer.from('abc') }, { path: 'main/binary-amd64/Packages.gz', data: Buffer.from('abcdefghijkl') }],
   );
 
-  it('dates in RFC 2822 UTC, as Debian does', () => {
+  it('dates in RFC 2822 UTC, as Debian does, and is valid until a date after it', () => {
     expect(releaseDate(1700000000)).toBe('Tue, 14 Nov 2023 22:13:20 UTC');
-    expect(release).toMatch(/^Date: Tue, 14 Nov 2023 22:13:20 UTC$/m);
+    expect(release).toMatch(/^Date: Tue, 14 Nov 2023 22:13:20 UTC\nValid-Until: Tue, 05 Dec 2023 22:13:20 UTC$/m);
   });
 
   it('lists every file with MD5Sum and SHA256, hash, size, path', () => {
@@ -96,19 +96,19 @@ describe('Release', () => {
 });
 
 describe('.sources', () => {
-  it('points Signed-By at the keyring under /usr/share/keyrings', () => {
+  it('points Signed-By at the keyring under /etc/apt/keyrings, where the first-time setup puts it', () => {
     const [p] = parseParagraphs(renderSources({ name: 'eb', uri: 'http://127.0.0.1:8080/', suite: 'stable', component: 'main' })
       .split('\n').filter((l) => !l.startsWith('#')).join('\n'));
     expect(p).toEqual([
       ['Types', 'deb'], ['URIs', 'http://127.0.0.1:8080/'], ['Suites', 'stable'], ['Components', 'main'],
-      ['Signed-By', '/usr/share/keyrings/eb-archive-keyring.gpg'],
+      ['Signed-By', '/etc/apt/keyrings/eb-archive-keyring.gpg'],
     ]);
   });
 
   it('uses a placeholder, said so in a comment, when no URI is given', () => {
     const text = renderSources({ name: 'eb', suite: 'stable', component: 'main' });
     expect(text).toMatch(/^URIs: https:\/\/apt\.example\.invalid\/$/m);
-    expect(text).toMatch(/^# and replace the URIs line/m);
+    expect(text).toMatch(/^# And replace the URIs line/m);
   });
 });
 

@@ -1,6 +1,7 @@
-// Adding a published repository to a booted host the way an admin does: the keyring into
-// /usr/share/keyrings/, the .sources file into /etc/apt/sources.list.d/, with the URI of the
-// loopback HTTP server (the host shares this machine's loopback, so 127.0.0.1 reaches it).
+// Adding a published repository to a booted host the way the docs' first-time setup does: the
+// keyring into /etc/apt/keyrings/, the .sources file (deb822, Signed-By that keyring) into
+// /etc/apt/sources.list.d/, with the URI of the loopback HTTP server (the host shares this
+// machine's loopback, so 127.0.0.1 reaches it).
 import fs from 'node:fs';
 import path from 'node:path';
 import { keyringFileName, keyringInstallPath } from '../../../pipeline/publish/sources.ts';

@@ -1,5 +1,6 @@
 // Tiny .deb packages for tests, built from an inline description with the real `dpkg-deb -b`.
-// Files are owned by root (--root-owner-group); maintainer scripts are optional.
+// Files are owned by root (--root-owner-group); maintainer scripts are optional. A fixture release is
+// a host package and the image package it depends on, as the product publishes them.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,4 +53,17 @@ export async function buildFixtureDeb(outDir: string, deb: FixtureDeb, suffix = 
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * A release as the product publishes one, in miniature: the host package NAME VERSION, which
+ * depends on exactly its image package NAME-image-VERSION, and that image package, each with a
+ * file saying its version. Returns both files, host first.
+ */
+export async function buildFixtureRelease(outDir: string, name: string, version: string): Promise<[string, string]> {
+  const image = `${name}-image-${version}`;
+  return [
+    await buildFixtureDeb(outDir, { name, version, depends: `${image} (= ${version})`, files: { [`etc/${name}-host`]: `${version}\n` } }),
+    await buildFixtureDeb(outDir, { name: image, version, files: { [`usr/lib/${name}/images/${version}/release`]: `${version}\n` } }),
+  ];
 }

@@ -5,6 +5,6 @@ export { HOST_PACKAGES, hostTreeTarball, makeHostTree, removeTree, type HostRele
 export { freeLoopbackPort, tcpRoundTrip } from './ports.ts';
 export { makeTinyTree } from './tiny-tree.ts';
 export { addAptSource, APT_ENV } from './apt-source.ts';
-export { makeSigningKey, type SigningKey } from './gpg-key.ts';
-export { buildFixtureDeb, type FixtureDeb } from './fixture-deb.ts';
+export { disposeTrackedKeys, keyringFingerprints, makeSigningKey, signChecksums, testReleaseKey, trackedSigningKey, type SigningKey } from './gpg-key.ts';
+export { buildFixtureDeb, buildFixtureRelease, type FixtureDeb } from './fixture-deb.ts';
 export { makeAptSandbox, type AptSandbox } from './apt-sandbox.ts';

@@ -3,14 +3,15 @@
 //     put in place before installing, so the socket never listens anywhere else. Hosts share this
 //     machine's loopback, so every host gets its own free port;
 //   - apt: the repository's keyring and .sources file, `apt-get update`, `apt-get install <name>`;
-//   - install.sh: the release's tarball, SHA256SUMS and install.sh side by side, `sh install.sh install`;
+//   - install.sh: the release's tarball, SHA256SUMS, its signature and keyring (signed here as the
+//     CI's pages job signs them) and install.sh side by side, `sh install.sh install --fingerprint`;
 //   - GitLab Runner's key: the one the package made, /etc/<name>/runner/id_ed25519, which
 //     `<name>ctl runner-config` names as identity_file, copied out for ssh on this machine.
 // Plus what the tests read on the host: live machines, connection units, and waiting for them to go.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addAptSource, APT_ENV, bootHost, freeLoopbackPort, machineName, makeHostTree, type BootedHost, type HostRelease } from '../harness/index.ts';
+import { addAptSource, APT_ENV, bootHost, freeLoopbackPort, machineName, makeHostTree, signChecksums, testReleaseKey, type BootedHost, type HostRelease } from '../harness/index.ts';
 import { NAME, type Artifacts } from './artifacts.ts';
 import type { ProductRepo } from './repo.ts';
 import { waitFor, type SshTarget } from './ssh.ts';
@@ -103,20 +104,27 @@ export function downloadDir(a: Artifacts): string {
   return `/root/${NAME}-${a.version}`;
 }
 
-/** Copies a release's tarball, SHA256SUMS and install.sh into the host, as an admin downloads them. */
-export function download(ph: ProductHost, a: Artifacts): string {
+/**
+ * Copies a release's tarball, SHA256SUMS and install.sh into the host, with the signature and
+ * keyring the CI publishes beside them (made with the test release key), as an admin downloads them.
+ */
+export async function download(ph: ProductHost, a: Artifacts): Promise<string> {
   const dir = downloadDir(a);
-  for (const file of [a.tarball, a.sha256sums, a.installSh]) {
-    fs.mkdirSync(ph.host.path(dir), { recursive: true });
-    fs.copyFileSync(file, ph.host.path(path.join(dir, path.basename(file))));
-  }
+  fs.mkdirSync(ph.host.path(dir), { recursive: true });
+  for (const file of [a.tarball, a.sha256sums, a.installSh]) fs.copyFileSync(file, ph.host.path(path.join(dir, path.basename(file))));
+  await signChecksums(ph.host.path(dir), NAME);
   return dir;
+}
+
+/** The install.sh command line an admin types, trusting the release key by its fingerprint. */
+export async function installShCommand(command: 'install' | 'upgrade', a: Artifacts): Promise<string> {
+  return `sh ./install.sh ${command} --fingerprint ${(await testReleaseKey()).fingerprint} ./${path.basename(a.tarball)}`;
 }
 
 /** `sh install.sh install|upgrade FILE` inside the host. */
 export async function runInstallSh(ph: ProductHost, a: Artifacts, command: 'install' | 'upgrade'): Promise<string> {
-  const dir = download(ph, a);
-  return ph.host.execOk(`cd ${dir} && sh ./install.sh ${command} ./${path.basename(a.tarball)}`, { timeoutMs: 300_000 });
+  const dir = await download(ph, a);
+  return ph.host.execOk(`cd ${dir} && ${await installShCommand(command, a)}`, { timeoutMs: 300_000 });
 }
 
 /** Names of the machines machined knows (one per live connection). */
