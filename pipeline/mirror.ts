@@ -27,6 +27,8 @@ export interface MirrorState {
   byHash: boolean;
   /** Whether `Architecture: all` packages have an index of their own (binary-all) to read. */
   separateAllIndex: boolean;
+  /** Valid-Until, as seconds since the epoch: apt refuses the suite after it. */
+  validUntil?: number;
 }
 
 export type SuiteLookup = { found: true; state: MirrorState; inRelease: string } | { found: false; status: number };
@@ -53,6 +55,7 @@ export function parseInRelease(text: string, dist: string): MirrorState {
     dist,
     packagesIndexes: packagesIndexesOf(text),
     byHash: /^yes$/i.test(field('Acquire-By-Hash')),
+    ...(Number.isNaN(Date.parse(field('Valid-Until'))) ? {} : { validUntil: Math.floor(Date.parse(field('Valid-Until')) / 1000) }),
     // Debian lists them in every architecture's index too, and says so.
     separateAllIndex: field('Architectures').split(/\s+/).includes('all') && !/^Packages$/i.test(field('No-Support-for-Architecture-all')),
   };

@@ -94,6 +94,10 @@ export async function resolveSources(recipe: Recipe, main: MirrorState, recipeDi
       }
     }
     const { state } = lookup;
+    if (state.validUntil !== undefined && state.validUntil * 1000 < Date.now()) {
+      problems.push(`${label}: ${inRelease} expired on ${new Date(state.validUntil * 1000).toISOString()} (its Valid-Until), and apt refuses an expired suite; ${w.repository ? 'its owner must sign it again' : 'use an up-to-date mirror'}`);
+      continue;
+    }
     const missing = w.components.filter((c) => state.components.length && !state.components.includes(c));
     if (missing.length) problems.push(`${label}: ${w.dist} at ${w.uri} has no component ${missing.join(', ')} (it has ${state.components.join(', ')})`);
     if (state.architectures.length && !state.architectures.includes(recipe.architecture)) {

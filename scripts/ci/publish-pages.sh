@@ -1,8 +1,10 @@
 #!/bin/sh
-# The `pages` job, the one job that gets the signing key. On a protected tag it adds the release's
-# two .deb packages to the apt repository served by GitLab Pages and signs the release's
-# SHA256SUMS (out/SHA256SUMS.asc, published beside it by the release job); in the re-sign schedule
-# (no tag) it signs the repository again, with a new Valid-Until. Either way it prunes the
+# The `pages` job, the one job that gets the signing key. On a protected tag (or when the schedule
+# rebuilt the image, REBUILD=yes) it adds the release's two .deb packages to the apt repository
+# served by GitLab Pages, serves the release's manifest.json beside it (what the schedule's
+# `outdated` checks next time), and signs the release's SHA256SUMS (out/SHA256SUMS.asc, published
+# beside it by the release job); in a schedule with nothing new it signs the repository again,
+# with a new Valid-Until. Either way it prunes the
 # repository to APT_KEEP releases, keeps its keyring package current (with APT_NEXT_KEYRING), and
 # leaves the whole repository in public/, which GitLab deploys only when this job succeeds: a
 # failed publish leaves the previous repository served. Pages keeps only its latest deployment, so
@@ -22,7 +24,8 @@
 #   APT_SUITE, APT_COMPONENT   default stable and main
 #   APT_VALID_FOR         how long a signature of the repository holds (default 21d)
 #   APT_KEEP, APT_MAX_SIZE     optional: releases to keep, and the size the repository must not grow beyond
-#   CI_COMMIT_TAG         set: publish HOST_DEB and IMAGE_DEB of out/ (release.env); unset: re-sign
+#   CI_COMMIT_TAG, REBUILD   a tag, or REBUILD=yes: publish HOST_DEB and IMAGE_DEB of out/ (release.env);
+#                         otherwise: re-sign
 set -eu
 
 die() {
@@ -37,13 +40,15 @@ from=${APT_REPO_URL:-${CI_PAGES_URL-}}
 # What the example .sources file points apt at: the Pages site.
 served=${CI_PAGES_URL:-$from}
 [ "$served" != none ] || served=
-if [ -n "${CI_COMMIT_TAG-}" ]; then
+release=
+if [ -n "${CI_COMMIT_TAG-}" ] || [ "${REBUILD-}" = yes ]; then
+	release=yes
 	: "${HOST_DEB:?HOST_DEB is not set: the release.env dotenv of the build job did not reach this job}"
 	: "${IMAGE_DEB:?IMAGE_DEB is not set: the release.env dotenv of the build job did not reach this job}"
 	: "${PACKAGE_NAME:?PACKAGE_NAME is not set: the release.env dotenv of the build job did not reach this job}"
 	set -- "out/$HOST_DEB" "out/$IMAGE_DEB"
 else
-	echo "publish-pages: no tag (the re-sign schedule): signing the served repository again"
+	echo "publish-pages: no new release (a schedule that found nothing behind): signing the served repository again"
 	set -- --resign
 fi
 
@@ -64,13 +69,16 @@ if [ "$from" = none ]; then
 	mkdir public
 else
 	sh scripts/ci/fetch-apt-repo.sh "$from" public "$suite" "$gnupg/keyring.gpg" ${APT_PREVIOUS_KEYRING:+"$APT_PREVIOUS_KEYRING"}
+	# The latest release's manifest stays served until a new release replaces it.
+	curl --fail --silent --location --retry 3 --output public/manifest.json "${from%/}/manifest.json" || rm -f public/manifest.json
 fi
+[ -z "$release" ] || cp out/manifest.json public/manifest.json
 
 npx ephemeral-builder publish --repo public --suite "$suite" --component "$component" \
 	--gnupg-home "$gnupg" --sign-key "$fingerprint" ${served:+--uri "$served"} --valid-for "${APT_VALID_FOR:-21d}" \
 	${APT_KEEP:+--keep "$APT_KEEP"} ${APT_MAX_SIZE:+--max-size "$APT_MAX_SIZE"} ${APT_NEXT_KEYRING:+--next-key "$APT_NEXT_KEYRING"} "$@"
 
-if [ -n "${CI_COMMIT_TAG-}" ]; then
+if [ -n "$release" ]; then
 	rm -f out/SHA256SUMS.asc
 	gpg --batch --no-tty --homedir "$gnupg" --local-user "$fingerprint" --armor --detach-sign --output out/SHA256SUMS.asc out/SHA256SUMS
 	# As a host will check it: with the keyring the repository publishes, and nothing else.

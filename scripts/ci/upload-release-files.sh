@@ -1,7 +1,7 @@
 #!/bin/sh
 # The `release` job's upload: puts what a host without apt needs (the tarball, install.sh,
-# SHA256SUMS and its signature SHA256SUMS.asc, the release keyring install.sh checks it with) and
-# the SBOMs the build left (out/*.cdx.json, when there are any) into the project's generic package
+# SHA256SUMS and its signature SHA256SUMS.asc, the release keyring install.sh checks it with), the
+# manifest (what `outdated` and `diff` read) and the SBOMs the build left (out/*.cdx.json, when there are any) into the project's generic package
 # registry, under PACKAGE_NAME/VERSION, where the release's links point. The keyring is the one
 # the repository publishes (public/, from the pages job), so this job needs no key. Prints the
 # uploaded names, one a line, for scripts/ci/create-release.sh.
@@ -24,7 +24,7 @@ keyring="$PACKAGE_NAME-archive-keyring.gpg"
 [ -f out/SHA256SUMS.asc ] || die "out/SHA256SUMS.asc is missing: the pages job signs SHA256SUMS, and its artifacts did not reach this job"
 cp "public/$keyring" "out/$keyring"
 
-set -- "$TARBALL" install.sh SHA256SUMS SHA256SUMS.asc "$keyring"
+set -- "$TARBALL" install.sh SHA256SUMS SHA256SUMS.asc "$keyring" manifest.json
 for sbom in out/*.cdx.json; do
 	if [ -f "$sbom" ]; then set -- "$@" "${sbom#out/}"; fi
 done

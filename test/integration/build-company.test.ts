@@ -69,7 +69,7 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'gpg',
       name: 'company-tools', version: '1.0', files: { '/usr/bin/company-hello': HELLO }, executables: ['/usr/bin/company-hello'],
     });
     const repo = path.join(work, 'repo');
-    await publish({ repoDir: repo, suite: 'stable', debs: [deb], gnupgHome: key.gnupgHome, date: 1_764_000_000 });
+    await publish({ repoDir: repo, suite: 'stable', debs: [deb], gnupgHome: key.gnupgHome });
     server = await serveDirectory(repo);
     // The same repository with one byte of its signed InRelease changed (a hash of Packages).
     const tampered = path.join(work, 'tampered');
@@ -227,6 +227,21 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'gpg',
     const r = await refused({ COMPANY_APT_FINGERPRINT: otherKey.fingerprint });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`repositories[0].fingerprint: ${path.join(work, 'company.asc')} holds ${key.fingerprint}, not the pinned fingerprint ${otherKey.fingerprint}`);
+  });
+
+  it('refuses a repository whose InRelease has expired, naming it, before anything is built', async () => {
+    const stale = path.join(work, 'stale');
+    await publish({ repoDir: stale, suite: 'stable', debs: fs.readdirSync(path.join(work, 'debs')).map((f) => path.join(work, 'debs', f)),
+      gnupgHome: key.gnupgHome, date: Math.floor(Date.now() / 1000) - 30 * 86400, validFor: 86400 });
+    const staleServer = await serveDirectory(stale);
+    try {
+      const r = await refused({ COMPANY_APT_URL: staleServer.url });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain(`repositories[0] (company): ${staleServer.url}dists/stable/InRelease expired on `);
+      expect(r.stderr).toContain('(its Valid-Until), and apt refuses an expired suite; its owner must sign it again');
+    } finally {
+      await staleServer.close();
+    }
   });
 
   it('takes a binary key file as well as an armored one', async () => {

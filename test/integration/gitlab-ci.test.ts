@@ -11,7 +11,10 @@
 //     to the repository the "site" serves (a previous release, on a loopback HTTP server), signs
 //     it and SHA256SUMS in a GnuPG home that is gone afterwards, also when the job fails;
 //     `release` uploads the files and makes the release through the Releases API;
-//   - `pages` in the re-sign schedule: the same repository signed again, pruned to APT_KEEP;
+//   - the schedule: `rebuild` asks `outdated` about the latest release (against local mirror
+//     directories the test controls): nothing behind ends green with nothing built or released and
+//     `pages` signing the same repository again, pruned to APT_KEEP; a package behind builds the
+//     next patch version, publishes it and releases it with the diff as its notes;
 //   - the scripts the jobs call against their failure modes.
 // The `test` job is not run here (it would run this suite inside itself). GitLab's package
 // registry and Releases API cannot run here: a stand-in on loopback records what the release job
@@ -26,6 +29,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { field, parseParagraphs } from '../../pipeline/publish/deb822.ts';
 import { publish } from '../../pipeline/publish/publish.ts';
 import { buildFixtureDeb } from '../e2e/harness/fixture-deb.ts';
+import { writeFixtureSuite, type FixturePackage } from '../helpers/fixture-mirror.ts';
 import { makeSigningKey, type SigningKey } from '../e2e/harness/gpg-key.ts';
 import { tempDir } from '../helpers/cli.ts';
 import { describeWith } from '../helpers/env.ts';
@@ -35,7 +39,7 @@ import { REPO } from '../helpers/paths.ts';
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const BIN_PATH = `${path.join(REPO, 'node_modules/.bin')}:${process.env.PATH ?? ''}`;
 const PROTECTED_TAG = { CI_COMMIT_TAG: 'v1.2.3', CI_COMMIT_REF_PROTECTED: 'true' };
-/** The re-sign schedule: a pipeline schedule on the protected default branch. */
+/** The schedule: a pipeline schedule on the protected default branch. */
 const RESIGN_SCHEDULE = { CI_PIPELINE_SOURCE: 'schedule', CI_COMMIT_BRANCH: 'main', CI_DEFAULT_BRANCH: 'main', CI_COMMIT_REF_PROTECTED: 'true' };
 
 interface Run { exitCode: number; all: string }
@@ -165,7 +169,7 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       expect(preview.exitCode, preview.all).toBe(0);
       const jobs = jobsOf(preview.all);
       expect(Object.fromEntries([...jobs].map(([name, j]) => [name, j.tags]))).toEqual({
-        test: ['eb-root-shell'], build: ['eb-release'], pages: ['eb-release'], release: ['eb-release'],
+        test: ['eb-root-shell'], build: ['eb-release'], rebuild: ['eb-release'], pages: ['eb-release'], release: ['eb-release'],
       });
       // The key is scoped to this environment, and pages is the one job in it; it publishes alone.
       expect([...jobs].filter(([, j]) => j.environment).map(([name, j]) => `${name} ${j.environment}`)).toEqual(['pages apt-signing']);
@@ -190,7 +194,8 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       for (const [what, vars] of Object.entries(branchLike)) expect(await running(vars), what).toEqual(['test on_success']);
       expect(await running({ ...RESIGN_SCHEDULE, CI_COMMIT_BRANCH: 'feature', CI_COMMIT_REF_PROTECTED: 'false' }), 'a schedule on another branch').toEqual([]);
       expect(await running(PROTECTED_TAG)).toEqual(['test on_success', 'build on_success', 'pages on_success apt-signing', 'release on_success']);
-      expect(await running(RESIGN_SCHEDULE)).toEqual(['pages on_success apt-signing']);
+      expect(await running(RESIGN_SCHEDULE)).toEqual(['rebuild on_success', 'pages on_success apt-signing', 'release on_success']);
+      expect(await running({ ...RESIGN_SCHEDULE, REBUILD_ON_SCHEDULE: 'false' })).toEqual(['pages on_success apt-signing']);
     });
 
     it('version-from-tag.sh takes v<semver> and refuses everything else', async () => {
@@ -231,6 +236,7 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const out = artifacts('build', 'out');
       expect(fs.readdirSync(out).sort()).toEqual([
         'SHA256SUMS',
+        'ephemeral-builder-1.2.3-amd64.cdx.json',
         'ephemeral-builder-1.2.3-amd64.tar.zst',
         'ephemeral-builder-image-1.2.3_1.2.3_amd64.deb',
         'ephemeral-builder_1.2.3_amd64.deb',
@@ -239,14 +245,14 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       ]);
       const check = await execa('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: out, reject: false, all: true });
       expect(check.exitCode, String(check.all)).toBe(0);
-      expect(String(check.all).split('\n').filter((l) => l.endsWith(': OK'))).toHaveLength(5);
+      expect(String(check.all).split('\n').filter((l) => l.endsWith(': OK'))).toHaveLength(6);
       const version = await execa('dpkg-deb', ['--field', path.join(out, 'ephemeral-builder_1.2.3_amd64.deb'), 'Package', 'Version']);
       expect(version.stdout).toBe('Package: ephemeral-builder\nVersion: 1.2.3');
       const dotenv = fs.readFileSync(artifacts('build', '.gitlab-ci-reports/dotenv/release.env'), 'utf8');
       expect(dotenv).toBe([
         'VERSION=1.2.3', 'DEB_VERSION=1.2.3', 'PACKAGE_NAME=ephemeral-builder', 'ARCH=amd64',
         'TARBALL=ephemeral-builder-1.2.3-amd64.tar.zst', 'HOST_DEB=ephemeral-builder_1.2.3_amd64.deb',
-        'IMAGE_DEB=ephemeral-builder-image-1.2.3_1.2.3_amd64.deb', '',
+        'IMAGE_DEB=ephemeral-builder-image-1.2.3_1.2.3_amd64.deb', 'SBOM=ephemeral-builder-1.2.3-amd64.cdx.json', '',
       ].join('\n'));
     });
 
@@ -304,15 +310,13 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       expect(String(sums.all)).toContain(key.fingerprint.slice(-16));
     });
 
-    it('release uploads the files, SHA256SUMS.asc and the SBOM among them, and makes the release through the Releases API with a link to each', async () => {
-      // The SBOM another job adds to out/, when there is one.
-      fs.writeFileSync(artifacts('build', 'out', 'ephemeral-builder-1.2.3.cdx.json'), '{"bomFormat":"CycloneDX","specVersion":"1.6"}\n');
+    it('release uploads the files, SHA256SUMS.asc, the manifest and the SBOM among them, and makes the release through the Releases API with a link to each', async () => {
       const api = await gitlabApi();
       try {
         const r = await job('release', { ...PROTECTED_TAG, CI_API_V4_URL: api.url, CI_PROJECT_ID: '42', CI_JOB_TOKEN: 'job-token-1', CI_PAGES_URL: server.url });
         expect(r.exitCode, r.all.slice(-6000)).toBe(0);
         const base = '/api/v4/projects/42/packages/generic/ephemeral-builder/1.2.3/';
-        const files = ['ephemeral-builder-1.2.3-amd64.tar.zst', 'install.sh', 'SHA256SUMS', 'SHA256SUMS.asc', 'ephemeral-builder-archive-keyring.gpg', 'ephemeral-builder-1.2.3.cdx.json'];
+        const files = ['ephemeral-builder-1.2.3-amd64.tar.zst', 'install.sh', 'SHA256SUMS', 'SHA256SUMS.asc', 'ephemeral-builder-archive-keyring.gpg', 'manifest.json', 'ephemeral-builder-1.2.3-amd64.cdx.json'];
         expect(api.requests.map((u) => `${u.method} ${u.url}`)).toEqual([...files.map((f) => `PUT ${base}${f}`), 'POST /api/v4/projects/42/releases']);
         expect(api.requests.every((u) => u.token === 'job-token-1')).toBe(true);
         const body = (f: string) => api.requests.find((u) => u.url === `${base}${f}`)!.body;
@@ -329,11 +333,11 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
         ]);
       } finally {
         await api.close();
-        fs.rmSync(artifacts('build', 'out', 'ephemeral-builder-1.2.3.cdx.json'));
       }
     });
 
     it('without an SBOM the release links none; an existing release is refused with what to do', async () => {
+      fs.rmSync(artifacts('build', 'out', 'ephemeral-builder-1.2.3-amd64.cdx.json'));
       const api = await gitlabApi({ release: 409 });
       try {
         const env = {
@@ -351,7 +355,7 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
         };
         const uploaded = await run('upload-release-files.sh', []);
         expect(uploaded.exitCode, uploaded.stderr).toBe(0);
-        expect(uploaded.stdout.split('\n')).toEqual(['ephemeral-builder-1.2.3-amd64.tar.zst', 'install.sh', 'SHA256SUMS', 'SHA256SUMS.asc', 'ephemeral-builder-archive-keyring.gpg']);
+        expect(uploaded.stdout.split('\n')).toEqual(['ephemeral-builder-1.2.3-amd64.tar.zst', 'install.sh', 'SHA256SUMS', 'SHA256SUMS.asc', 'ephemeral-builder-archive-keyring.gpg', 'manifest.json']);
         const made = await run('create-release.sh', uploaded.stdout.split('\n'));
         expect(made.exitCode).toBe(1);
         expect(made.stderr).toContain('create-release: the release v1.2.3 exists already (HTTP 409: {"message":"Release already exists"}); delete it (Deploy > Releases) and run this job again');
@@ -360,16 +364,37 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       }
     });
 
-    it('pages on the re-sign schedule signs the served repository again, a new Valid-Until and the same packages, pruned to APT_KEEP', async () => {
+    /** Local mirror directories for `outdated` (through EB_OUTDATED_FLAGS): every package of the manifest at its version, but `bumped`. */
+    function mirrorFor(manifestFile: string, name: string, bumped: FixturePackage[] = []): Record<string, string> {
+      const root = path.join(scratch, name);
+      const m = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as { image: { packages: FixturePackage[] } };
+      writeFixtureSuite(path.join(root, 'debian'), 'trixie', m.image.packages, { codename: 'trixie' });
+      writeFixtureSuite(path.join(root, 'debian'), 'trixie-updates', [], { codename: 'trixie-updates' });
+      writeFixtureSuite(path.join(root, 'debian-security'), 'trixie-security', bumped, { codename: 'trixie-security' });
+      return { EB_OUTDATED_FLAGS: `--rewrite http://deb.debian.org/debian=file://${root}/debian --rewrite http://deb.debian.org/debian-security=file://${root}/debian-security` };
+    }
+
+    it('the schedule, nothing behind: rebuild builds nothing, pages signs the served repository again (pruned to APT_KEEP, its manifest kept), release makes none', async () => {
       // The site as the tag's pages job deployed it (the job's own artifacts are replaced when it runs again).
       const deployed = path.join(scratch, 'deployed');
       fs.cpSync(artifacts('pages', 'public'), deployed, { recursive: true });
+      expect(JSON.parse(fs.readFileSync(path.join(deployed, 'manifest.json'), 'utf8')).version).toBe('1.2.3');
+      // The tag pipeline's build is no part of a schedule's pipeline.
+      fs.rmSync(artifacts('build'), { recursive: true, force: true });
       const served = await serveDirectory(deployed);
       const before = parseParagraphs(fs.readFileSync(path.join(deployed, 'dists/stable/Release'), 'utf8'))[0]!;
+      const api = await gitlabApi();
       try {
-        const r = await job('pages', { ...RESIGN_SCHEDULE, APT_REPO_URL: served.url, CI_PAGES_URL: served.url, APT_KEEP: '1', APT_VALID_FOR: '30d' });
+        const vars = { ...RESIGN_SCHEDULE, APT_REPO_URL: served.url, CI_PAGES_URL: served.url, APT_KEEP: '1', APT_VALID_FOR: '30d', RECIPE: 'recipes/minimal.ts' };
+        const check = await job('rebuild', { ...vars, ...mirrorFor(path.join(deployed, 'manifest.json'), 'mirror-current') });
+        expect(check.exitCode, check.all.slice(-6000)).toBe(0);
+        expect(check.all).toContain('ephemeral-builder 1.2.3: nothing behind (trixie, trixie-updates, trixie-security)');
+        expect(check.all).not.toMatch(/bootstrap: start/);
+        expect(fs.readFileSync(artifacts('rebuild', '.gitlab-ci-reports/dotenv/release.env'), 'utf8')).toBe('REBUILD=no\n');
+
+        const r = await job('pages', vars);
         expect(r.exitCode, r.all.slice(-6000)).toBe(0);
-        expect(r.all).toContain('no tag (the re-sign schedule): signing the served repository again');
+        expect(r.all).toContain('no new release (a schedule that found nothing behind): signing the served repository again');
         expect(r.all).toMatch(/pruned ephemeral-builder 1\.0\.0: pool\/main\/e\/ephemeral-builder\/ephemeral-builder_1\.0\.0_amd64\.deb/);
         await expectKeyGone(r.all);
         const pub = artifacts('pages', 'public');
@@ -381,10 +406,57 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
           'ephemeral-builder 1.2.3', 'ephemeral-builder-archive-keyring 1', 'ephemeral-builder-image-1.2.3 1.2.3',
         ]);
         expect(fs.existsSync(path.join(pub, 'pool/main/e/ephemeral-builder/ephemeral-builder_1.0.0_amd64.deb'))).toBe(false);
+        expect(fs.readFileSync(path.join(pub, 'manifest.json'), 'utf8')).toBe(fs.readFileSync(path.join(deployed, 'manifest.json'), 'utf8'));
         const verify = await execa('gpgv', ['--keyring', path.join(pub, 'ephemeral-builder-archive-keyring.gpg'), path.join(pub, 'dists/stable/InRelease')], { reject: false, all: true });
         expect(verify.exitCode, String(verify.all)).toBe(0);
+
+        const none = await job('release', { ...vars, CI_API_V4_URL: api.url, CI_PROJECT_ID: '42', CI_JOB_TOKEN: 'job-token-1' });
+        expect(none.exitCode, none.all.slice(-3000)).toBe(0);
+        expect(none.all).toContain('release: nothing was rebuilt, no release');
+        expect(api.requests).toEqual([]);
       } finally {
         await served.close();
+        await api.close();
+      }
+    });
+
+    it('the schedule, a security fix behind: rebuild builds the next patch version from an empty cache, pages publishes it, release makes it with the diff as its notes', async () => {
+      // The site as the schedule's pages job left it: 1.2.3, its manifest, signed again.
+      const deployed = path.join(scratch, 'deployed-again');
+      fs.cpSync(artifacts('pages', 'public'), deployed, { recursive: true });
+      const previous = JSON.parse(fs.readFileSync(path.join(deployed, 'manifest.json'), 'utf8')) as { image: { packages: FixturePackage[] } };
+      const libc = previous.image.packages.find((p) => p.name === 'libc6')!;
+      const served = await serveDirectory(deployed);
+      const api = await gitlabApi();
+      try {
+        const vars = { ...RESIGN_SCHEDULE, APT_REPO_URL: served.url, CI_PAGES_URL: served.url, RECIPE: 'recipes/minimal.ts', EB_BUILD_FLAGS: '--fast', CI_COMMIT_SHA: 'a'.repeat(40) };
+        const mirror = mirrorFor(path.join(deployed, 'manifest.json'), 'mirror-behind', [{ name: 'libc6', version: `${libc.version}+security1` }]);
+        const rebuilt = await job('rebuild', { ...vars, ...mirror });
+        expect(rebuilt.exitCode, rebuilt.all.slice(-6000)).toBe(0);
+        expect(rebuilt.all).toMatch(/building recipes\/minimal\.ts as 1\.2\.4 from an empty cache/);
+        const dotenv = fs.readFileSync(artifacts('rebuild', '.gitlab-ci-reports/dotenv/release.env'), 'utf8');
+        expect(dotenv).toContain('VERSION=1.2.4\n');
+        expect(dotenv).toMatch(/REBUILD=yes\n$/);
+        const notes = fs.readFileSync(artifacts('rebuild', 'out', 'release-notes.md'), 'utf8');
+        expect(notes).toMatch(new RegExp(`^libc6 +${libc.version.replace(/[+.]/g, '\\$&')} +${libc.version.replace(/[+.]/g, '\\$&')}\\+security1 +trixie-security +SECURITY$`, 'm'));
+        expect(notes).toContain('## ephemeral-builder 1.2.3 → 1.2.4\n');
+
+        const published = await job('pages', vars);
+        expect(published.exitCode, published.all.slice(-6000)).toBe(0);
+        const pub = artifacts('pages', 'public');
+        const packages = parseParagraphs(fs.readFileSync(path.join(pub, 'dists/stable/main/binary-amd64/Packages'), 'utf8'));
+        expect(packages.map((p) => `${field(p, 'Package')} ${field(p, 'Version')}`)).toContain('ephemeral-builder 1.2.4');
+        expect(JSON.parse(fs.readFileSync(path.join(pub, 'manifest.json'), 'utf8')).version).toBe('1.2.4');
+
+        const made = await job('release', { ...vars, CI_API_V4_URL: api.url, CI_PROJECT_ID: '42', CI_JOB_TOKEN: 'job-token-1' });
+        expect(made.exitCode, made.all.slice(-3000)).toBe(0);
+        const release = JSON.parse(api.requests.at(-1)!.body.toString()) as { tag_name: string; ref: string; description: string };
+        expect(release.tag_name).toBe('v1.2.4');
+        expect(release.ref).toBe('a'.repeat(40));
+        expect(release.description.startsWith(notes.trimEnd())).toBe(true);
+      } finally {
+        await served.close();
+        await api.close();
       }
     });
 
