@@ -246,8 +246,6 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     expect(wrong.stdout).toBe('');
     const own = await knownHostsFile(other);
     expect(await sshOk({ ...other.target, knownHosts: own.file }, 'echo other-ok')).toBe('other-ok\n');
-    // The other host stays up until afterAll: its shutdown would remove this host's empty unit
-    // cgroups (boot.ts), and this host's socket would accept no more connections.
   });
 
   it('6. isolation and limits: unprivileged root, NPROC stops a fork storm in its container alone, unit properties set', async () => {
