@@ -60,7 +60,8 @@ describe('renderHostFiles', () => {
     const socket = file(h, '/usr/lib/systemd/system/ci-box.socket');
     expect(socket).toMatch(/^ListenStream=\[::1\]:2222$/m);
     expect(socket).toMatch(/^Accept=yes$/m);
-    expect(socket).toMatch(/^MaxConnections=7$/m);
+    // Two connection slots per job the runner may run (limits.maxConnections).
+    expect(socket).toMatch(/^MaxConnections=14$/m);
     expect(socket).toMatch(/^WantedBy=sockets.target$/m);
     expect(listenStream('[::1]', 24)).toBe('[::1]:24');
     expect(listenStream('0.0.0.0', 24)).toBe('0.0.0.0:24');
@@ -94,7 +95,9 @@ describe('renderHostFiles', () => {
   it('gives the host tool the user, the limit and the listen address', () => {
     const ctl = file(render(CUSTOM), '/usr/sbin/ci-boxctl');
     expect(ctl).toContain("EB_NAME='ci-box'");
-    expect(ctl).toContain("eb_rc_limit='7'");
+    // The socket's MaxConnections (14 unless an admin changed it), halved: the runner's limit, 7.
+    expect(ctl).toContain('printf \'%s\\n\' "${eb_sm:-14}"');
+    expect(ctl).toContain('eb_rl=$(($(eb_socket_max) / 2))');
     expect(ctl).toContain("[ -n \"$eb_l\" ] || eb_l='[::1]:2222'");
     expect(ctl).toContain('user = "runner"');
     expect(ctl).toContain("--reuid='12000' --regid='12001'");
