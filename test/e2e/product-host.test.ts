@@ -18,6 +18,7 @@ import { checkNothingPersists, checkOneContainerPerConnection, checkRollback, ch
 import { bootProductHost, containerProcesses, DOCTOR_FILTER_STORED, filterJournal, installFromRepo, machines, PORT_DROP_IN, SOCKET, storedFilterInode, waitNoContainers, type ProductHost } from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
 import { serveTestRepo, stageScript, STAGES, type JobSpec, type ServedRepo } from './product/runner-job.ts';
+import { runBackToBack } from './product/runner-load.ts';
 import { HeldJob, Multiplexed, ssh, sshOk, type SshTarget } from './product/ssh.ts';
 
 const NEEDS = { root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'setpriv', 'zstd', 'tar', 'dpkg-deb', 'gpg', 'gpgv', 'ssh', 'ssh-keyscan', 'git'] };
@@ -209,6 +210,21 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     for (const stage of STAGES) expect(results[stage]!.stderr, `${stage} stderr`).not.toMatch(TTY_NOISE);
     // Five sessions, one connection, one container.
     expect(await accepted(h)).toBe(before + 1);
+    await waitNoContainers(h);
+  });
+
+  it('at the limit runner-config prints (4), 200 jobs back to back, each connecting as the last one ends: none refused or reset', async () => {
+    const h = a!;
+    await waitNoContainers(h);
+    const limit = Number(/^\s*limit = (\d+)$/m.exec(await h.host.execOk(`${CTL} runner-config`))?.[1]);
+    expect(limit).toBe(4);
+    const r = await runBackToBack(h, h.target, limit, 200);
+    timings.backToBack4 = r.seconds;
+    console.log(`[product-host] back to back at limit ${limit}: ${r.jobs} jobs in ${r.seconds} s, at most ${r.peakConnections} connections at once, ${r.refused.length} refused, ${r.failed.length} failed`);
+    expect({ refused: r.refused, failed: r.failed, refusedBySocket: r.refusedBySocket }).toEqual({ refused: [], failed: [], refusedBySocket: 0 });
+    expect(r.jobs).toBe(200);
+    // Containers still torn down take slots above the runner's limit, never above the socket's.
+    expect(r.peakConnections).toBeLessThanOrEqual(Number((await h.host.execOk(`systemctl show -P MaxConnections ${SOCKET}`)).trim()));
     await waitNoContainers(h);
   });
 
