@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
 import { artifacts, CTL, NAME, type Artifacts } from './product/artifacts.ts';
-import { checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkUpgradeUnderLoad, releaseOfNewConnection } from './product/checks.ts';
+import { checkConnectionFlood, checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkUpgradeUnderLoad, releaseOfNewConnection } from './product/checks.ts';
 import { bootProductHost, DOCTOR_FILTER_STORED, downloadDir, filterJournal, PORT_DROP_IN, runInstallSh, SOCKET, STORED_FILTER, storedFilterInode, takeRunnerKey, waitNoContainers, type ProductHost } from './product/host.ts';
 import { ssh, sshOk, waitFor } from './product/ssh.ts';
 
@@ -80,6 +80,10 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     expect(await sshOk(ph.target, "grep '^Seccomp:' /proc/self/status", { timeoutMs: 60_000 })).toBe('Seccomp:\t2\n');
     expect(await filterJournal(ph)).toBe(linesBefore);
     expect((await ph.host.exec(`${CTL} doctor`, { timeoutMs: 90_000 })).stdout).toMatch(DOCTOR_FILTER_STORED);
+  });
+
+  it('a flood of 500 connections in 2 s to the host\'s port: the socket keeps serving on systemd 252, and the next job runs within 10 s', async () => {
+    await checkConnectionFlood(h!);
   });
 
   it('1. one container per connection: machinectl shows one machine per open connection, hostnames differ', async () => {

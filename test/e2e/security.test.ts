@@ -15,6 +15,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
 import { waitFor } from './product/ssh.ts';
 import { artifacts, NAME, USER, type Artifacts } from './product/artifacts.ts';
+import { checkConnectionFlood } from './product/checks.ts';
 import { bootProductHost, containerProcesses, installFromRepo, SOCKET, waitNoContainers, type ProductHost } from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
 import { HeldJob, ssh, sshOk, type SshTarget } from './product/ssh.ts';
@@ -254,6 +255,10 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     expect(packets.stdout).toMatch(/^:public key packet:/m);
     expect(packets.stdout).not.toMatch(/secret key packet/);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a flood of 500 connections in 2 s to the host\'s port: the socket keeps serving, and the next job runs within 10 s', async () => {
+    await checkConnectionFlood(h!);
   });
 
   it('the socket listens on loopback only', async () => {
