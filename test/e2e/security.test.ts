@@ -16,7 +16,7 @@ import { describeWith } from '../helpers/env.ts';
 import { waitFor } from './product/ssh.ts';
 import { artifacts, NAME, USER, type Artifacts } from './product/artifacts.ts';
 import { checkConnectionFlood } from './product/checks.ts';
-import { bootProductHost, containerProcesses, installFromRepo, SOCKET, waitNoContainers, type ProductHost } from './product/host.ts';
+import { bootProductHost, containerProcesses, installFromRepo, SOCKET, socketCounter, waitNoContainers, type ProductHost } from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
 import { HeldJob, ssh, sshOk, type SshTarget } from './product/ssh.ts';
 
@@ -259,6 +259,49 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
 
   it('a flood of 500 connections in 2 s to the host\'s port: the socket keeps serving, and the next job runs within 10 s', async () => {
     await checkConnectionFlood(h!);
+  });
+
+  it('idle connections a job opens to the host\'s port keep the next job out no longer than the grace time (20 s)', async () => {
+    const ph = h!;
+    await waitNoContainers(ph);
+    const max = await socketCounter(ph)('MaxConnections');
+    // The job's own connection and, from inside it, idle ones to the host's port (the containers
+    // share the host's network) up to the socket's limit: never a version string, never a key.
+    const job = new HeldJob(ph.target, `for fd in $(seq 3 ${max + 1}); do eval "exec $fd<>/dev/tcp/127.0.0.1/${ph.port}"; done; echo opened; read -r _; echo "still here"`);
+    try {
+      await job.waitFor(/^opened$/m);
+      const t0 = performance.now();
+      const since = () => (performance.now() - t0) / 1000;
+      await waitFor('the socket to be full', async () => ((await socketCounter(ph)('NConnections')) === max ? true : undefined), 30_000);
+      const full = await ssh(ph.target, 'echo in', { timeoutMs: 30_000 });
+      expect(full.exitCode).toBe(255);
+      // sshd cuts the idle connections off after LoginGraceTime; then a job gets in again.
+      const seconds = await waitFor('the next job to get in', async () => ((await ssh(ph.target, 'echo in', { timeoutMs: 30_000 })).exitCode === 0 ? since() : undefined), 90_000, 1000);
+      console.log(`[security] ${max - 1} idle connections from a job: the next job got in after ${seconds.toFixed(1)} s`);
+      expect(seconds).toBeLessThan(20 + 10);
+      // sshd closed them (the job still holds its ends), and their units did not fail.
+      expect(await socketCounter(ph)('NConnections')).toBeLessThan(max);
+      expect((await ph.host.execOk(`journalctl -q -o cat -u '${NAME}@*' | grep -c 'Failed with result' || true`)).trim()).toBe('0');
+      // The job that opened them goes on.
+      job.send('go on');
+      await job.waitFor(/^still here$/m);
+    } finally {
+      await job.end().catch(() => job.kill());
+    }
+    await waitNoContainers(ph);
+  });
+
+  it('a client gets 3 tries at a key: the right key offered fourth is never tried', async () => {
+    const ph = h!;
+    const wrong = [1, 2, 3].map((i) => path.join(work, `wrong-key-${i}`));
+    for (const k of wrong) await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'wrong@test', '-f', k]);
+    // ssh offers the identities in the order given; IdentitiesOnly keeps any agent out of it.
+    const offer = (keys: string[]) => ssh({ ...ph.target, identity: keys[0]! }, 'echo in', { extra: ['-o', 'IdentitiesOnly=yes', ...keys.slice(1).flatMap((k) => ['-i', k])] });
+    const twoWrong = await offer([wrong[0]!, wrong[1]!, ph.target.identity]);
+    expect({ code: twoWrong.exitCode, out: twoWrong.stdout }).toEqual({ code: 0, out: 'in\n' });
+    const threeWrong = await offer([...wrong, ph.target.identity]);
+    expect({ code: threeWrong.exitCode, out: threeWrong.stdout }).toEqual({ code: 255, out: '' });
+    expect(await ph.host.execOk(`journalctl --sync; journalctl -q -o cat -u '${NAME}@*' | grep -c 'Too many authentication failures' || true`)).not.toBe('0\n');
   });
 
   it('the socket listens on loopback only', async () => {
