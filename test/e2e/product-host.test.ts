@@ -15,7 +15,7 @@ import { describeWith } from '../helpers/env.ts';
 import { APT_ENV } from './harness/index.ts';
 import { artifacts, CTL, NAME, RELEASE_FILE, USER, type Artifacts } from './product/artifacts.ts';
 import { checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkUpgradeUnderLoad, unitOf } from './product/checks.ts';
-import { bootProductHost, containerProcesses, DOCTOR_FILTER_STORED, filterJournal, installFromRepo, machines, PORT_DROP_IN, SOCKET, storedFilterInode, waitNoContainers, type ProductHost } from './product/host.ts';
+import { bootProductHost, containerProcesses, DOCTOR_FILTER_STORED, filterJournal, installFromRepo, machines, PORT_DROP_IN, SOCKET, socketCounter, storedFilterInode, waitNoContainers, type ProductHost } from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
 import { serveTestRepo, stageScript, STAGES, type JobSpec, type ServedRepo } from './product/runner-job.ts';
 import { runBackToBack } from './product/runner-load.ts';
@@ -40,7 +40,7 @@ function existsOn(ph: ProductHost, inside: string): boolean {
 }
 
 async function accepted(ph: ProductHost): Promise<number> {
-  return Number((await ph.host.execOk(`systemctl show -P NAccepted ${SOCKET}`)).trim());
+  return socketCounter(ph)('NAccepted');
 }
 
 /** `<name>ctl known-hosts` output in a file, for ssh's UserKnownHostsFile. */
@@ -218,13 +218,13 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     await waitNoContainers(h);
     const limit = Number(/^\s*limit = (\d+)$/m.exec(await h.host.execOk(`${CTL} runner-config`))?.[1]);
     expect(limit).toBe(4);
-    const r = await runBackToBack(h, h.target, limit, 200);
+    const r = await runBackToBack(h.target, limit, 200, socketCounter(h));
     timings.backToBack4 = r.seconds;
     console.log(`[product-host] back to back at limit ${limit}: ${r.jobs} jobs in ${r.seconds} s, at most ${r.peakConnections} connections at once, ${r.refused.length} refused, ${r.failed.length} failed`);
     expect({ refused: r.refused, failed: r.failed, refusedBySocket: r.refusedBySocket }).toEqual({ refused: [], failed: [], refusedBySocket: 0 });
     expect(r.jobs).toBe(200);
     // Containers still torn down take slots above the runner's limit, never above the socket's.
-    expect(r.peakConnections).toBeLessThanOrEqual(Number((await h.host.execOk(`systemctl show -P MaxConnections ${SOCKET}`)).trim()));
+    expect(r.peakConnections).toBeLessThanOrEqual(await socketCounter(h)('MaxConnections'));
     await waitNoContainers(h);
   });
 

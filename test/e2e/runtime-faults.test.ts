@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
 import { artifacts, CTL, NAME, type Artifacts } from './product/artifacts.ts';
-import { bootProductHost, connectionUnits, containerProcesses, installFromRepo, machines, oneConnectionUnit, SOCKET, waitNoContainers, type ProductHost } from './product/host.ts';
+import { bootProductHost, connectionUnits, containerProcesses, installFromRepo, machines, oneConnectionUnit, SOCKET, socketCounter, waitNoContainers, type ProductHost } from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
 import { runBackToBack } from './product/runner-load.ts';
 import { HeldJob, ssh, sshOk, waitFor } from './product/ssh.ts';
@@ -149,7 +149,7 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
     await waitNoContainers(ph);
     const limit = Number(/^\s*limit = (\d+)$/m.exec(await ph.host.execOk(`${CTL} runner-config`))?.[1]);
     expect(limit).toBe(MAX_JOBS);
-    const r = await runBackToBack(ph, ph.target, limit, 200);
+    const r = await runBackToBack(ph.target, limit, 200, socketCounter(ph));
     timings.backToBack16 = r.seconds;
     console.log(`[runtime-faults] back to back at limit ${limit}: ${r.jobs} jobs in ${r.seconds} s, at most ${r.peakConnections} connections at once, ${r.refused.length} refused, ${r.failed.length} failed`);
     expect({ refused: r.refused, failed: r.failed, refusedBySocket: r.refusedBySocket }).toEqual({ refused: [], failed: [], refusedBySocket: 0 });
@@ -161,7 +161,7 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
   it(`64 connections at once against MaxConnections ${MAX_CONNECTIONS}: ${MAX_CONNECTIONS} served, the rest refused cleanly, the host responsive, all served after; status counts the refusals`, async () => {
     const ph = h!;
     await waitNoContainers(ph);
-    const nRefused = async () => Number((await ph.host.execOk(`systemctl show -P NRefused ${SOCKET}`)).trim());
+    const nRefused = () => socketCounter(ph)('NRefused');
     const refusedBefore = await nRefused();
     const statusRefused = async () => {
       const line = /^refused: +(.*)$/m.exec(await ph.host.execOk(`${CTL} status`))?.[1] ?? '';

@@ -145,6 +145,11 @@ export async function containerProcesses(ph: ProductHost): Promise<string[]> {
   return out.split('\n').map((l) => l.trim()).filter((l) => Number(l.split(/\s+/)[0]) > 65535);
 }
 
+/** A counter of the host's socket (accepted, refused, open connections), as systemd keeps it. */
+export function socketCounter(ph: ProductHost): (property: string) => Promise<number> {
+  return async (property) => Number((await ph.host.execOk(`systemctl show -P ${property} ${SOCKET}`)).trim());
+}
+
 /** The version in /var/lib/<name>/current, as the spawn helper resolves it. */
 export async function currentVersion(ph: ProductHost): Promise<string> {
   return path.basename((await ph.host.execOk(`readlink -e /var/lib/${NAME}/current`)).trim());

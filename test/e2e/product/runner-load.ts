@@ -3,9 +3,8 @@
 // with a `bash -l` session per stage, the stage's script on stdin and no pty; when the last stage
 // is done the connection closes, and the lane's next job connects at once, while the host is still
 // tearing the finished job's container down. The host must serve every one of them: a refused or
-// reset connection is a job the runner fails.
-import type { ProductHost } from './host.ts';
-import { SOCKET } from './host.ts';
+// reset connection is a job the runner fails. Also the bench's job-rate measurement (bench/
+// benchmarks/teardown.ts), against our socket and a plain sshd -i.
 import { Multiplexed, type SshTarget } from './ssh.ts';
 
 /** Three stages, each its own `bash -l` session, as the runner's prepare, step and cleanup. */
@@ -30,9 +29,8 @@ export interface LoadReport {
 
 const since = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
 
-async function socketCounter(ph: ProductHost, property: string): Promise<number> {
-  return Number((await ph.host.execOk(`systemctl show -P ${property} ${SOCKET}`)).trim());
-}
+/** A counter of the socket the jobs connect to: `systemctl show -P <property> <socket>` on its host. */
+export type SocketCounter = (property: 'NRefused' | 'NConnections') => Promise<number>;
 
 /** One job: connect, run the stages; returns the connection, still open, or undefined if refused. */
 async function job(target: SshTarget, report: LoadReport): Promise<Multiplexed | undefined> {
@@ -58,13 +56,13 @@ async function job(target: SshTarget, report: LoadReport): Promise<Multiplexed |
  * stage is done, while that job's connection is being closed, as the runner goes on to its next
  * job without waiting for the host to tear the last one down.
  */
-export async function runBackToBack(ph: ProductHost, target: SshTarget, lanes: number, jobs: number): Promise<LoadReport> {
+export async function runBackToBack(target: SshTarget, lanes: number, jobs: number, socketCounter: SocketCounter): Promise<LoadReport> {
   const report: LoadReport = { jobs: 0, seconds: 0, refused: [], failed: [], peakConnections: 0, refusedBySocket: 0 };
-  const refusedBefore = await socketCounter(ph, 'NRefused');
+  const refusedBefore = await socketCounter('NRefused');
   let running = true;
   const sampler = (async () => {
     while (running) {
-      report.peakConnections = Math.max(report.peakConnections, await socketCounter(ph, 'NConnections').catch(() => 0));
+      report.peakConnections = Math.max(report.peakConnections, await socketCounter('NConnections').catch(() => 0));
       await new Promise((r) => setTimeout(r, 200));
     }
   })();
@@ -86,6 +84,6 @@ export async function runBackToBack(ph: ProductHost, target: SshTarget, lanes: n
     running = false;
     await sampler;
   }
-  report.refusedBySocket = (await socketCounter(ph, 'NRefused')) - refusedBefore;
+  report.refusedBySocket = (await socketCounter('NRefused')) - refusedBefore;
   return report;
 }
