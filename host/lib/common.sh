@@ -4,7 +4,8 @@
 # image list, the live containers.
 #
 # EB_ROOT=DIR (or install.sh --root DIR) runs everything against DIR instead of /, for tests and
-# offline preparation; dpkg's DPKG_ROOT is honoured the same way. Nothing here touches systemd.
+# offline preparation; dpkg's DPKG_ROOT is honoured the same way. Nothing here changes systemd's
+# state (it only reads it).
 
 EB_NAME='@NAME@'
 EB_ROOT_DIR=${EB_ROOT:-${DPKG_ROOT:-}}
@@ -48,14 +49,29 @@ eb_run() {
 	"$@"
 }
 
-# The container processes of this host are the systemd-nspawn processes the spawn helper
-# started: their command line carries --machine=NAME-... and --directory=IMAGE. One line per
-# live container: "MACHINE IMAGE_DIR PID". Works with and without machined.
+# The live containers of this host, one line each: "MACHINE IMAGE_DIR PID" (PID: nspawn's). On a
+# running host they are found from what systemd records, which no job can forge: the main process
+# of every @NAME@@.service instance (nspawn, which spawn execs), and the machines named
+# NAME-x-PID (`shell`, doctor: the PID is nspawn's). Each one's machine name and image then come
+# from that nspawn's own command line. A job can give any process any arguments (`exec -a
+# systemd-nspawn ... --directory=IMAGE`), so no other process's count: a forged one must not keep
+# an image from gc for ever. Where systemd does not run (EB_ROOT trees, a chroot), no connection
+# can; containers started there by hand are found by their nspawn command lines.
 eb_live_containers() {
-	# Two processes whatever the number of containers (`status` with 32 of them took 2 s with a
-	# pipeline per process): grep -z reads each command line as NUL-separated arguments and
-	# prints FILE:ARGUMENT for the three that matter; -s skips processes gone meanwhile.
-	grep -a -z -H -s -e '(^|/)systemd-nspawn$' -e "^--machine=$EB_NAME-" -e '^--directory=' -E /proc/[0-9]*/cmdline |
+	if [ -z "$EB_ROOT_DIR" ] && [ -d /run/systemd/system ]; then
+		set --
+		eb_lc_units=$(systemctl show -p MainPID --value "$EB_NAME@*.service" 2>/dev/null || true)
+		eb_lc_shells=$(machinectl list --no-legend 2>/dev/null | sed -n "s/^$EB_NAME-x-\([0-9][0-9]*\) .*/\1/p")
+		for eb_lc_pid in $eb_lc_units $eb_lc_shells; do
+			[ "$eb_lc_pid" = 0 ] || set -- "$@" "/proc/$eb_lc_pid/cmdline"
+		done
+		[ "$#" -gt 0 ] || return 0
+	else
+		set -- /proc/[0-9]*/cmdline
+	fi
+	# grep -z reads each command line as NUL-separated arguments and prints FILE:ARGUMENT for the
+	# three that matter (one grep, however many containers); -s skips processes gone meanwhile.
+	grep -a -z -H -s -e '(^|/)systemd-nspawn$' -e "^--machine=$EB_NAME-" -e '^--directory=' -E "$@" |
 		awk -v name="$EB_NAME" 'BEGIN { RS = "\0" }
 			{
 				split($0, p, "/"); pid = p[3]

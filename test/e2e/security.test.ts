@@ -14,9 +14,9 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
 import { waitFor } from './product/ssh.ts';
-import { artifacts, NAME, USER, type Artifacts } from './product/artifacts.ts';
+import { artifacts, CTL, NAME, USER, type Artifacts } from './product/artifacts.ts';
 import { checkConnectionFlood } from './product/checks.ts';
-import { bootProductHost, containerProcesses, installFromRepo, SOCKET, socketCounter, waitNoContainers, type ProductHost } from './product/host.ts';
+import { bootProductHost, containerProcesses, installFromRepo, machines, SOCKET, socketCounter, waitNoContainers, type ProductHost } from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
 import { HeldJob, ssh, sshOk, type SshTarget } from './product/ssh.ts';
 
@@ -302,6 +302,40 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     const threeWrong = await offer([...wrong, ph.target.identity]);
     expect({ code: threeWrong.exitCode, out: threeWrong.stdout }).toEqual({ code: 255, out: '' });
     expect(await ph.host.execOk(`journalctl --sync; journalctl -q -o cat -u '${NAME}@*' | grep -c 'Too many authentication failures' || true`)).not.toBe('0\n');
+  });
+
+  it('a job cannot fake a live container: a process it names systemd-nspawn with our machine and an image keeps nothing from gc', async () => {
+    const ph = h!;
+    await waitNoContainers(ph);
+    // A second image, as install.sh leaves one (gc removes it itself, not apt).
+    const images = `/usr/lib/${NAME}/images`;
+    await ph.host.execOk(`cp -al ${images}/1.0.0 ${images}/0.9.0`);
+    const forged = `${NAME}-7-777`;
+    const job = new HeldJob(ph.target, `echo forging; exec -a systemd-nspawn bash -c 'read -r _' --machine=${forged} --directory=${images}/0.9.0`);
+    // An admin's container (`shell`), registered with machined: it is one.
+    const shell = 'eb-admin-shell';
+    try {
+      await job.waitFor(/^forging$/m);
+      await waitFor('the forged process', async () => ((await ph.host.exec(`pgrep -f -- '--machin[e]=${forged}'`)).exitCode === 0 ? true : undefined), 10_000);
+      expect((await ph.host.execOk(`pgrep -a -f -- '--machin[e]=${forged}'`)).trim()).toMatch(new RegExp(`^\\d+ systemd-nspawn -c read -r _ --machine=${forged} --directory=${images}/0\\.9\\.0$`));
+      // (pgrep's pattern has [e] so that it does not find its own shell.)
+      await ph.host.execOk(`systemd-run --quiet --unit=${shell} ${CTL} shell sleep 120`);
+      await waitFor('the admin\'s container', async () => ((await machines(ph)).some((m) => m.startsWith(`${NAME}-x-`)) ? true : undefined), 30_000);
+      const status = await ph.host.execOk(`${CTL} status`);
+      expect(status).toMatch(/^containers: 2$/m);
+      expect(status).toMatch(new RegExp(`^  ${NAME}-\\d+-\\d+ +image 1\\.0\\.0 `, 'm'));
+      expect(status).toMatch(new RegExp(`^  ${NAME}-x-\\d+ +image 1\\.0\\.0 `, 'm'));
+      expect(status).not.toContain(forged);
+      expect(await ph.host.execOk(`${CTL} list`)).toMatch(/^0\.9\.0\s+-\s+install\.sh$/m);
+      const gc = await ph.host.execOk(`${CTL} gc --keep 0`);
+      expect(gc).toContain('removing 0.9.0');
+      expect(gc).not.toContain(forged);
+      expect(await ph.host.exec(`test -e ${images}/0.9.0`)).toMatchObject({ exitCode: 1 });
+    } finally {
+      await ph.host.exec(`systemctl stop ${shell}; rm -rf ${images}/0.9.0`);
+      job.kill();
+    }
+    await waitNoContainers(ph);
   });
 
   it('the socket listens on loopback only', async () => {
