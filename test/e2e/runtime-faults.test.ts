@@ -11,7 +11,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
-import { artifacts, CTL, NAME, type Artifacts } from './product/artifacts.ts';
+import { artifacts, CTL, NAME, USER, type Artifacts } from './product/artifacts.ts';
 import { bootProductHost, connectionUnits, containerProcesses, installFromRepo, machines, oneConnectionUnit, SOCKET, socketCounter, waitNoContainers, type ProductHost } from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
 import { runBackToBack } from './product/runner-load.ts';
@@ -303,6 +303,24 @@ perl -e '$x = "x" x (256 * 1024**2); print "allocated 256M\\n"'; echo still-here
     const [size, used] = fresh.trim().split(' ').map(Number);
     expect(size).toBe(HOME_BYTES);
     expect(used).toBeLessThan(2 ** 20);
+  });
+
+  it('every tmpfs a job can write has a size and an inode limit: empty files run out at one per 4 KiB of it, in that tmpfs only', async () => {
+    const ph = h!;
+    await waitNoContainers(ph);
+    const inodes = HOME_BYTES / 4096;
+    const out = await sshOk(ph.target, `awk '$5 ~ "^(/home/${USER}|/tmp|/var/tmp|/dev/shm)$" { print $5, $NF }' /proc/self/mountinfo
+cd /tmp && seq -f f%g 1 ${inodes + 1000} | xargs touch 2>/dev/null; echo "made $(ls -U /tmp | wc -l)"
+touch ~/after /var/tmp/after /dev/shm/after && echo others-ok`, { timeoutMs: 120_000 });
+    // The last line for a path is the mount on top (ours over nspawn's own /tmp and /dev/shm).
+    const top = new Map(out.split('\n').filter((l) => l.startsWith('/')).map((l) => l.split(' ') as [string, string]));
+    for (const dir of [`/home/${USER}`, '/tmp', '/var/tmp', '/dev/shm']) {
+      expect({ dir, options: top.get(dir) }).toMatchObject({ dir, options: expect.stringMatching(new RegExp(`(^|,)size=${HOME_BYTES / 1024}k,nr_inodes=${inodes}(,|$)`)) });
+    }
+    // The tmpfs's own root directory takes one.
+    expect(out).toContain(`made ${inodes - 1}\n`);
+    expect(out).toContain('others-ok\n');
+    await waitNoContainers(ph);
   });
 
   it('a job running past the runtime limit (20s) is stopped', async () => {

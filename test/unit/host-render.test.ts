@@ -84,7 +84,7 @@ describe('renderHostFiles', () => {
     expect(spawn).toContain("NPROC='333'");
     expect(spawn).toContain("ADDRESS_SPACE='9G'");
     expect(spawn).toContain("BINDS='-/usr/bin/gitlab-runner /opt/tools:/srv/tools'");
-    expect(spawn).toContain('--tmpfs="/home/runner:mode=0700,size=$HOME_SIZE"');
+    expect(spawn).toContain('--tmpfs="/home/runner:mode=0700,size=$HOME_SIZE,nr_inodes=$home_inodes"');
     const conf = file(h, '/etc/ci-box/ci-box.conf');
     expect(conf).toMatch(/^HOME_SIZE=3G$/m);
     expect(conf).toMatch(/^NPROC=333$/m);
