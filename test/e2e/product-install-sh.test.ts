@@ -32,7 +32,8 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     timings.boot = since(t0);
     v100 = await first;
     const t1 = performance.now();
-    const out = await runInstallSh(h, v100, 'install');
+    // From an admin's shell with a careless umask: what install.sh makes must not take it.
+    const out = await runInstallSh(h, v100, 'install', '000');
     console.log(`[install-sh] ${out.trim()}`);
     timings.installSh = since(t1);
     takeRunnerKey(h);
@@ -80,6 +81,25 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     expect(await sshOk(ph.target, "grep '^Seccomp:' /proc/self/status", { timeoutMs: 60_000 })).toBe('Seccomp:\t2\n');
     expect(await filterJournal(ph)).toBe(linesBefore);
     expect((await ph.host.exec(`${CTL} doctor`, { timeoutMs: 90_000 })).stdout).toMatch(DOCTOR_FILTER_STORED);
+  });
+
+  it('under an admin\'s umask 000, install.sh and the host tool make nothing group- or world-writable, and write through no link planted at a temporary name', async () => {
+    const ph = h!;
+    // Everything install.sh made (beforeAll ran it with umask 000), but the image trees, which
+    // keep the modes of their archive.
+    const writable = await ph.host.execOk(`find /etc/${NAME} /var/lib/${NAME} /usr/lib/${NAME} /usr/sbin/${CTL} /usr/lib/systemd/system/${NAME}.socket /usr/lib/systemd/system/${NAME}@.service -path '/usr/lib/${NAME}/images/*' -prune -o ! -type l -perm /022 -printf '%m %p\\n'`);
+    expect(writable).toBe('');
+    // A link where a host script once wrote for a moment (NAME.tmp.PID; the shell's PID is ctl's
+    // after exec), pointing at a file that must not be made.
+    const known = `/etc/${NAME}/runner/known_hosts`;
+    try {
+      await ph.host.execOk(`sh -c 'umask 000; ln -s /root/planted "${known}.tmp.$$"; exec ${CTL} known-hosts >/dev/null'`);
+      expect(await ph.host.exec('test -e /root/planted')).toMatchObject({ exitCode: 1 });
+      expect((await ph.host.execOk(`stat -c '%F %a %U' ${known}`)).trim()).toBe('regular file 644 root');
+      expect(await ph.host.execOk(`cat ${known}`)).toMatch(/^\[127\.0\.0\.1\]:\d+ ecdsa-sha2-nistp256 /);
+    } finally {
+      await ph.host.exec(`rm -f ${known}.tmp.* /root/planted`);
+    }
   });
 
   it('a flood of 500 connections in 2 s to the host\'s port: the socket keeps serving on systemd 252, and the next job runs within 10 s', async () => {

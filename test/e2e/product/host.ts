@@ -113,10 +113,10 @@ export function download(ph: ProductHost, a: Artifacts): string {
   return dir;
 }
 
-/** `sh install.sh install|upgrade FILE` inside the host. */
-export async function runInstallSh(ph: ProductHost, a: Artifacts, command: 'install' | 'upgrade'): Promise<string> {
+/** `sh install.sh install|upgrade FILE` inside the host, from a shell with the given umask. */
+export async function runInstallSh(ph: ProductHost, a: Artifacts, command: 'install' | 'upgrade', umask = '022'): Promise<string> {
   const dir = download(ph, a);
-  return ph.host.execOk(`cd ${dir} && sh ./install.sh ${command} ./${path.basename(a.tarball)}`, { timeoutMs: 300_000 });
+  return ph.host.execOk(`umask ${umask} && cd ${dir} && sh ./install.sh ${command} ./${path.basename(a.tarball)}`, { timeoutMs: 300_000 });
 }
 
 /** Names of the machines machined knows (one per live connection). */
