@@ -338,6 +338,25 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     await waitNoContainers(ph);
   });
 
+  it('a container started from an admin\'s shell (shell, doctor) has a session keyring of its own, and the filter keeps keyrings out of reach', async () => {
+    const ph = h!;
+    const conf = `/etc/${NAME}/${NAME}.conf`;
+    // keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) on x86_64.
+    const probe = `perl -e 'my $id = syscall(250, 0, -3, 0); print $id > 0 ? "keyring $id\\n" : "keyctl: $!\\n"'`;
+    const caller = (await ph.host.execOk(probe)).trim();
+    expect(caller).toMatch(/^keyring \d+$/);
+    expect((await ph.host.execOk(`${CTL} shell ${probe}`)).trim()).toBe('keyctl: Operation not permitted');
+    // Without nspawn's filter (an admin's choice), the keyring the container sees is not the caller's.
+    await ph.host.execOk(`sed -i 's/^SYSCALL_FILTER=yes$/SYSCALL_FILTER=no/' ${conf}`);
+    try {
+      const inside = (await ph.host.execOk(`${CTL} shell ${probe}`)).trim();
+      expect(inside).toMatch(/^keyring \d+$/);
+      expect(inside).not.toBe(caller);
+    } finally {
+      await ph.host.execOk(`sed -i 's/^SYSCALL_FILTER=no$/SYSCALL_FILTER=yes/' ${conf}`);
+    }
+  });
+
   it('the socket listens on loopback only', async () => {
     const ph = h!;
     expect(await ph.host.execOk(`grep ^ListenStream= /usr/lib/systemd/system/${SOCKET}`)).toBe('ListenStream=127.0.0.1:24\n');
