@@ -61,25 +61,34 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     expect((await ph.host.exec(`${CTL} doctor`, { timeoutMs: 90_000 })).stdout).toMatch(DOCTOR_FILTER_STORED);
   });
 
-  it('a systemd upgrade (no dpkg trigger here): the first connection finds the stored filter stale and has it stored again', async () => {
+  it('an upgrade of systemd-nspawn, libseccomp or libsystemd-shared (no dpkg trigger here): the first connection finds the stored filter stale and has it stored again', async () => {
     const ph = h!;
-    const before = await storedFilterInode(ph);
-    expect(before).not.toBe('none');
-    // What unpacking a new systemd-container does: a new file renamed over the old one.
-    await ph.host.execOk('cp -a /usr/bin/systemd-nspawn /usr/bin/nspawn.new && mv /usr/bin/nspawn.new /usr/bin/systemd-nspawn');
-    expect((await ph.host.exec(`perl /usr/lib/${NAME}/syscall-filter check ${STORED_FILTER}`)).stderr).toMatch(/ is stale: /);
-    expect(await sshOk(ph.target, 'echo ok', { timeoutMs: 60_000 })).toBe('ok\n');
-    // That connection compiled nspawn's filter, said why, and started the transient unit that
-    // stores the filter of the new nspawn.
-    expect(await filterJournal(ph)).toMatch(
-      new RegExp(`^[^\n]* is stale: .*nspawn compiles its filter for this container, and ${NAME}-refresh-filter\\.service stores it again\n$`));
-    await waitFor('the stored filter to be written again', async () => (await storedFilterInode(ph)) !== 'none' ? true : undefined, 60_000);
-    expect(await storedFilterInode(ph)).not.toBe(before);
+    // The files of the libraries nspawn loads (the links resolved: a package upgrade replaces the file).
+    const libs = (await ph.host.execOk(`ldd /usr/bin/systemd-nspawn | awk '$3 ~ /^\\// { print $3 }' | xargs readlink -f`)).trim().split('\n');
+    const lib = (name: RegExp) => libs.find((p) => name.test(p));
+    const upgrades = { 'systemd-nspawn': '/usr/bin/systemd-nspawn', libseccomp: lib(/\/libseccomp\.so[.\d]*$/), 'libsystemd-shared': lib(/\/libsystemd-shared-\d+\.so$/) };
+    for (const [what, file] of Object.entries(upgrades)) {
+      expect({ what, file }).toEqual({ what, file: expect.stringMatching(/^\//) });
+      const before = await storedFilterInode(ph);
+      expect(before).not.toBe('none');
+      // What unpacking a new package does: a new file renamed over the old one.
+      await ph.host.execOk(`cp -a ${file} ${file}.eb-new && mv ${file}.eb-new ${file}`);
+      expect((await ph.host.exec(`perl /usr/lib/${NAME}/syscall-filter check ${STORED_FILTER}`)).stderr, what).toMatch(/ is stale: /);
+      const linesBefore = await filterJournal(ph);
+      expect(await sshOk(ph.target, 'echo ok', { timeoutMs: 60_000 })).toBe('ok\n');
+      // That connection compiled nspawn's filter, said why, and started the transient unit that
+      // stores the filter of the new nspawn.
+      expect((await filterJournal(ph)).slice(linesBefore.length), what).toMatch(
+        new RegExp(`^[^\n]* is stale: .*nspawn compiles its filter for this container, and ${NAME}-refresh-filter\\.service stores it again\n$`));
+      await waitFor('the stored filter to be written again', async () => (await storedFilterInode(ph)) !== 'none' ? true : undefined, 60_000);
+      expect(await storedFilterInode(ph)).not.toBe(before);
+      await waitFor('the refresh unit to be gone', async () => ((await ph.host.exec(`systemctl is-active ${NAME}-refresh-filter`)).exitCode !== 0 ? true : undefined), 30_000);
+      // The next connection loads it, with nothing to say (a compiled filter reads Seccomp: 2 too).
+      const linesAfter = await filterJournal(ph);
+      expect(await sshOk(ph.target, "grep '^Seccomp:' /proc/self/status", { timeoutMs: 60_000 })).toBe('Seccomp:\t2\n');
+      expect(await filterJournal(ph)).toBe(linesAfter);
+    }
     expect(await ph.host.execOk(`journalctl -q -o cat -u ${NAME}-refresh-filter`)).toMatch(/syscall-filter: \d+ filters, /);
-    // The next connection loads it, with nothing to say (a compiled filter reads Seccomp: 2 too).
-    const linesBefore = await filterJournal(ph);
-    expect(await sshOk(ph.target, "grep '^Seccomp:' /proc/self/status", { timeoutMs: 60_000 })).toBe('Seccomp:\t2\n');
-    expect(await filterJournal(ph)).toBe(linesBefore);
     expect((await ph.host.exec(`${CTL} doctor`, { timeoutMs: 90_000 })).stdout).toMatch(DOCTOR_FILTER_STORED);
   });
 

@@ -128,8 +128,9 @@ describe('renderHostFiles', () => {
       ['/usr/share/man/man8/ebctl.8.gz', '644', false],
     ]);
     expect(Object.keys(h.maintainerScripts).sort()).toEqual(['postinst', 'postrm', 'preinst', 'prerm']);
-    // Only the postinst handles triggers, so the triggers file lists one interest, for nspawn.
-    expect(h.triggers.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['interest-noawait /usr/bin/systemd-nspawn']);
+    // Only the postinst handles triggers: nspawn and the two libraries its filter comes from.
+    expect(h.triggers.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['interest-noawait /usr/bin/systemd-nspawn',
+      'interest-noawait /usr/lib/x86_64-linux-gnu/libseccomp.so.2', 'interest-noawait /usr/lib/x86_64-linux-gnu/systemd']);
     expect(h.maintainerScripts.postinst).toContain('if [ "$1" = triggered ]; then');
     expect(h.lintianOverrides.host).toBeUndefined();
     for (const script of [...Object.values(h.maintainerScripts), ...Object.values(h.imageMaintainerScripts), h.installSh]) {
