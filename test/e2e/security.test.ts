@@ -389,6 +389,22 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     expect(procs[0]!.trim()).toMatch(/^1 /);
   });
 
+  it('a job can signal no host process: the only PIDs it can name are its own container\'s, and its init refuses it', async () => {
+    const ph = h!;
+    // kill -0 on every PID the kernel could give (pid_max): only the container's processes answer,
+    // those ps showed a moment before, and perl itself.
+    const out = await sshOk(ph.target, `max=$(cat /proc/sys/kernel/pid_max); ps -e -o pid= | sort -n | tr -s ' \\n' ' '; echo
+perl -e 'for (1 .. $ARGV[0]) { print "$_ " if kill 0, $_ } print "\\n"; print kill("TERM", 1) ? "killed 1\\n" : "kill 1: $!\\n"' "$max"`, { timeoutMs: 120_000 });
+    const [listed, answered, init] = out.split('\n');
+    const ps = listed!.trim().split(' ').map(Number);
+    // ps itself and its shell are gone by the time perl asks; perl is new.
+    const alive = answered!.trim().split(' ').map(Number);
+    expect(alive.length).toBeGreaterThan(0);
+    expect(alive.length).toBeLessThan(15);
+    expect(alive.filter((p) => p !== Math.max(...alive)).every((p) => ps.includes(p))).toBe(true);
+    expect(init).toBe('kill 1: Operation not permitted');
+  });
+
   it('two concurrent jobs cannot see each other\'s files', async () => {
     const ph = h!;
     await waitNoContainers(ph);
