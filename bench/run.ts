@@ -26,9 +26,10 @@ import { memory } from './benchmarks/memory.ts';
 import { connect } from './benchmarks/connect.ts';
 import { parallel } from './benchmarks/parallel.ts';
 import { ctlUse } from './benchmarks/ctl-use.ts';
+import { teardown } from './benchmarks/teardown.ts';
 import { disposeShared } from './lib/product-host.ts';
 
-export const BENCHMARKS: Benchmark[] = [buildCold, rebuildOverlay, buildFull, pack, deb, size, memory, connect, parallel, ctlUse];
+export const BENCHMARKS: Benchmark[] = [buildCold, rebuildOverlay, buildFull, pack, deb, size, memory, connect, parallel, teardown, ctlUse];
 
 /** The READMEs with a summary, and the results directory as each links it. */
 const READMES = [
