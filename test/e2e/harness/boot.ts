@@ -138,6 +138,22 @@ function removeCgroups(dirs: string[]): void {
   }
 }
 
+/**
+ * The cgroups of hosts whose test process died before it could remove them (the harness's own
+ * crash tests do that): empty ones older than 10 minutes go. A cgroup with a process or a child
+ * cgroup in use is not empty, so rmdir leaves every running host's alone, and the age keeps it off
+ * one another run has just made and not yet moved into.
+ */
+function pruneLeftCgroups(): void {
+  for (const root of ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified']) {
+    if (!fs.existsSync(path.join(root, 'cgroup.procs'))) continue;
+    for (const entry of fs.readdirSync(root)) {
+      const dir = path.join(root, entry);
+      if (entry.startsWith('eb-host-') && Date.now() - fs.statSync(dir).mtimeMs > 10 * 60_000) removeCgroups([dir]);
+    }
+  }
+}
+
 /** Machine names become hostnames and unit names: keep to what both accept. */
 export function machineName(label: string): string {
   const clean = label.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
@@ -161,6 +177,7 @@ export async function bootHost(tree: HostTree, name: string, opts: BootOptions =
   // one) lost each other's unit cgroups at every poweroff, and their sockets then accepted no more
   // connections ("Failed to join unit cgroup"). The shell moves itself into them, then execs.
   const cgroups = hostCgroups(name);
+  pruneLeftCgroups();
   for (const dir of cgroups) fs.mkdirSync(dir, { recursive: true });
   const child = spawn('sh', ['-c', 'for d in "$@"; do [ "$d" = -- ] && break; echo $$ > "$d/cgroup.procs" || exit 1; shift; done; shift; exec "$@"',
     'boot', ...cgroups, '--', 'setpriv', '--pdeathsig', 'TERM', '--',
