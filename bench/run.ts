@@ -28,9 +28,10 @@ import { parallel } from './benchmarks/parallel.ts';
 import { ctlUse } from './benchmarks/ctl-use.ts';
 import { sbom } from './benchmarks/sbom.ts';
 import { buildEmulated } from './benchmarks/build-emulated.ts';
+import { teardown } from './benchmarks/teardown.ts';
 import { disposeShared } from './lib/product-host.ts';
 
-export const BENCHMARKS: Benchmark[] = [buildCold, rebuildOverlay, buildFull, pack, deb, size, memory, connect, parallel, ctlUse, sbom, buildEmulated];
+export const BENCHMARKS: Benchmark[] = [buildCold, rebuildOverlay, buildFull, pack, deb, size, memory, connect, parallel, teardown, ctlUse, sbom, buildEmulated];
 
 /** The READMEs with a summary, and the results directory as each links it. */
 const READMES = [

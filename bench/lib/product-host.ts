@@ -23,7 +23,7 @@ import { BENCH_CACHE, WORK } from './paths.ts';
 export const PRODUCT = 'ebbench';
 export const USER = 'builder';
 export const VERSIONS = ['1.0.0', '1.1.0'] as const;
-const ANCHOR_UNIT = 'eb-bench-anchor';
+export const ANCHOR_UNIT = 'eb-bench-anchor';
 const ANCHOR_CONFIG = '/etc/eb-bench-anchor/sshd_config';
 
 export interface ProductBuild {
@@ -112,6 +112,10 @@ async function setUpAnchor(p: ProductHost): Promise<void> {
   const { host } = p;
   // No password, but not locked: with UsePAM no, sshd refuses a "!" (locked) account even for keys.
   await host.execOk(`id -u ${USER} >/dev/null 2>&1 || useradd --create-home --uid 9000 --user-group --shell /bin/bash ${USER}; usermod -p '*' ${USER}`);
+  // Login shells as the runner starts them (`bash -l`, no terminal) must end with the script's
+  // status: Debian's ~/.bash_logout runs clear_console, which fails without one. The image's
+  // dotfiles overlay removes it the same way.
+  host.writeFile(`/home/${USER}/.bash_logout`, '', 0o644);
   // The image's sshd settings, pointed at the host's copies of the same keys.
   const debianDefaults = fs.readFileSync(host.path('/etc/ssh/sshd_config'), 'utf8');
   const config = `${sshdDropIn(USER).split(KEY_DIR).join(`/etc/${PRODUCT}/ssh`)}\n# Debian's defaults, as in the image:\n${debianDefaults}`;

@@ -4,7 +4,8 @@
 # image list, the live containers.
 #
 # EB_ROOT=DIR (or install.sh --root DIR) runs everything against DIR instead of /, for tests and
-# offline preparation; dpkg's DPKG_ROOT is honoured the same way. Nothing here touches systemd.
+# offline preparation; dpkg's DPKG_ROOT is honoured the same way. Nothing here changes systemd's
+# state (it only reads it).
 
 EB_NAME='@NAME@'
 EB_ROOT_DIR=${EB_ROOT:-${DPKG_ROOT:-}}
@@ -23,6 +24,10 @@ EB_IMAGES_REL="../../../usr/lib/$EB_NAME/images"
 EB_CONTAINER_INIT=/usr/lib/ephemeral-builder/container-init
 EB_PROG=${EB_PROG:-$EB_NAME}
 EB_DRY_RUN=${EB_DRY_RUN:-0}
+# What these scripts make is root's and never group- or world-writable, whatever umask the admin's
+# shell has (install.sh and the host tool run from it): nobody else may put a file or a link
+# where root writes next.
+umask 022
 
 eb_say() {
 	printf '%s\n' "$*"
@@ -37,6 +42,18 @@ eb_die() {
 	exit 1
 }
 
+# Writes stdin to FILE with mode MODE: into a new file of a random name next to it (mktemp makes it
+# with O_EXCL, so never through a file or link someone put there), then renamed over FILE, which
+# replaces a link there instead of following it. Readers see the old file or the new one.
+eb_write_file() {
+	eb_wf_tmp=$(mktemp "$1.XXXXXX") || eb_die "cannot create a file next to $1"
+	if cat >"$eb_wf_tmp" && chmod "$2" "$eb_wf_tmp" && mv -f "$eb_wf_tmp" "$1"; then
+		return 0
+	fi
+	rm -f "$eb_wf_tmp"
+	eb_die "cannot write $1"
+}
+
 # Every change to the host goes through eb_run, so that --dry-run shows it instead.
 eb_run() {
 	if [ "$EB_DRY_RUN" = 1 ]; then
@@ -48,14 +65,29 @@ eb_run() {
 	"$@"
 }
 
-# The container processes of this host are the systemd-nspawn processes the spawn helper
-# started: their command line carries --machine=NAME-... and --directory=IMAGE. One line per
-# live container: "MACHINE IMAGE_DIR PID". Works with and without machined.
+# The live containers of this host, one line each: "MACHINE IMAGE_DIR PID" (PID: nspawn's). On a
+# running host they are found from what systemd records, which no job can forge: the main process
+# of every @NAME@@.service instance (nspawn, which spawn execs), and the machines named
+# NAME-x-PID (`shell`, doctor: the PID is nspawn's). Each one's machine name and image then come
+# from that nspawn's own command line. A job can give any process any arguments (`exec -a
+# systemd-nspawn ... --directory=IMAGE`), so no other process's count: a forged one must not keep
+# an image from gc for ever. Where systemd does not run (EB_ROOT trees, a chroot), no connection
+# can; containers started there by hand are found by their nspawn command lines.
 eb_live_containers() {
-	# Two processes whatever the number of containers (`status` with 32 of them took 2 s with a
-	# pipeline per process): grep -z reads each command line as NUL-separated arguments and
-	# prints FILE:ARGUMENT for the three that matter; -s skips processes gone meanwhile.
-	grep -a -z -H -s -e '(^|/)systemd-nspawn$' -e "^--machine=$EB_NAME-" -e '^--directory=' -E /proc/[0-9]*/cmdline |
+	if [ -z "$EB_ROOT_DIR" ] && [ -d /run/systemd/system ]; then
+		set --
+		eb_lc_units=$(systemctl show -p MainPID --value "$EB_NAME@*.service" 2>/dev/null || true)
+		eb_lc_shells=$(machinectl list --no-legend 2>/dev/null | sed -n "s/^$EB_NAME-x-\([0-9][0-9]*\) .*/\1/p")
+		for eb_lc_pid in $eb_lc_units $eb_lc_shells; do
+			[ "$eb_lc_pid" = 0 ] || set -- "$@" "/proc/$eb_lc_pid/cmdline"
+		done
+		[ "$#" -gt 0 ] || return 0
+	else
+		set -- /proc/[0-9]*/cmdline
+	fi
+	# grep -z reads each command line as NUL-separated arguments and prints FILE:ARGUMENT for the
+	# three that matter (one grep, however many containers); -s skips processes gone meanwhile.
+	grep -a -z -H -s -e '(^|/)systemd-nspawn$' -e "^--machine=$EB_NAME-" -e '^--directory=' -E "$@" |
 		awk -v name="$EB_NAME" 'BEGIN { RS = "\0" }
 			{
 				split($0, p, "/"); pid = p[3]
@@ -171,8 +203,7 @@ eb_set_installed_by() {
 		return 0
 	fi
 	mkdir -p "$EB_STATE"
-	printf '%s\n' "$1" >"$EB_STATE/installed-by.tmp.$$"
-	mv -f "$EB_STATE/installed-by.tmp.$$" "$EB_STATE/installed-by"
+	printf '%s\n' "$1" | eb_write_file "$EB_STATE/installed-by" 0644
 }
 
 # Mutations of the state (use, rollback, gc, install) take this lock: a file created with
@@ -307,9 +338,7 @@ eb_known_hosts() {
 eb_write_known_hosts() {
 	eb_run mkdir -p "$EB_ETC/runner"
 	[ "$EB_DRY_RUN" = 1 ] && return 0
-	eb_known_hosts >"$EB_ETC/runner/known_hosts.tmp.$$"
-	chmod 0644 "$EB_ETC/runner/known_hosts.tmp.$$"
-	mv -f "$EB_ETC/runner/known_hosts.tmp.$$" "$EB_ETC/runner/known_hosts"
+	eb_known_hosts | eb_write_file "$EB_ETC/runner/known_hosts" 0644
 }
 
 # Per-host keys, made once: the sshd host keys (ECDSA, RSA, Ed25519) and the runner's key pair.
@@ -334,21 +363,24 @@ eb_generate_keys() {
 		{
 			echo "# GitLab Runner's key (/etc/$EB_NAME/runner/id_ed25519). Add other keys on their own lines."
 			printf 'restrict %s\n' "$(cat "$eb_gk_runner.pub")"
-		} >"$EB_ETC/ssh/authorized_keys.tmp.$$"
-		chmod 0644 "$EB_ETC/ssh/authorized_keys.tmp.$$"
-		mv -f "$EB_ETC/ssh/authorized_keys.tmp.$$" "$EB_ETC/ssh/authorized_keys"
+		} | eb_write_file "$EB_ETC/ssh/authorized_keys" 0644
 	fi
 }
 
-# ssh-keygen into temporary names, then rename: an interrupted run never leaves half a key pair.
+# ssh-keygen into a new private directory next to the key (mktemp -d, so never through a link
+# someone put there), then rename: an interrupted run never leaves half a key pair.
 eb_new_key() {
-	eb_nk_tmp="$2.tmp.$$"
-	eb_run rm -f "$eb_nk_tmp" "$eb_nk_tmp.pub"
-	eb_run ssh-keygen -q -t "$1" -N '' -C "$3" -f "$eb_nk_tmp"
-	eb_run chmod 0600 "$eb_nk_tmp"
-	eb_run chmod 0644 "$eb_nk_tmp.pub"
-	eb_run mv -f "$eb_nk_tmp.pub" "$2.pub"
-	eb_run mv -f "$eb_nk_tmp" "$2"
+	if [ "$EB_DRY_RUN" = 1 ]; then
+		eb_run ssh-keygen -q -t "$1" -N '' -C "$3" -f "$2"
+		return 0
+	fi
+	eb_nk_dir=$(mktemp -d "$2.XXXXXX") || eb_die "cannot create a directory next to $2"
+	if ! { ssh-keygen -q -t "$1" -N '' -C "$3" -f "$eb_nk_dir/key" && chmod 0600 "$eb_nk_dir/key" &&
+		chmod 0644 "$eb_nk_dir/key.pub" && mv -f "$eb_nk_dir/key.pub" "$2.pub" && mv -f "$eb_nk_dir/key" "$2"; }; then
+		rm -rf "$eb_nk_dir"
+		eb_die "cannot make the key $2"
+	fi
+	rmdir "$eb_nk_dir"
 }
 
 # Starts one container and stores the filter nspawn made for it (ctl refresh-filter).

@@ -8,14 +8,15 @@
  * Usage: syscall-filter-exec FILTER PROGRAM [ARG...]   (spawn; PROGRAM is systemd-nspawn)
  *
  * It only ever takes the fast path when the stored chain is certainly usable: root's alone, the
- * header the Perl helper would write for this systemd-nspawn and these EB_NSPAWN_EXTRA_OPTIONS,
- * byte for byte, and well formed. Anything else (missing, stale, damaged, a filter the kernel
+ * header the Perl helper would write now, byte for byte (this machine and kernel, this
+ * systemd-nspawn, the libraries it loaded when the chain was stored as they are now, these
+ * EB_NSPAWN_EXTRA_OPTIONS), and well formed. Anything else (missing, stale, damaged, a filter the kernel
  * refuses) hands over to the Perl helper next to it, `syscall-filter exec FILTER PROGRAM...`, which
  * says why, stores a stale chain again, or lets nspawn compile its own filter. So this file needs
  * no messages of its own, and where it and the Perl helper could ever disagree, the Perl helper
  * decides. The file format is the Perl helper's (see write_chain there).
  */
-#define _GNU_SOURCE /* strchrnul */
+#define _GNU_SOURCE /* strchrnul, memmem */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,9 +28,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
-#define MAGIC "ebsf1"
+#define MAGIC "ebsf2"
 #define NSPAWN "systemd-nspawn"
 /* The stored chain of nspawn 257 is about 12 KiB; anything this large is not one of ours. */
 #define MAX_FILE (1024 * 1024)
@@ -80,14 +82,39 @@ static int nspawn_ident(char *out, size_t size) {
 	return ident(out, size, NSPAWN);
 }
 
-/* The header the Perl helper writes: magic, nspawn's identity, the extra options' words in hex. */
-static size_t expected_header(void) {
+/* Appends to the header; false when it would not fit. */
+static int append(size_t *len, int n) {
+	if (n < 0 || (size_t)n >= sizeof header - *len) return 0;
+	*len += (size_t)n;
+	return 1;
+}
+
+/* The header the Perl helper writes: magic, the machine and kernel, nspawn's identity, each
+ * library the stored header (the first `stored` bytes of the file) names with its identity now,
+ * the extra options' words in hex. Its length, or 0. */
+static size_t expected_header(size_t stored) {
 	const char *options = getenv("EB_NSPAWN_EXTRA_OPTIONS");
 	const char *hex = "0123456789abcdef";
-	size_t len = (size_t)snprintf(header, sizeof header, MAGIC " nspawn=");
+	const char *line = (const char *)file, *end = memchr(file, '\n', stored);
+	struct utsname u;
+	size_t len = 0;
 	int first = 1;
-	len += (size_t)nspawn_ident(header + len, sizeof header - len);
-	len += (size_t)snprintf(header + len, sizeof header - len, " options=");
+	if (!end || uname(&u) != 0) return 0;
+	if (!append(&len, snprintf(header, sizeof header, MAGIC " arch=%s kernel=%s nspawn=", u.machine, u.release))) return 0;
+	if (!append(&len, nspawn_ident(header + len, sizeof header - len))) return 0;
+	/* The Perl helper's / lib=([^\s\@]+)\@/g: each " lib=PATH@" of the stored line, in order. */
+	for (const char *p = line; (p = memmem(p, (size_t)(end - p), " lib=", 5)) != NULL;) {
+		const char *path = p + 5, *q = path;
+		char name[4096];
+		while (q < end && *q != '@' && *q != ' ' && !(*q >= '\t' && *q <= '\r')) q++;
+		p = q;
+		if (q == end || *q != '@' || q == path || (size_t)(q - path) >= sizeof name) continue;
+		memcpy(name, path, (size_t)(q - path));
+		name[q - path] = 0;
+		if (!append(&len, snprintf(header + len, sizeof header - len, " lib=%s@", name))) return 0;
+		if (!append(&len, ident(header + len, sizeof header - len, name))) return 0;
+	}
+	if (!append(&len, snprintf(header + len, sizeof header - len, " options="))) return 0;
 	/* join(' ', split(' ', $options)): the words, one space between them. */
 	for (const unsigned char *p = (const unsigned char *)(options ? options : ""); *p;) {
 		while (*p == ' ' || (*p >= '\t' && *p <= '\r')) p++;
@@ -136,7 +163,7 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	ssize_t len = read_filter(argv[1]);
-	size_t head = expected_header();
+	size_t head = len > 0 ? expected_header((size_t)len) : 0;
 	if (len < 0 || head == 0 || (size_t)len <= head || memcmp(file, header, head) != 0) perl_helper(argv, argc);
 
 	/* The chain: per filter its instruction count, then its instructions. Checked whole before

@@ -1,7 +1,8 @@
 // Overlay sshd: a drop-in that makes the image's sshd fit for `sshd -i` behind a socket: public keys
-// only, only the builder, no root, no forwarding of any kind, host keys and authorized_keys read
-// from the key directory, which the host binds in read-only at run time (no key ships in the
-// image), and no lastlog or motd, which fail on a read-only root. Reads: user.name.
+// only, only the builder, no root, no forwarding of any kind, a short grace time and few tries
+// before authentication, host keys and authorized_keys read from the key directory, which the
+// host binds in read-only at run time (no key ships in the image), and no lastlog or motd, which
+// fail on a read-only root. Reads: user.name.
 import { KEY_DIR, SSHD_DROP_IN } from '../../pipeline/image-contract.ts';
 import { defineOverlay } from '../../pipeline/overlay/define.ts';
 
@@ -29,6 +30,12 @@ PermitTunnel no
 GatewayPorts no
 PermitUserEnvironment no
 PermitUserRC no
+# Until it authenticates, a connection holds one of the host's container slots. A client that
+# never does is cut off after 20 s (sshd's default is 120 s), one that offers key after key after
+# 3 wrong ones (the runner offers one): idle or guessing connections, a job's own among them,
+# cannot keep the next jobs out for long.
+LoginGraceTime 20
+MaxAuthTries 3
 # PAM sessions and lastlog write to a read-only root; motd is noise in job logs.
 UsePAM no
 PrintMotd no

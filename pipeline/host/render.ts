@@ -49,6 +49,14 @@ export const HOST_DIR = path.join(ASSET_ROOT, 'host');
 // bind syntax: keep them to characters that mean nothing to any of the three.
 const SHELL_SAFE_PATH = /^\/[A-Za-z0-9_./+@=,-]*$/;
 
+/**
+ * Connection slots of the socket per job the runner may run at once (its `limit`, the recipe's
+ * limits.maxConnections): a finished job's container is still torn down, and counted by the
+ * socket, when the runner starts the next one. Twice as many slots as jobs leaves one for each
+ * runner slot's predecessor, as long as a job outlasts a teardown (measured in bench/ teardown).
+ */
+export const SLOTS_PER_JOB = 2;
+
 /** "[::1]:24" or "127.0.0.1:24", as ListenStream= and `[host]:port` want it. */
 export function listenStream(address: string, port: number): string {
   const bare = address.replace(/^\[|\]$/g, '');
@@ -87,7 +95,8 @@ export function placeholders(recipe: HostRecipe): Record<string, string> {
     GID: String(recipe.user.gid),
     SHELL: recipe.user.shell,
     LISTEN_STREAM: listenStream(recipe.ssh.listenAddress, recipe.ssh.port),
-    MAX_CONNECTIONS: String(recipe.limits.maxConnections),
+    SLOTS_PER_JOB: String(SLOTS_PER_JOB),
+    MAX_CONNECTIONS: String(recipe.limits.maxConnections * SLOTS_PER_JOB),
     MEMORY: recipe.limits.memory,
     TASKS: String(recipe.limits.tasks),
     CPU: recipe.limits.cpu,

@@ -50,7 +50,7 @@ export const limitsSchema = z.strictObject({
   tasks: z.number().int().min(16).max(1_000_000).default(1024).describe('TasksMax= of each connection\'s service, and the per-container RLIMIT_NPROC.'),
   cpu: z.string().regex(/^[1-9][0-9]*%$/, 'must be a percentage such as 200%').default('200%').describe('CPUQuota= of each connection\'s service (100% is one core).'),
   runtime: z.string().regex(/^[0-9]+(s|min|h)$/, 'must be a duration such as 90min or 3h').default('3h').describe('RuntimeMaxSec= of each connection: a job running longer is stopped.'),
-  maxConnections: z.number().int().min(1).max(1024).default(4).describe('MaxConnections= of the socket: concurrent containers. The runner block\'s `limit` matches it.'),
+  maxConnections: z.number().int().min(1).max(1024).default(4).describe('Jobs at once: the runner block\'s `limit`. The socket allows twice as many connections (MaxConnections=), so that the containers of finished jobs, still being torn down, never make it refuse the runner\'s next job.'),
   addressSpace: size.default('4G').describe('Per-process address-space limit (RLIMIT_AS); holds where cgroup memory limits are not delegated.'),
 });
 

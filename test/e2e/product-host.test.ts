@@ -16,9 +16,10 @@ import { describeWith } from '../helpers/env.ts';
 import { APT_ENV } from './harness/index.ts';
 import { artifacts, CTL, NAME, RELEASE_FILE, USER, type Artifacts } from './product/artifacts.ts';
 import { checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkUpgradeUnderLoad, unitOf } from './product/checks.ts';
-import { bootProductHost, containerProcesses, DOCTOR_FILTER_STORED, filterJournal, installFromRepo, machines, PORT_DROP_IN, SOCKET, storedFilterInode, waitNoContainers, type ProductHost } from './product/host.ts';
+import { bootProductHost, containerProcesses, DOCTOR_FILTER_STORED, filterJournal, installFromRepo, machines, PORT_DROP_IN, SOCKET, socketCounter, storedFilterInode, waitNoContainers, type ProductHost } from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
 import { serveTestRepo, stageScript, STAGES, type JobSpec, type ServedRepo } from './product/runner-job.ts';
+import { runBackToBack } from './product/runner-load.ts';
 import { HeldJob, Multiplexed, ssh, sshOk, type SshTarget } from './product/ssh.ts';
 
 const NEEDS = { root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'setpriv', 'zstd', 'tar', 'dpkg-deb', 'gpg', 'gpgv', 'ssh', 'ssh-keyscan', 'git'] };
@@ -40,7 +41,7 @@ function existsOn(ph: ProductHost, inside: string): boolean {
 }
 
 async function accepted(ph: ProductHost): Promise<number> {
-  return Number((await ph.host.execOk(`systemctl show -P NAccepted ${SOCKET}`)).trim());
+  return socketCounter(ph)('NAccepted');
 }
 
 /** `<name>ctl known-hosts` output in a file, for ssh's UserKnownHostsFile. */
@@ -106,7 +107,8 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     expect(fs.existsSync(h.host.path(PORT_DROP_IN))).toBe(true);
     expect((await h.host.execOk(`systemctl show -P Listen ${SOCKET}`)).trim()).toBe(`127.0.0.1:${h.port} (Stream)`);
     expect((await h.host.execOk(`systemctl is-active ${SOCKET}; systemctl is-enabled ${SOCKET}`)).split('\n').slice(0, 2)).toEqual(['active', 'enabled']);
-    expect((await h.host.execOk(`systemctl show -P MaxConnections ${SOCKET}`)).trim()).toBe('4');
+    // Twice the recipe's limits.maxConnections (4), the runner's limit: see the back-to-back test.
+    expect((await h.host.execOk(`systemctl show -P MaxConnections ${SOCKET}`)).trim()).toBe('8');
     const doctor = await h.host.exec(`${CTL} doctor`, { timeoutMs: 90_000 });
     console.log(`[product-host] ${CTL} doctor:\n${doctor.stdout}`);
     expect(doctor.stdout).toMatch(/^ok {4}a container starts and exits$/m);
@@ -117,16 +119,22 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     const job = await ssh(h.target, "grep '^Seccomp:' /proc/self/status", { timeoutMs: 60_000 });
     expect({ code: job.exitCode, out: job.stdout }).toEqual({ code: 0, out: 'Seccomp:\t2\n' });
     expect(await filterJournal(h)).toBe('');
-    // sshd's 255 at the client's goodbye is how every connection ends: no instance is "failed".
-    const ends = (await h.host.execOk(`journalctl -q -o cat -u '${NAME}@*' | grep -E 'Deactivated successfully|Failed with result' || true`)).trim().split('\n');
+    // sshd's 255 at the client's goodbye is how every connection ends: no instance is "failed"
+    // (once the connection's unit is gone, which can be a moment after the client).
+    await waitNoContainers(h);
+    const ends = (await h.host.execOk(`journalctl --sync; journalctl -q -o cat -u '${NAME}@*' | grep -E 'Deactivated successfully|Failed with result' || true`)).trim().split('\n');
     expect(ends.filter((l) => /Failed with result/.test(l))).toEqual([]);
     expect(ends.filter((l) => /Deactivated successfully/.test(l)).length).toBeGreaterThan(0);
-    // An upgrade of systemd-nspawn activates the package's file trigger (dpkg-trigger does what
-    // unpacking a new systemd-container would): the postinst stores the filter again.
-    const before = await storedFilterInode(h);
-    expect(before).not.toBe('none');
-    await h.host.execOk('dpkg-trigger --no-await /usr/bin/systemd-nspawn && dpkg --triggers-only --pending', { timeoutMs: 90_000 });
-    expect([before, 'none']).not.toContain(await storedFilterInode(h));
+    // An upgrade of systemd-nspawn, libseccomp or libsystemd-shared activates the package's file
+    // trigger (dpkg-trigger does what unpacking the new package would): the postinst stores the
+    // filter again.
+    const shared = (await h.host.execOk("dpkg -L libsystemd-shared | grep '/libsystemd-shared-[0-9]*\\.so$'")).trim();
+    for (const file of ['/usr/bin/systemd-nspawn', '/usr/lib/x86_64-linux-gnu/libseccomp.so.2', shared]) {
+      const before = await storedFilterInode(h);
+      expect(before).not.toBe('none');
+      await h.host.execOk(`dpkg-trigger --no-await ${file} && dpkg --triggers-only --pending`, { timeoutMs: 90_000 });
+      expect([before, 'none'], file).not.toContain(await storedFilterInode(h));
+    }
     expect((await h.host.execOk(`${CTL} doctor`, { timeoutMs: 90_000 }))).toMatch(DOCTOR_FILTER_STORED);
   });
 
@@ -216,6 +224,21 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     await waitNoContainers(h);
   });
 
+  it('at the limit runner-config prints (4), 200 jobs back to back, each connecting as the last one ends: none refused or reset', async () => {
+    const h = a!;
+    await waitNoContainers(h);
+    const limit = Number(/^\s*limit = (\d+)$/m.exec(await h.host.execOk(`${CTL} runner-config`))?.[1]);
+    expect(limit).toBe(4);
+    const r = await runBackToBack(h.target, limit, 200, socketCounter(h));
+    timings.backToBack4 = r.seconds;
+    console.log(`[product-host] back to back at limit ${limit}: ${r.jobs} jobs in ${r.seconds} s, at most ${r.peakConnections} connections at once, ${r.refused.length} refused, ${r.failed.length} failed`);
+    expect({ refused: r.refused, failed: r.failed, refusedBySocket: r.refusedBySocket }).toEqual({ refused: [], failed: [], refusedBySocket: 0 });
+    expect(r.jobs).toBe(200);
+    // Containers still torn down take slots above the runner's limit, never above the socket's.
+    expect(r.peakConnections).toBeLessThanOrEqual(await socketCounter(h)('MaxConnections'));
+    await waitNoContainers(h);
+  });
+
   it('4. nothing persists; / is read-only; the home is writable and its tmpfs size holds', async () => {
     await checkNothingPersists(a!, HOME_BYTES);
   });
@@ -250,8 +273,6 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     expect(wrong.stdout).toBe('');
     const own = await knownHostsFile(other);
     expect(await sshOk({ ...other.target, knownHosts: own.file }, 'echo other-ok')).toBe('other-ok\n');
-    // The other host stays up until afterAll: its shutdown would remove this host's empty unit
-    // cgroups (boot.ts), and this host's socket would accept no more connections.
   });
 
   it('6. isolation and limits: unprivileged root, NPROC stops a fork storm in its container alone, unit properties set', async () => {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
 import { artifacts, CTL, NAME, type Artifacts } from './product/artifacts.ts';
-import { checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkUpgradeUnderLoad, releaseOfNewConnection } from './product/checks.ts';
+import { checkConnectionFlood, checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkUpgradeUnderLoad, releaseOfNewConnection } from './product/checks.ts';
 import { disposeTrackedKeys } from './harness/index.ts';
 import {
   bootProductHost, currentVersion, DOCTOR_FILTER_STORED, download, downloadDir, filterJournal, installShCommand, PORT_DROP_IN, runInstallSh, SOCKET,
@@ -39,7 +39,8 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     timings.boot = since(t0);
     v100 = await first;
     const t1 = performance.now();
-    const out = await runInstallSh(h, v100, 'install');
+    // From an admin's shell with a careless umask: what install.sh makes must not take it.
+    const out = await runInstallSh(h, v100, 'install', '000');
     console.log(`[install-sh] ${out.trim()}`);
     timings.installSh = since(t1);
     takeRunnerKey(h);
@@ -68,26 +69,58 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     expect((await ph.host.exec(`${CTL} doctor`, { timeoutMs: 90_000 })).stdout).toMatch(DOCTOR_FILTER_STORED);
   });
 
-  it('a systemd upgrade (no dpkg trigger here): the first connection finds the stored filter stale and has it stored again', async () => {
+  it('an upgrade of systemd-nspawn, libseccomp or libsystemd-shared (no dpkg trigger here): the first connection finds the stored filter stale and has it stored again', async () => {
     const ph = h!;
-    const before = await storedFilterInode(ph);
-    expect(before).not.toBe('none');
-    // What unpacking a new systemd-container does: a new file renamed over the old one.
-    await ph.host.execOk('cp -a /usr/bin/systemd-nspawn /usr/bin/nspawn.new && mv /usr/bin/nspawn.new /usr/bin/systemd-nspawn');
-    expect((await ph.host.exec(`perl /usr/lib/${NAME}/syscall-filter check ${STORED_FILTER}`)).stderr).toMatch(/ is stale: /);
-    expect(await sshOk(ph.target, 'echo ok', { timeoutMs: 60_000 })).toBe('ok\n');
-    // That connection compiled nspawn's filter, said why, and started the transient unit that
-    // stores the filter of the new nspawn.
-    expect(await filterJournal(ph)).toMatch(
-      new RegExp(`^[^\n]* is stale: .*nspawn compiles its filter for this container, and ${NAME}-refresh-filter\\.service stores it again\n$`));
-    await waitFor('the stored filter to be written again', async () => (await storedFilterInode(ph)) !== 'none' ? true : undefined, 60_000);
-    expect(await storedFilterInode(ph)).not.toBe(before);
+    // The files of the libraries nspawn loads (the links resolved: a package upgrade replaces the file).
+    const libs = (await ph.host.execOk(`ldd /usr/bin/systemd-nspawn | awk '$3 ~ /^\\// { print $3 }' | xargs readlink -f`)).trim().split('\n');
+    const lib = (name: RegExp) => libs.find((p) => name.test(p));
+    const upgrades = { 'systemd-nspawn': '/usr/bin/systemd-nspawn', libseccomp: lib(/\/libseccomp\.so[.\d]*$/), 'libsystemd-shared': lib(/\/libsystemd-shared-\d+\.so$/) };
+    for (const [what, file] of Object.entries(upgrades)) {
+      expect({ what, file }).toEqual({ what, file: expect.stringMatching(/^\//) });
+      const before = await storedFilterInode(ph);
+      expect(before).not.toBe('none');
+      // What unpacking a new package does: a new file renamed over the old one.
+      await ph.host.execOk(`cp -a ${file} ${file}.eb-new && mv ${file}.eb-new ${file}`);
+      expect((await ph.host.exec(`perl /usr/lib/${NAME}/syscall-filter check ${STORED_FILTER}`)).stderr, what).toMatch(/ is stale: /);
+      const linesBefore = await filterJournal(ph);
+      expect(await sshOk(ph.target, 'echo ok', { timeoutMs: 60_000 })).toBe('ok\n');
+      // That connection compiled nspawn's filter, said why, and started the transient unit that
+      // stores the filter of the new nspawn.
+      expect((await filterJournal(ph)).slice(linesBefore.length), what).toMatch(
+        new RegExp(`^[^\n]* is stale: .*nspawn compiles its filter for this container, and ${NAME}-refresh-filter\\.service stores it again\n$`));
+      await waitFor('the stored filter to be written again', async () => (await storedFilterInode(ph)) !== 'none' ? true : undefined, 60_000);
+      expect(await storedFilterInode(ph)).not.toBe(before);
+      await waitFor('the refresh unit to be gone', async () => ((await ph.host.exec(`systemctl is-active ${NAME}-refresh-filter`)).exitCode !== 0 ? true : undefined), 30_000);
+      // The next connection loads it, with nothing to say (a compiled filter reads Seccomp: 2 too).
+      const linesAfter = await filterJournal(ph);
+      expect(await sshOk(ph.target, "grep '^Seccomp:' /proc/self/status", { timeoutMs: 60_000 })).toBe('Seccomp:\t2\n');
+      expect(await filterJournal(ph)).toBe(linesAfter);
+    }
     expect(await ph.host.execOk(`journalctl -q -o cat -u ${NAME}-refresh-filter`)).toMatch(/syscall-filter: \d+ filters, /);
-    // The next connection loads it, with nothing to say (a compiled filter reads Seccomp: 2 too).
-    const linesBefore = await filterJournal(ph);
-    expect(await sshOk(ph.target, "grep '^Seccomp:' /proc/self/status", { timeoutMs: 60_000 })).toBe('Seccomp:\t2\n');
-    expect(await filterJournal(ph)).toBe(linesBefore);
     expect((await ph.host.exec(`${CTL} doctor`, { timeoutMs: 90_000 })).stdout).toMatch(DOCTOR_FILTER_STORED);
+  });
+
+  it('under an admin\'s umask 000, install.sh and the host tool make nothing group- or world-writable, and write through no link planted at a temporary name', async () => {
+    const ph = h!;
+    // Everything install.sh made (beforeAll ran it with umask 000), but the image trees, which
+    // keep the modes of their archive.
+    const writable = await ph.host.execOk(`find /etc/${NAME} /var/lib/${NAME} /usr/lib/${NAME} /usr/sbin/${CTL} /usr/lib/systemd/system/${NAME}.socket /usr/lib/systemd/system/${NAME}@.service -path '/usr/lib/${NAME}/images/*' -prune -o ! -type l -perm /022 -printf '%m %p\\n'`);
+    expect(writable).toBe('');
+    // A link where a host script once wrote for a moment (NAME.tmp.PID; the shell's PID is ctl's
+    // after exec), pointing at a file that must not be made.
+    const known = `/etc/${NAME}/runner/known_hosts`;
+    try {
+      await ph.host.execOk(`sh -c 'umask 000; ln -s /root/planted "${known}.tmp.$$"; exec ${CTL} known-hosts >/dev/null'`);
+      expect(await ph.host.exec('test -e /root/planted')).toMatchObject({ exitCode: 1 });
+      expect((await ph.host.execOk(`stat -c '%F %a %U' ${known}`)).trim()).toBe('regular file 644 root');
+      expect(await ph.host.execOk(`cat ${known}`)).toMatch(/^\[127\.0\.0\.1\]:\d+ ecdsa-sha2-nistp256 /);
+    } finally {
+      await ph.host.exec(`rm -f ${known}.tmp.* /root/planted`);
+    }
+  });
+
+  it('a flood of 500 connections in 2 s to the host\'s port: the socket keeps serving on systemd 252, and the next job runs within 10 s', async () => {
+    await checkConnectionFlood(h!);
   });
 
   it('1. one container per connection: machinectl shows one machine per open connection, hostnames differ', async () => {

@@ -1,22 +1,26 @@
 // Runtime faults and load on a real host (issue 6, "Runtime faults and load"): the "faults" build
 // of recipes/minimal.ts (limits.maxConnections 16, limits.runtime 20s, limits.addressSpace 1G; see
 // product/artifacts.ts) installed with apt on a booted Debian 13 host, driven from this machine
-// over real SSH and raw TCP: sshd killed mid-job, a 64-connection storm, a fork bomb, a memory hog,
-// a full home, a job past its runtime, a socket restart and a host reboot. After each, nothing may
-// be left: no machine, no connection unit, no container process.
+// over real SSH and raw TCP: sshd killed mid-job, 200 jobs back to back at the runner's limit, a
+// 64-connection storm, a fork bomb, a memory hog, a full home, a job past its runtime, a socket
+// restart and a host reboot. After each, nothing may be left: no machine, no connection unit, no
+// container process.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
-import { artifacts, CTL, NAME, type Artifacts } from './product/artifacts.ts';
-import { bootProductHost, connectionUnits, containerProcesses, installFromRepo, machines, oneConnectionUnit, SOCKET, waitNoContainers, type ProductHost } from './product/host.ts';
+import { artifacts, CTL, NAME, USER, type Artifacts } from './product/artifacts.ts';
+import { bootProductHost, connectionUnits, containerProcesses, installFromRepo, machines, oneConnectionUnit, SOCKET, socketCounter, waitNoContainers, type ProductHost } from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
+import { runBackToBack } from './product/runner-load.ts';
 import { HeldJob, ssh, sshOk, waitFor } from './product/ssh.ts';
 
 const NEEDS = { root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'setpriv', 'zstd', 'tar', 'dpkg-deb', 'gpg', 'gpgv', 'ssh', 'ar'] };
-const MAX_CONNECTIONS = 16;
+/** The faults build's limits.maxConnections: the runner's limit; the socket allows twice as many. */
+const MAX_JOBS = 16;
+const MAX_CONNECTIONS = 2 * MAX_JOBS;
 const RUNTIME_SECONDS = 20;
 const ADDRESS_SPACE = 2 ** 30;
 const HOME_BYTES = 256 * 2 ** 20;
@@ -99,7 +103,7 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
     console.log(`[runtime-faults] timings (s): ${JSON.stringify(timings)}`);
   });
 
-  it('runs the faults build: MaxConnections 16, RuntimeMaxSec 20s and RLIMIT_AS 1G come from the recipe', async () => {
+  it('runs the faults build: MaxConnections 32 (a runner limit of 16), RuntimeMaxSec 20s and RLIMIT_AS 1G come from the recipe', async () => {
     const ph = h!;
     expect((await ph.host.execOk(`systemctl show -P MaxConnections ${SOCKET}`)).trim()).toBe(String(MAX_CONNECTIONS));
     expect(await ph.host.execOk(`grep -E '^(RuntimeMaxSec|TasksMax)=' /usr/lib/systemd/system/${NAME}@.service`)).toBe(`TasksMax=256\nRuntimeMaxSec=${RUNTIME_SECONDS}s\n`);
@@ -140,11 +144,30 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
     expect(await sshOk(ph.target, 'echo next')).toBe('next\n');
   });
 
-  it('64 connections at once against MaxConnections 16: 16 served, 48 refused cleanly, the host responsive, all served after', async () => {
+  it('at the limit runner-config prints (16), 200 jobs back to back, each connecting as the last one ends: none refused or reset', async () => {
     const ph = h!;
     await waitNoContainers(ph);
-    const nRefused = async () => (await ph.host.execOk(`systemctl show -P NRefused ${SOCKET}`)).trim();
+    const limit = Number(/^\s*limit = (\d+)$/m.exec(await ph.host.execOk(`${CTL} runner-config`))?.[1]);
+    expect(limit).toBe(MAX_JOBS);
+    const r = await runBackToBack(ph.target, limit, 200, socketCounter(ph));
+    timings.backToBack16 = r.seconds;
+    console.log(`[runtime-faults] back to back at limit ${limit}: ${r.jobs} jobs in ${r.seconds} s, at most ${r.peakConnections} connections at once, ${r.refused.length} refused, ${r.failed.length} failed`);
+    expect({ refused: r.refused, failed: r.failed, refusedBySocket: r.refusedBySocket }).toEqual({ refused: [], failed: [], refusedBySocket: 0 });
+    expect(r.jobs).toBe(200);
+    expect(r.peakConnections).toBeLessThanOrEqual(MAX_CONNECTIONS);
+    await waitNoContainers(ph, 60_000);
+  });
+
+  it(`64 connections at once against MaxConnections ${MAX_CONNECTIONS}: ${MAX_CONNECTIONS} served, the rest refused cleanly, the host responsive, all served after; status counts the refusals`, async () => {
+    const ph = h!;
+    await waitNoContainers(ph);
+    const nRefused = () => socketCounter(ph)('NRefused');
     const refusedBefore = await nRefused();
+    const statusRefused = async () => {
+      const line = /^refused: +(.*)$/m.exec(await ph.host.execOk(`${CTL} status`))?.[1] ?? '';
+      return line === 'none since boot' ? 0 : Number(/^(\d+) connections since boot/.exec(line)?.[1]);
+    };
+    expect(await statusRefused()).toBe(refusedBefore);
     const since0 = (await ph.host.execOk('date +%s')).trim();
     const t0 = performance.now();
     const outcomes = await Promise.all(Array.from({ length: 64 }, () => knock(ph.port, 60_000)));
@@ -157,10 +180,9 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
       expect(refused).toHaveLength(64 - MAX_CONNECTIONS);
       // Refused at once, before any container could start: not left hanging.
       expect(Math.max(...refused.map((o) => o.ms))).toBeLessThan(5000);
-      // While the 16 containers live, the host answers.
+      // While the 32 containers live, the host answers.
       expect(await machines(ph)).toHaveLength(MAX_CONNECTIONS);
-      // While the 16 containers live, systemd and the host tool answer within 2 s (the tool reads
-      // every command line with one grep, whatever the number of containers).
+      // While the 32 containers live, systemd and the host tool answer within 2 s.
       for (const [command, bound] of [[`systemctl status ${SOCKET} --no-pager`, 2], [`${CTL} status`, 2]] as const) {
         const r = await timed(ph, command);
         console.log(`[runtime-faults] during the storm: ${command}: ${r.seconds} s`);
@@ -173,15 +195,17 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
     }
     const journal = await ph.host.execOk(`journalctl --no-pager -q -o cat -u ${SOCKET} --since @${since0}`);
     expect(journal).toMatch(new RegExp(`Too many incoming connections \\(${MAX_CONNECTIONS}\\)`));
-    // systemd 254 and later count refusals on the socket.
-    const refusedAfter = await nRefused();
-    if (refusedBefore !== '') expect(Number(refusedAfter) - Number(refusedBefore)).toBe(64 - MAX_CONNECTIONS);
+    // The socket counts its refusals, and the host tool shows them to the admin.
+    expect(await nRefused() - refusedBefore).toBe(64 - MAX_CONNECTIONS);
+    const status = await ph.host.execOk(`${CTL} status`);
+    expect(status).toMatch(new RegExp(`^refused: +${refusedBefore + 64 - MAX_CONNECTIONS} connections since boot \\(a refused job fails with "Connection reset": keep the runner's limit at ${MAX_JOBS} or lower\\)$`, 'm'));
+    expect(status).toMatch(new RegExp(`at most ${MAX_CONNECTIONS} connections \\(runner limit ${MAX_JOBS}\\)$`, 'm'));
     await waitNoContainers(ph, 60_000);
     expect((await ph.host.execOk('systemctl list-units --failed --no-legend --plain')).trim()).not.toContain(NAME);
 
-    // The storm is over: a full house of real SSH sessions is served.
+    // The storm is over: as many real SSH sessions as the runner runs are served.
     const t1 = performance.now();
-    const again = await Promise.all(Array.from({ length: MAX_CONNECTIONS }, () => ssh(ph.target, 'echo served', { timeoutMs: 60_000 })));
+    const again = await Promise.all(Array.from({ length: MAX_JOBS }, () => ssh(ph.target, 'echo served', { timeoutMs: 60_000 })));
     timings.sixteenAfterStorm = since(t1);
     expect(again.map((r) => `${r.exitCode} ${r.stdout.trim()}`)).toEqual(again.map(() => '0 served'));
     await waitNoContainers(ph, 60_000);
@@ -279,6 +303,24 @@ perl -e '$x = "x" x (256 * 1024**2); print "allocated 256M\\n"'; echo still-here
     const [size, used] = fresh.trim().split(' ').map(Number);
     expect(size).toBe(HOME_BYTES);
     expect(used).toBeLessThan(2 ** 20);
+  });
+
+  it('every tmpfs a job can write has a size and an inode limit: empty files run out at one per 4 KiB of it, in that tmpfs only', async () => {
+    const ph = h!;
+    await waitNoContainers(ph);
+    const inodes = HOME_BYTES / 4096;
+    const out = await sshOk(ph.target, `awk '$5 ~ "^(/home/${USER}|/tmp|/var/tmp|/dev/shm)$" { print $5, $NF }' /proc/self/mountinfo
+cd /tmp && seq -f f%g 1 ${inodes + 1000} | xargs touch 2>/dev/null; echo "made $(ls -U /tmp | wc -l)"
+touch ~/after /var/tmp/after /dev/shm/after && echo others-ok`, { timeoutMs: 120_000 });
+    // The last line for a path is the mount on top (ours over nspawn's own /tmp and /dev/shm).
+    const top = new Map(out.split('\n').filter((l) => l.startsWith('/')).map((l) => l.split(' ') as [string, string]));
+    for (const dir of [`/home/${USER}`, '/tmp', '/var/tmp', '/dev/shm']) {
+      expect({ dir, options: top.get(dir) }).toMatchObject({ dir, options: expect.stringMatching(new RegExp(`(^|,)size=${HOME_BYTES / 1024}k,nr_inodes=${inodes}(,|$)`)) });
+    }
+    // The tmpfs's own root directory takes one.
+    expect(out).toContain(`made ${inodes - 1}\n`);
+    expect(out).toContain('others-ok\n');
+    await waitNoContainers(ph);
   });
 
   it('a job running past the runtime limit (20s) is stopped', async () => {

@@ -14,8 +14,9 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
 import { waitFor } from './product/ssh.ts';
-import { artifacts, NAME, USER, type Artifacts } from './product/artifacts.ts';
-import { bootProductHost, containerProcesses, installFromRepo, SOCKET, waitNoContainers, type ProductHost } from './product/host.ts';
+import { artifacts, CTL, NAME, USER, type Artifacts } from './product/artifacts.ts';
+import { checkConnectionFlood } from './product/checks.ts';
+import { bootProductHost, containerProcesses, installFromRepo, machines, SOCKET, socketCounter, waitNoContainers, type ProductHost } from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
 import { HeldJob, ssh, sshOk, type SshTarget } from './product/ssh.ts';
 
@@ -256,6 +257,106 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('a flood of 500 connections in 2 s to the host\'s port: the socket keeps serving, and the next job runs within 10 s', async () => {
+    await checkConnectionFlood(h!);
+  });
+
+  it('idle connections a job opens to the host\'s port keep the next job out no longer than the grace time (20 s)', async () => {
+    const ph = h!;
+    await waitNoContainers(ph);
+    const max = await socketCounter(ph)('MaxConnections');
+    // The job's own connection and, from inside it, idle ones to the host's port (the containers
+    // share the host's network) up to the socket's limit: never a version string, never a key.
+    const job = new HeldJob(ph.target, `for fd in $(seq 3 ${max + 1}); do eval "exec $fd<>/dev/tcp/127.0.0.1/${ph.port}"; done; echo opened; read -r _; echo "still here"`);
+    try {
+      await job.waitFor(/^opened$/m);
+      const t0 = performance.now();
+      const since = () => (performance.now() - t0) / 1000;
+      await waitFor('the socket to be full', async () => ((await socketCounter(ph)('NConnections')) === max ? true : undefined), 30_000);
+      const full = await ssh(ph.target, 'echo in', { timeoutMs: 30_000 });
+      expect(full.exitCode).toBe(255);
+      // sshd cuts the idle connections off after LoginGraceTime; then a job gets in again.
+      const seconds = await waitFor('the next job to get in', async () => ((await ssh(ph.target, 'echo in', { timeoutMs: 30_000 })).exitCode === 0 ? since() : undefined), 90_000, 1000);
+      console.log(`[security] ${max - 1} idle connections from a job: the next job got in after ${seconds.toFixed(1)} s`);
+      expect(seconds).toBeLessThan(20 + 10);
+      // sshd closed them (the job still holds its ends), and their units did not fail.
+      expect(await socketCounter(ph)('NConnections')).toBeLessThan(max);
+      expect((await ph.host.execOk(`journalctl -q -o cat -u '${NAME}@*' | grep -c 'Failed with result' || true`)).trim()).toBe('0');
+      // The job that opened them goes on.
+      job.send('go on');
+      await job.waitFor(/^still here$/m);
+    } finally {
+      await job.end().catch(() => job.kill());
+    }
+    await waitNoContainers(ph);
+  });
+
+  it('a client gets 3 tries at a key: the right key offered fourth is never tried', async () => {
+    const ph = h!;
+    const wrong = [1, 2, 3].map((i) => path.join(work, `wrong-key-${i}`));
+    for (const k of wrong) await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'wrong@test', '-f', k]);
+    // ssh offers the identities in the order given; IdentitiesOnly keeps any agent out of it.
+    const offer = (keys: string[]) => ssh({ ...ph.target, identity: keys[0]! }, 'echo in', { extra: ['-o', 'IdentitiesOnly=yes', ...keys.slice(1).flatMap((k) => ['-i', k])] });
+    const twoWrong = await offer([wrong[0]!, wrong[1]!, ph.target.identity]);
+    expect({ code: twoWrong.exitCode, out: twoWrong.stdout }).toEqual({ code: 0, out: 'in\n' });
+    const threeWrong = await offer([...wrong, ph.target.identity]);
+    expect({ code: threeWrong.exitCode, out: threeWrong.stdout }).toEqual({ code: 255, out: '' });
+    expect(await ph.host.execOk(`journalctl --sync; journalctl -q -o cat -u '${NAME}@*' | grep -c 'Too many authentication failures' || true`)).not.toBe('0\n');
+  });
+
+  it('a job cannot fake a live container: a process it names systemd-nspawn with our machine and an image keeps nothing from gc', async () => {
+    const ph = h!;
+    await waitNoContainers(ph);
+    // A second image, as install.sh leaves one (gc removes it itself, not apt).
+    const images = `/usr/lib/${NAME}/images`;
+    await ph.host.execOk(`cp -al ${images}/1.0.0 ${images}/0.9.0`);
+    const forged = `${NAME}-7-777`;
+    const job = new HeldJob(ph.target, `echo forging; exec -a systemd-nspawn bash -c 'read -r _' --machine=${forged} --directory=${images}/0.9.0`);
+    // An admin's container (`shell`), registered with machined: it is one.
+    const shell = 'eb-admin-shell';
+    try {
+      await job.waitFor(/^forging$/m);
+      await waitFor('the forged process', async () => ((await ph.host.exec(`pgrep -f -- '--machin[e]=${forged}'`)).exitCode === 0 ? true : undefined), 10_000);
+      expect((await ph.host.execOk(`pgrep -a -f -- '--machin[e]=${forged}'`)).trim()).toMatch(new RegExp(`^\\d+ systemd-nspawn -c read -r _ --machine=${forged} --directory=${images}/0\\.9\\.0$`));
+      // (pgrep's pattern has [e] so that it does not find its own shell.)
+      await ph.host.execOk(`systemd-run --quiet --unit=${shell} ${CTL} shell sleep 120`);
+      await waitFor('the admin\'s container', async () => ((await machines(ph)).some((m) => m.startsWith(`${NAME}-x-`)) ? true : undefined), 30_000);
+      const status = await ph.host.execOk(`${CTL} status`);
+      expect(status).toMatch(/^containers: 2$/m);
+      expect(status).toMatch(new RegExp(`^  ${NAME}-\\d+-\\d+ +image 1\\.0\\.0 `, 'm'));
+      expect(status).toMatch(new RegExp(`^  ${NAME}-x-\\d+ +image 1\\.0\\.0 `, 'm'));
+      expect(status).not.toContain(forged);
+      expect(await ph.host.execOk(`${CTL} list`)).toMatch(/^0\.9\.0\s+-\s+install\.sh$/m);
+      const gc = await ph.host.execOk(`${CTL} gc --keep 0`);
+      expect(gc).toContain('removing 0.9.0');
+      expect(gc).not.toContain(forged);
+      expect(await ph.host.exec(`test -e ${images}/0.9.0`)).toMatchObject({ exitCode: 1 });
+    } finally {
+      await ph.host.exec(`systemctl stop ${shell}; rm -rf ${images}/0.9.0`);
+      job.kill();
+    }
+    await waitNoContainers(ph);
+  });
+
+  it('a container started from an admin\'s shell (shell, doctor) has a session keyring of its own, and the filter keeps keyrings out of reach', async () => {
+    const ph = h!;
+    const conf = `/etc/${NAME}/${NAME}.conf`;
+    // keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) on x86_64.
+    const probe = `perl -e 'my $id = syscall(250, 0, -3, 0); print $id > 0 ? "keyring $id\\n" : "keyctl: $!\\n"'`;
+    const caller = (await ph.host.execOk(probe)).trim();
+    expect(caller).toMatch(/^keyring \d+$/);
+    expect((await ph.host.execOk(`${CTL} shell ${probe}`)).trim()).toBe('keyctl: Operation not permitted');
+    // Without nspawn's filter (an admin's choice), the keyring the container sees is not the caller's.
+    await ph.host.execOk(`sed -i 's/^SYSCALL_FILTER=yes$/SYSCALL_FILTER=no/' ${conf}`);
+    try {
+      const inside = (await ph.host.execOk(`${CTL} shell ${probe}`)).trim();
+      expect(inside).toMatch(/^keyring \d+$/);
+      expect(inside).not.toBe(caller);
+    } finally {
+      await ph.host.execOk(`sed -i 's/^SYSCALL_FILTER=no$/SYSCALL_FILTER=yes/' ${conf}`);
+    }
+  });
+
   it('the socket listens on loopback only', async () => {
     const ph = h!;
     expect(await ph.host.execOk(`grep ^ListenStream= /usr/lib/systemd/system/${SOCKET}`)).toBe('ListenStream=127.0.0.1:24\n');
@@ -286,6 +387,22 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     for (const p of ['systemd', 'systemd-journal', 'dbus-daemon', 'systemd-machine', 'systemd-logind', 'systemd-nspawn']) expect(names).not.toContain(p);
     expect(names).toContain('sshd-session');
     expect(procs[0]!.trim()).toMatch(/^1 /);
+  });
+
+  it('a job can signal no host process: the only PIDs it can name are its own container\'s, and its init refuses it', async () => {
+    const ph = h!;
+    // kill -0 on every PID the kernel could give (pid_max): only the container's processes answer,
+    // those ps showed a moment before, and perl itself.
+    const out = await sshOk(ph.target, `max=$(cat /proc/sys/kernel/pid_max); ps -e -o pid= | sort -n | tr -s ' \\n' ' '; echo
+perl -e 'for (1 .. $ARGV[0]) { print "$_ " if kill 0, $_ } print "\\n"; print kill("TERM", 1) ? "killed 1\\n" : "kill 1: $!\\n"' "$max"`, { timeoutMs: 120_000 });
+    const [listed, answered, init] = out.split('\n');
+    const ps = listed!.trim().split(' ').map(Number);
+    // ps itself and its shell are gone by the time perl asks; perl is new.
+    const alive = answered!.trim().split(' ').map(Number);
+    expect(alive.length).toBeGreaterThan(0);
+    expect(alive.length).toBeLessThan(15);
+    expect(alive.filter((p) => p !== Math.max(...alive)).every((p) => ps.includes(p))).toBe(true);
+    expect(init).toBe('kill 1: Operation not permitted');
   });
 
   it('two concurrent jobs cannot see each other\'s files', async () => {

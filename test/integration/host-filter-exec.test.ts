@@ -5,6 +5,7 @@
 // with the same arguments. A stand-in `perl` first in PATH records that hand-over; the real perl
 // judges the same files. Loading filters without no_new_privs needs CAP_SYS_ADMIN: root.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -19,6 +20,8 @@ let work: string;
 let lib: string;
 let fakeBin: string;
 let nspawn: string;
+let lib1: string;
+let lib2: string;
 
 // Small filters: allow everything; refuse add_key (248 on x86_64) with an errno. Of two filters
 // that give the same action the newest decides (kernel/seccomp.c), so the errno a process gets
@@ -39,11 +42,19 @@ function chain(...filters: Buffer[][]): Buffer {
   return Buffer.concat(filters.flatMap((f) => [Buffer.from([0, 0, (f.length >> 8) & 0xff, f.length & 0xff]), ...f]));
 }
 
-/** The header the Perl helper writes (its header()): checked against the Perl helper below. */
-function header(options: string, nspawnPath = nspawn): string {
-  const s = fs.statSync(nspawnPath, { bigint: true });
-  const ident = [s.dev, s.ino, s.size, s.mtimeMs / 1000n, s.ctimeMs / 1000n].join(':');
-  return `ebsf1 nspawn=${ident} options=${Buffer.from(options.split(/\s+/).filter(Boolean).join(' ')).toString('hex')}\n`;
+/** The Perl helper's ident(): dev:ino:size:mtime:ctime of a file, "-" when it is missing. */
+function ident(file: string): string {
+  const s = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
+  return s ? [s.dev, s.ino, s.size, s.mtimeMs / 1000n, s.ctimeMs / 1000n].join(':') : '-';
+}
+
+/**
+ * The header the Perl helper writes (its header()): checked against the Perl helper below. The
+ * libraries are stand-ins (files of this test), which the header names as nspawn's would be.
+ */
+function header(options: string, o: { arch?: string; kernel?: string; libs?: string[] } = {}): string {
+  const libs = (o.libs ?? [lib1, lib2]).map((l) => ` lib=${l}@${ident(l)}`).join('');
+  return `ebsf2 arch=${o.arch ?? os.machine()} kernel=${o.kernel ?? os.release()} nspawn=${ident(nspawn)}${libs} options=${Buffer.from(options.split(/\s+/).filter(Boolean).join(' ')).toString('hex')}\n`;
 }
 
 /** A stored filter file: a header line, then the raw chain. */
@@ -83,6 +94,9 @@ describeWith({ root: true, tools: ['cc', 'dpkg-buildflags', 'dpkg-shlibdeps', 'p
     // The stand-in: says it ran, with its arguments one per line, and fails.
     fs.writeFileSync(path.join(fakeBin, 'perl'), '#!/bin/sh\necho "stand-in perl"\nprintf "%s\\n" "$@"\nexit 7\n', { mode: 0o755 });
     nspawn = (await execa('sh', ['-c', 'command -v systemd-nspawn'], { env: { PATH } })).stdout.trim();
+    lib1 = path.join(work, 'libseccomp.so.2.5.4');
+    lib2 = path.join(work, 'libsystemd-shared-252.so');
+    for (const l of [lib1, lib2]) fs.writeFileSync(l, 'a library\n');
   });
 
   afterAll(() => {
@@ -120,8 +134,19 @@ describeWith({ root: true, tools: ['cc', 'dpkg-buildflags', 'dpkg-shlibdeps', 'p
   const refused: [string, () => string, string?][] = [
     ['made with other extra options (stale)', () => store(header('--setenv=A=1'), chain(ALLOW))],
     ['made for another systemd-nspawn (stale)', () => store(header('').replace(/nspawn=(\d+):(\d+):/, (_m, dev: string, ino: string) => `nspawn=${dev}:${BigInt(ino) + 1n}:`), chain(ALLOW))],
+    ['made on another architecture (stale)', () => store(header('', { arch: 'aarch64' }), chain(ALLOW))],
+    ['made under another kernel (stale)', () => store(header('', { kernel: '6.1.0-0-other' }), chain(ALLOW))],
+    ['made with a library nspawn loads that has been upgraded since (stale)', () => {
+      const f = store(header(''), chain(ALLOW));
+      // What an upgrade does: a new file renamed over the old one.
+      fs.writeFileSync(`${lib1}.new`, 'the next version\n');
+      fs.renameSync(`${lib1}.new`, lib1);
+      return f;
+    }],
+    ['made with a library nspawn loads that is gone since (stale)', () => store(header('', { libs: [lib2, path.join(work, 'libgone.so.1')] }).replace(/@-/, '@1:2:3:4:5'), chain(ALLOW))],
     ['missing', () => path.join(work, 'no-such-filter')],
-    ['not a filter file', () => store(`ebsf2 ${header('').slice(6)}`, chain(ALLOW))],
+    ['in an older format (stale)', () => store(`ebsf1 ${header('').slice(6)}`, chain(ALLOW))],
+    ['not a filter file', () => store(`ELF ${header('').slice(6)}`, chain(ALLOW))],
     ['holding no filter', () => store(header(''))],
     ['damaged: a filter longer than the file', () => store(header(''), Buffer.concat([Buffer.from([0, 0, 0, 3]), ...ALLOW]))],
     ['damaged: an empty filter', () => store(header(''), Buffer.concat([chain(ALLOW), Buffer.from([0, 0, 0, 0])]))],

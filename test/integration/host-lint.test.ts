@@ -87,13 +87,27 @@ describeWith({ tools: ['systemd-analyze'] }, 'systemd-analyze verify on the rend
     return execa('systemd-analyze', ['verify', `--root=${root}`, '--man=no', '--generators=no', `${name}.socket`, `${name}@.service`], { reject: false, all: true });
   }
 
+  /**
+   * What systemd-analyze may say: nothing, except on systemd before 255 (Debian 12's 252), which
+   * has no poll limit and says it ignores the socket's two PollLimit lines, exactly those.
+   */
+  async function expectedWords(socketFile: string): Promise<string> {
+    const version = Number(/systemd (\d+)/.exec((await execa('systemd-analyze', ['--version'])).stdout)?.[1]);
+    if (version >= 255) return '';
+    return fs.readFileSync(socketFile, 'utf8').split('\n').flatMap((line, i) => {
+      const key = /^(PollLimit\w+)=/.exec(line)?.[1];
+      return key ? [`${socketFile}:${i + 1}: Unknown key '${key}' in section [Socket], ignoring.`] : [];
+    }).join('\n');
+  }
+
   for (const [label, recipe] of Object.entries(recipes)) {
     it(`accepts the socket and the service without a word (${label} recipe)`, async () => {
       const root = tempDir('eb-units');
       dirs.push(root);
       writeHostFiles(root, renderHostFiles(recipe));
       const res = await verify(root, recipe.name);
-      expect(res.all).toBe('');
+      const expected = await expectedWords(path.join(root, `usr/lib/systemd/system/${recipe.name}.socket`));
+      expect(res.all).toBe(expected);
       expect(res.exitCode).toBe(0);
     });
   }

@@ -7,6 +7,7 @@
 // Not here (needs a booted host, see test/e2e): the socket unit, machined registration, cgroup
 // properties of the service.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -183,14 +184,23 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     const chain = await refresh();
     const file = fs.readFileSync(stored);
     const headerEnd = file.indexOf(0x0a) + 1;
-    expect(file.subarray(0, headerEnd).toString()).toMatch(/^ebsf1 nspawn=[\d:]+ options=\n$/);
+    // What made it: the machine and kernel, nspawn, the libraries nspawn had loaded, the options.
+    const head = file.subarray(0, headerEnd).toString();
+    expect(head).toMatch(new RegExp(`^ebsf2 arch=${os.machine()} kernel=${os.release().replaceAll('.', '\\.')} nspawn=[\\d:]+( lib=/\\S+@[\\d:]+)+ options=\\n$`));
+    expect(head).toMatch(/ lib=\S*\/libseccomp\.so[.\d]*@/);
+    expect(head).toMatch(/ lib=\S*\/libsystemd-shared-\d+\.so@/);
 
     // A connection, its container holding a process we can find from here.
     const token = `eb-probe-${process.pid}-${Date.now()}`;
     const held = hold(`(exec -a ${token} sleep 300 </dev/null >/dev/null 2>&1) & :`);
     await held.started;
     try {
-      const job = pidsOf(token);
+      // The background process may exec a moment after the job said it started.
+      let job = pidsOf(token);
+      for (let i = 0; i < 50 && job.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        job = pidsOf(token);
+      }
       expect(job).toHaveLength(1);
       // The job runs under exactly the chain nspawn made when refresh-filter asked it to...
       const dumped = path.join(root, 'dumped-filter');
@@ -236,7 +246,7 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
       fs.writeFileSync(conf, original.replace(/^NSPAWN_EXTRA=.*$/m, 'NSPAWN_EXTRA="--setenv=EB_TEST=1"'));
       const stale = await ssh(PROBE);
       expect(stale.stdout.split('\n'), stale.stderr).toEqual(FILTERED);
-      expect(stale.stderr).toContain(`${NAME} syscall-filter: ${stored} is stale: systemd-nspawn or the extra nspawn options (NSPAWN_EXTRA) changed since it was made (run ${NAME}ctl refresh-filter); nspawn compiles its filter for this container`);
+      expect(stale.stderr).toContain(`${NAME} syscall-filter: ${stored} is stale: systemd-nspawn, a library it loads (libseccomp, libsystemd-shared...), the kernel, the architecture or the extra nspawn options (NSPAWN_EXTRA) changed since it was made (run ${NAME}ctl refresh-filter); nspawn compiles its filter for this container`);
       // Outside a booted systemd (an EB_ROOT tree) nothing stores it again in the background: the
       // stale file stays (product-install-sh.test.ts has a booted host do it).
       expect(stale.stderr).not.toContain('stores it again');

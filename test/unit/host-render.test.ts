@@ -60,7 +60,8 @@ describe('renderHostFiles', () => {
     const socket = file(h, '/usr/lib/systemd/system/ci-box.socket');
     expect(socket).toMatch(/^ListenStream=\[::1\]:2222$/m);
     expect(socket).toMatch(/^Accept=yes$/m);
-    expect(socket).toMatch(/^MaxConnections=7$/m);
+    // Two connection slots per job the runner may run (limits.maxConnections).
+    expect(socket).toMatch(/^MaxConnections=14$/m);
     expect(socket).toMatch(/^WantedBy=sockets.target$/m);
     expect(listenStream('[::1]', 24)).toBe('[::1]:24');
     expect(listenStream('0.0.0.0', 24)).toBe('0.0.0.0:24');
@@ -83,7 +84,7 @@ describe('renderHostFiles', () => {
     expect(spawn).toContain("NPROC='333'");
     expect(spawn).toContain("ADDRESS_SPACE='9G'");
     expect(spawn).toContain("BINDS='-/usr/bin/gitlab-runner /opt/tools:/srv/tools'");
-    expect(spawn).toContain('--tmpfs="/home/runner:mode=0700,size=$HOME_SIZE"');
+    expect(spawn).toContain('--tmpfs="/home/runner:mode=0700,size=$HOME_SIZE,nr_inodes=$home_inodes"');
     const conf = file(h, '/etc/ci-box/ci-box.conf');
     expect(conf).toMatch(/^HOME_SIZE=3G$/m);
     expect(conf).toMatch(/^NPROC=333$/m);
@@ -94,7 +95,9 @@ describe('renderHostFiles', () => {
   it('gives the host tool the user, the limit and the listen address', () => {
     const ctl = file(render(CUSTOM), '/usr/sbin/ci-boxctl');
     expect(ctl).toContain("EB_NAME='ci-box'");
-    expect(ctl).toContain("eb_rc_limit='7'");
+    // The socket's MaxConnections (14 unless an admin changed it), halved: the runner's limit, 7.
+    expect(ctl).toContain('printf \'%s\\n\' "${eb_sm:-14}"');
+    expect(ctl).toContain('eb_rl=$(($(eb_socket_max) / 2))');
     expect(ctl).toContain("[ -n \"$eb_l\" ] || eb_l='[::1]:2222'");
     expect(ctl).toContain('user = "runner"');
     expect(ctl).toContain("--reuid='12000' --regid='12001'");
@@ -125,8 +128,9 @@ describe('renderHostFiles', () => {
       ['/usr/share/man/man8/ebctl.8.gz', '644', false],
     ]);
     expect(Object.keys(h.maintainerScripts).sort()).toEqual(['postinst', 'postrm', 'preinst', 'prerm']);
-    // Only the postinst handles triggers, so the triggers file lists one interest, for nspawn.
-    expect(h.triggers.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['interest-noawait /usr/bin/systemd-nspawn']);
+    // Only the postinst handles triggers: nspawn and the two libraries its filter comes from.
+    expect(h.triggers.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['interest-noawait /usr/bin/systemd-nspawn',
+      'interest-noawait /usr/lib/x86_64-linux-gnu/libseccomp.so.2', 'interest-noawait /usr/lib/x86_64-linux-gnu/systemd']);
     expect(h.maintainerScripts.postinst).toContain('if [ "$1" = triggered ]; then');
     expect(h.lintianOverrides.host).toBeUndefined();
     for (const script of [...Object.values(h.maintainerScripts), ...Object.values(h.imageMaintainerScripts), h.installSh]) {

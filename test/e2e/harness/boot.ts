@@ -116,6 +116,44 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const since = (t: number) => Math.round((performance.now() - t) / 100) / 10;
 const tail = (file: string, n: number) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n') : '');
 
+/**
+ * The cgroups a host of this name gets on this machine: one in each hierarchy that nspawn tracks
+ * it in, where this machine has them side by side (cgroup v1 hybrid without systemd: the
+ * name=systemd hierarchy and the unified one). Elsewhere none: the host stays where it started.
+ */
+function hostCgroups(name: string): string[] {
+  return ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified']
+    .filter((root) => fs.existsSync(path.join(root, 'cgroup.procs')))
+    .map((root) => path.join(root, `eb-host-${name}`));
+}
+
+/** Removes a host's cgroups once its processes are gone (rmdir: only empty ones go, children first). */
+function removeCgroups(dirs: string[]): void {
+  for (const dir of dirs) {
+    if (!fs.existsSync(dir)) continue;
+    const below = fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isDirectory()).map((e) => path.join(e.parentPath, e.name))
+      .sort((a, b) => b.length - a.length);
+    for (const d of [...below, dir]) try { fs.rmdirSync(d); } catch { /* busy or gone: left for the kernel */ }
+  }
+}
+
+/**
+ * The cgroups of hosts whose test process died before it could remove them (the harness's own
+ * crash tests do that): empty ones older than 10 minutes go. A cgroup with a process or a child
+ * cgroup in use is not empty, so rmdir leaves every running host's alone, and the age keeps it off
+ * one another run has just made and not yet moved into.
+ */
+function pruneLeftCgroups(): void {
+  for (const root of ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified']) {
+    if (!fs.existsSync(path.join(root, 'cgroup.procs'))) continue;
+    for (const entry of fs.readdirSync(root)) {
+      const dir = path.join(root, entry);
+      if (entry.startsWith('eb-host-') && Date.now() - fs.statSync(dir).mtimeMs > 10 * 60_000) removeCgroups([dir]);
+    }
+  }
+}
+
 /** Machine names become hostnames and unit names: keep to what both accept. */
 export function machineName(label: string): string {
   const clean = label.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
@@ -133,11 +171,16 @@ export async function bootHost(tree: HostTree, name: string, opts: BootOptions =
   // runs under none: with nspawn's filter around the whole host, a container's job would read
   // "Seccomp: 2" whatever the product did, and the kernel would refuse to show filters to the
   // host's services (PTRACE_SECCOMP_GET_FILTER needs a caller outside any filter).
-  // Hosts booted at the same time share one cgroup root on this machine (nspawn --keep-unit, with
-  // no systemd here, puts every host in /payload), and a host's shutdown removes the empty
-  // cgroups below it, the other hosts' too: their socket units then accept no more connections
-  // ("Failed to join unit cgroup"). So a host is powered off only when no other host is in use.
-  const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--',
+  // Every host gets cgroups of its own. nspawn --keep-unit, with no systemd on this machine, puts
+  // the host in a "payload" cgroup below its own, and at the end removes the empty cgroups there:
+  // hosts sharing one cgroup (any booted on this machine at the same time, by this run or another
+  // one) lost each other's unit cgroups at every poweroff, and their sockets then accepted no more
+  // connections ("Failed to join unit cgroup"). The shell moves itself into them, then execs.
+  const cgroups = hostCgroups(name);
+  pruneLeftCgroups();
+  for (const dir of cgroups) fs.mkdirSync(dir, { recursive: true });
+  const child = spawn('sh', ['-c', 'for d in "$@"; do [ "$d" = -- ] && break; echo $$ > "$d/cgroup.procs" || exit 1; shift; done; shift; exec "$@"',
+    'boot', ...cgroups, '--', 'setpriv', '--pdeathsig', 'TERM', '--',
     'systemd-nspawn', '--register=no', '--keep-unit', '--boot', '--console=passive',
     '--directory', tree.root, '--machine', name, ...(opts.nspawnArgs ?? [])],
   { stdio: ['ignore', logFd, logFd], env: { ...process.env, SYSTEMD_SECCOMP: '0' } });
@@ -149,6 +192,7 @@ export async function bootHost(tree: HostTree, name: string, opts: BootOptions =
   const exitedPromise = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
     exited = code ?? (signal ? -1 : null);
     live.delete(entry);
+    removeCgroups(cgroups);
     resolve();
   }));
 

@@ -1,11 +1,13 @@
 // The host assertions that both install paths must pass (issue 4: 1, 4, 7 and 8 on the apt host,
 // and again on the install.sh host): one container per connection, nothing persists, an upgrade
-// under load, a rollback with gc refusing an image in use. Each drives real SSH connections from
+// under load, a rollback with gc refusing an image in use; and a connection flood, on Debian 12
+// and 13. Each drives real SSH connections from
 // this machine and reads the host's own view (machinectl, systemctl, <name>ctl) to compare.
+import net from 'node:net';
 import { expect } from 'vitest';
 import { CTL, NAME, RELEASE_FILE, USER } from './artifacts.ts';
-import { connectionUnits, currentVersion, machines, waitNoContainers, type ProductHost } from './host.ts';
-import { HeldJob, sshOk, waitFor } from './ssh.ts';
+import { connectionUnits, currentVersion, machines, SOCKET, waitNoContainers, type ProductHost } from './host.ts';
+import { HeldJob, ssh, sshOk, waitFor } from './ssh.ts';
 
 const log = (ph: ProductHost, line: string) => console.log(`[${ph.host.name}] ${line}`);
 
@@ -204,4 +206,45 @@ export async function unitOf(ph: ProductHost, machine: string): Promise<string> 
     }
     return undefined;
   });
+}
+
+/**
+ * A job floods the host's port: 500 connections in 2 s, each closed as soon as it is made. The
+ * socket must come out of it serving (systemd's trigger limit would have failed it for good): a
+ * normal job must succeed within 10 s of the flood's end. (One connecting at once may still find
+ * every slot taken by the containers started for the flood's last connections, and be refused,
+ * as a connection beyond the limit is: the runner's next try gets in.)
+ */
+export async function checkConnectionFlood(ph: ProductHost): Promise<void> {
+  await waitNoContainers(ph);
+  const [n, spreadMs] = [500, 2000];
+  const t0 = performance.now();
+  let reached = 0;
+  await Promise.all(Array.from({ length: n }, (_, i) => new Promise<void>((resolve) => {
+    setTimeout(() => {
+      const s = net.connect({ host: '127.0.0.1', port: ph.port });
+      s.once('connect', () => { reached++; s.destroy(); resolve(); });
+      s.once('error', () => resolve());
+    }, (i * spreadMs) / n);
+  })));
+  const floodSeconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const elapsed = () => (performance.now() - t1) / 1000;
+  let job = await ssh(ph.target, 'echo job-ok', { timeoutMs: 10_000 });
+  let tries = 1;
+  while (job.exitCode !== 0 && elapsed() < 9.5) {
+    await new Promise((r) => setTimeout(r, 500));
+    job = await ssh(ph.target, 'echo job-ok', { timeoutMs: Math.max(1000, Math.round(10_000 - elapsed() * 1000)) });
+    tries++;
+  }
+  const jobSeconds = elapsed();
+  const state = await Promise.all(['ActiveState', 'Result'].map(async (p) => (await ph.host.execOk(`systemctl show -P ${p} ${SOCKET}`)).trim()));
+  log(ph, `flood: ${n} connections in ${floodSeconds.toFixed(1)} s (${reached} reached the socket); socket ${state.join(', ')}; a normal job after it: exit ${job.exitCode} after ${jobSeconds.toFixed(1)} s (try ${tries})`);
+  expect(floodSeconds).toBeLessThan(3);
+  expect(state).toEqual(['active', 'success']);
+  expect({ code: job.exitCode, out: job.stdout, err: job.stderr }).toEqual({ code: 0, out: 'job-ok\n', err: '' });
+  expect(jobSeconds).toBeLessThan(10);
+  const journal = await ph.host.execOk(`journalctl -q -o cat -u ${SOCKET}`);
+  expect(journal).not.toMatch(/Trigger limit hit/);
+  await waitNoContainers(ph, 60_000);
 }

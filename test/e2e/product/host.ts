@@ -121,10 +121,10 @@ export async function installShCommand(command: 'install' | 'upgrade', a: Artifa
   return `sh ./install.sh ${command} --fingerprint ${(await testReleaseKey()).fingerprint} ./${path.basename(a.tarball)}`;
 }
 
-/** `sh install.sh install|upgrade FILE` inside the host. */
-export async function runInstallSh(ph: ProductHost, a: Artifacts, command: 'install' | 'upgrade'): Promise<string> {
+/** `sh install.sh install|upgrade FILE` inside the host, from a shell with the given umask. */
+export async function runInstallSh(ph: ProductHost, a: Artifacts, command: 'install' | 'upgrade', umask = '022'): Promise<string> {
   const dir = await download(ph, a);
-  return ph.host.execOk(`cd ${dir} && ${await installShCommand(command, a)}`, { timeoutMs: 300_000 });
+  return ph.host.execOk(`umask ${umask} && cd ${dir} && ${await installShCommand(command, a)}`, { timeoutMs: 300_000 });
 }
 
 /** Names of the machines machined knows (one per live connection). */
@@ -151,6 +151,11 @@ export async function waitNoContainers(ph: ProductHost, timeoutMs = 30_000): Pro
 export async function containerProcesses(ph: ProductHost): Promise<string[]> {
   const out = await ph.host.execOk('ps -e -o uid=,pid=,comm=');
   return out.split('\n').map((l) => l.trim()).filter((l) => Number(l.split(/\s+/)[0]) > 65535);
+}
+
+/** A counter of the host's socket (accepted, refused, open connections), as systemd keeps it. */
+export function socketCounter(ph: ProductHost): (property: string) => Promise<number> {
+  return async (property) => Number((await ph.host.execOk(`systemctl show -P ${property} ${SOCKET}`)).trim());
 }
 
 /** The version in /var/lib/<name>/current, as the spawn helper resolves it. */

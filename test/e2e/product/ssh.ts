@@ -168,11 +168,13 @@ export class Multiplexed {
     let ended = false;
     void m.master.then(() => { ended = true; });
     try {
-      await waitFor('the ControlMaster connection', async () => {
-        if (ended) throw new Error(`ssh master exited: ${String((await m.master).stderr)}`);
+      // A master that exited (a refused connection) ends the wait at once.
+      const up = await waitFor('the ControlMaster connection', async () => {
+        if (ended) return false;
         const r = await execa('ssh', ['-S', m.socket, '-O', 'check', ...sshArgs(t)], { reject: false, stdin: 'ignore', timeout: 10_000 });
         return r.exitCode === 0 ? true : undefined;
       }, timeoutMs, 200);
+      if (!up) throw new Error(`ssh master exited: ${String((await m.master).stderr).trim()}`);
     } catch (err) {
       await m.close();
       throw err;
