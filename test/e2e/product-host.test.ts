@@ -1,4 +1,4 @@
-// The product on a real host, the apt way (issue 4, assertions 1-9): recipes/minimal.ts (with the
+// The product on a real host, the apt way: recipes/minimal.ts (with the
 // release-marker overlay) is built as 1.0.0 and 1.1.0, published to an apt repository signed with
 // a throwaway key and served on loopback; a booted Debian 13 host adds the repository the admin
 // way and runs `apt-get install ephemeral-builder`. Everything is then checked from this machine
@@ -310,7 +310,7 @@ print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`, { timeoutMs: 60_000
       expect(Object.fromEntries(props.trim().split('\n').map((l) => l.split('=') as [string, string]))).toEqual({
         MemoryMax: String(2 ** 30), TasksMax: '256', CPUQuotaPerSecUSec: '2s', RuntimeMaxUSec: '3h', Slice: 'machine.slice', Delegate: 'yes',
       });
-      // Honestly: this nested host gets the memory, pids and cpu controllers read-only (DESIGN.md),
+      // Honestly: this nested host gets the memory, pids and cpu controllers read-only (the nested cgroup v1 hybrid of these build machines),
       // so systemd accepts these properties but cannot enforce them here; only a real cgroup v2
       // host shows enforcement. What holds here is the rlimit above and the tmpfs size (test 4).
       const fsType = (await h.host.execOk('stat -fc %T /sys/fs/cgroup')).trim();

@@ -1,4 +1,4 @@
-// The product on an older host without our apt repository (issue 4, assertion 10): a fresh Debian
+// The product on an older host without our apt repository: a fresh Debian
 // 12 host (systemd 252) gets the release's tarball, SHA256SUMS, its signature, the keyring and
 // install.sh, as an admin downloads them, and runs `sh install.sh install --fingerprint FPR`. Then,
 // over real SSH from this machine, the same checks as on the apt host: one container per

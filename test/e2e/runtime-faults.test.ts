@@ -1,4 +1,4 @@
-// Runtime faults and load on a real host (issue 6, "Runtime faults and load"): the "faults" build
+// Runtime faults and load on a real host: the "faults" build
 // of recipes/minimal.ts (limits.maxConnections 16, limits.runtime 20s, limits.addressSpace 1G; see
 // product/artifacts.ts) installed with apt on a booted Debian 13 host, driven from this machine
 // over real SSH and raw TCP: sshd killed mid-job, 200 jobs back to back at the runner's limit, a

@@ -1,4 +1,4 @@
-// Security of a host running the product (issue 6, "Security"): recipes/minimal.ts 1.0.0 installed
+// Security of a host running the product: recipes/minimal.ts 1.0.0 installed
 // with apt on a booted Debian 13 host, probed from this machine over real SSH. Each threat is one
 // test: logins that must be refused, forwarding of every kind, becoming root in the container,
 // container root on the host, the host's private keys, private keys in the artifacts, the listen

@@ -208,7 +208,7 @@ export function applyImageConventions(rootfs: string, recipe: Recipe, bindTarget
   fs.chownSync(home, uid, gid);
   fs.cpSync(path.join(rootfs, 'etc/skel'), `${home}.template`, { recursive: true });
   // Debian's .bash_logout runs clear_console behind a test that fails without it, which turns a
-  // job's `exit 42` under `set -e` into 1 (DESIGN.md; the dotfiles overlay fixes the real image).
+  // job's `exit 42` under `set -e` into 1 (the dotfiles overlay fixes the real image).
   fs.rmSync(`${home}.template/.bash_logout`, { force: true });
   for (const f of ['', ...fs.readdirSync(`${home}.template`)]) fs.chownSync(path.join(`${home}.template`, f), uid, gid);
   fs.chmodSync(`${home}.template`, 0o700);

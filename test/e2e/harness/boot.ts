@@ -1,5 +1,5 @@
-// Booting a host tree with systemd as PID 1 (`systemd-nspawn -b`), as DESIGN.md "Testing on a real
-// host" describes: outside a booted systemd nspawn needs --register=no --keep-unit; the host shares
+// Booting a host tree with systemd as PID 1 (`systemd-nspawn -b`), a real host on this machine:
+// outside a booted systemd nspawn needs --register=no --keep-unit; the host shares
 // this machine's network, so its sockets listen on this machine's loopback; commands run inside
 // through nsenter into the namespaces of the host's systemd (the child of the nspawn process).
 //

@@ -1,5 +1,5 @@
-// The host assertions that both install paths must pass (issue 4: 1, 4, 7 and 8 on the apt host,
-// and again on the install.sh host): one container per connection, nothing persists, an upgrade
+// The host assertions that both install paths must pass (on the apt host, and again
+// on the install.sh host): one container per connection, nothing persists, an upgrade
 // under load, a rollback with gc refusing an image in use; and a connection flood, on Debian 12
 // and 13. Each drives real SSH connections from
 // this machine and reads the host's own view (machinectl, systemctl, <name>ctl) to compare.
