@@ -2,7 +2,8 @@
 // pack` (which builds dist/), `init` through npx in an empty directory outside the repository, the
 // scaffold's dependencies installed (the tarball in place of the registry's version, which this
 // version is not on yet), its recipe and overlay type-checked against the package's declarations,
-// and the scaffolded recipe built with --fast, its overlay applied.
+// the scaffolded recipe built with --fast, its overlay applied, and the scaffolded .gitlab-ci.yml's
+// build job run by gitlab-ci-local as a protected tag would run it.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
 import { REPO, TEST_CACHE } from '../helpers/paths.ts';
 
-describeWith({ root: true, tools: ['npm', 'mmdebstrap', 'systemd-nspawn', 'ssh'] }, 'a new user of the npm package', () => {
+describeWith({ root: true, tools: ['npm', 'git', 'mmdebstrap', 'systemd-nspawn', 'ssh'] }, 'a new user of the npm package', () => {
   // Outside the repository, so that nothing resolves to the checkout by accident.
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'eb-new-user-'));
   const project = path.join(work, 'team-images');
@@ -70,5 +71,23 @@ describeWith({ root: true, tools: ['npm', 'mmdebstrap', 'systemd-nspawn', 'ssh']
     expect(fs.readdirSync(out)).toEqual(expect.arrayContaining(['team-images-0.1.0-amd64.tar.zst', 'team-images_0.1.0_amd64.deb', 'manifest.json']));
     const listing = (await execa('sh', ['-c', `tar --zstd -xOf '${path.join(out, 'team-images-0.1.0-amd64.tar.zst')}' ./usr/lib/team-images/images/0.1.0/etc/gitconfig`])).stdout;
     expect(listing).toContain('defaultBranch = main');
+  });
+
+  it('runs the scaffolded .gitlab-ci.yml\'s build job for a protected tag with gitlab-ci-local: the CI scripts and the builder from node_modules, an empty cache', async () => {
+    // A git repository, as the team's would be.
+    const git = (args: string[]) => execa('git', ['-c', 'user.name=team', '-c', 'user.email=team@example.invalid', ...args], { cwd: project });
+    await git(['init', '-q', '-b', 'main']);
+    await git(['add', '-A']);
+    await git(['commit', '-q', '-m', 'scaffold']);
+    await git(['remote', 'add', 'origin', 'https://gitlab.example.invalid/team/team-images.git']);
+    const gcl = path.join(REPO, 'node_modules/.bin/gitlab-ci-local');
+    const r = await run(gcl, ['--variable', 'CI_COMMIT_TAG=v0.2.0', '--variable', 'CI_COMMIT_REF_PROTECTED=true', '--variable', 'EB_BUILD_FLAGS=--fast', 'build'], project);
+    expect(r.exitCode, String(r.all).slice(-4000)).toBe(0);
+    expect(r.all).toContain('node_modules/ephemeral-builder/dist/scripts/ci/build-release.sh');
+    expect(r.all).toMatch(/building recipe\.ts as 0\.2\.0 from an empty cache/);
+    const out = path.join(project, 'out');
+    expect(fs.readdirSync(out)).toEqual(expect.arrayContaining(['team-images-0.2.0-amd64.tar.zst', 'team-images_0.2.0_amd64.deb', 'team-images-image-0.2.0_0.2.0_amd64.deb', 'team-images-0.2.0-amd64.cdx.json']));
+    expect(r.all).toMatch(/^.*VERSION=0\.2\.0$/m);
+    expect(r.all).toMatch(/^.*PACKAGE_NAME=team-images$/m);
   });
 });
