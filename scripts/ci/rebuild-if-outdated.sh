@@ -33,7 +33,7 @@ npx ephemeral-builder outdated "$latest" ${EB_OUTDATED_FLAGS-} --output "$work/o
 case "$status" in
 0)
 	cat "$work/outdated.txt" >&2
-	echo "rebuild-if-outdated: the latest release is current; nothing to build"
+	echo "rebuild-if-outdated: the latest release is current; nothing to build" >&2
 	echo "REBUILD=no"
 	exit 0
 	;;
