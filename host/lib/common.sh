@@ -138,6 +138,36 @@ eb_image_complete() {
 		[ -d "$eb_ic_dir/etc/ssh/ephemeral" ] && [ -d "$eb_ic_dir/home/@USER@" ]
 }
 
+# What image VERSION says of itself: the value of KEY (IMAGE_DATE, IMAGE_ARCHITECTURE...) in its
+# image.env, written when it was packed; nothing for an image packed before images had one. The
+# file is read, never sourced: nothing an image holds runs in the host's shell.
+eb_image_info() {
+	[ -r "$EB_IMAGES/$1@IMAGE_INFO@" ] || return 0
+	sed -n "s/^$2=//p" "$EB_IMAGES/$1@IMAGE_INFO@" | head -n 1
+}
+
+# The date of image VERSION in seconds since the epoch: its IMAGE_DATE, the newest Release date of
+# the sources it was built from (its packages are those of that day); nothing for an image
+# without image.env.
+eb_image_epoch() {
+	eb_ie=$(eb_image_info "$1" IMAGE_DATE)
+	case "$eb_ie" in '' | *[!0-9]*) return 0 ;; esac
+	printf '%s\n' "$eb_ie"
+}
+
+# "YYYY-MM-DD HH:MM UTC" of a time in seconds since the epoch.
+eb_utc_date() {
+	date -u -d "@$1" '+%Y-%m-%d %H:%M UTC'
+}
+
+# Whole days since a time in seconds since the epoch: "1 day", "3 days".
+eb_age() {
+	eb_ag=$((($(date +%s) - $1) / 86400))
+	# A host clock behind the archive's would make it younger than new.
+	[ "$eb_ag" -ge 0 ] || eb_ag=0
+	if [ "$eb_ag" = 1 ]; then echo '1 day'; else echo "$eb_ag days"; fi
+}
+
 # Semantic versions compare like Debian versions once a pre-release dash becomes a tilde
 # (1.4.0-rc.1 < 1.4.0), which is how the packages are versioned too.
 eb_debversion() {

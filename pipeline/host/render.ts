@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { RecipeError } from '../errors.ts';
+import { IMAGE_INFO_PATH } from '../image-contract.ts';
 import { ASSET_ROOT } from '../package-root.ts';
 import { renderImageLintianOverrides } from '../pack/lintian-image-overrides.ts';
 import type { ResolvedRecipe } from '../recipe/resolve.ts';
@@ -104,6 +105,8 @@ export function placeholders(recipe: HostRecipe): Record<string, string> {
     HOME_SIZE: recipe.limits.homeSize,
     ADDRESS_SPACE: recipe.limits.addressSpace,
     BINDS: bindsValue(recipe.binds),
+    // Where every image says what it is (the image contract): the host tool reads its date.
+    IMAGE_INFO: IMAGE_INFO_PATH,
   };
 }
 

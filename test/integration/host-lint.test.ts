@@ -134,7 +134,7 @@ describeWith({ tools: ['man'] }, 'the manual page', () => {
     const res = await execa('man', ['-l', '--warnings', '-E', 'UTF-8', '-'], { input: roff, reject: false, all: true, env: { MANWIDTH: '80' } });
     expect(res.exitCode).toBe(0);
     expect(res.stderr).toBe('');
-    for (const cmd of ['status', 'list', 'use', 'rollback', 'gc', 'runner-config', 'known-hosts', 'shell', 'doctor']) {
+    for (const cmd of ['status', 'list', 'versions', 'use', 'rollback', 'gc', 'runner-config', 'known-hosts', 'shell', 'doctor']) {
       expect(res.stdout).toMatch(new RegExp(`^ {7}${cmd}\\b`, 'm'));
     }
   });
