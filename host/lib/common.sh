@@ -37,9 +37,12 @@ eb_warn() {
 	printf '%s: warning: %s\n' "$EB_PROG" "$*" >&2
 }
 
+# The exit status of eb_die: 1, except where a command reserves 1 for an answer (outdated: 1 is
+# "something is behind", so its errors are 2).
+EB_DIE_STATUS=1
 eb_die() {
 	printf '%s: error: %s\n' "$EB_PROG" "$*" >&2
-	exit 1
+	exit "$EB_DIE_STATUS"
 }
 
 # Writes stdin to FILE with mode MODE: into a new file of a random name next to it (mktemp makes it

@@ -127,6 +127,15 @@ export function renderHostTemplate(relPath: string, values: Record<string, strin
   });
 }
 
+/** The host package's lintian overrides, each with its reason. */
+function hostLintianOverrides(name: string): string {
+  return [
+    '# The host tool reads the dpkg database of an installed image (outdated hands it to apt-get as',
+    '# its Dir::State::status), never the host\'s own.',
+    `uses-dpkg-database-directly [usr/sbin/${name}ctl]`, '',
+  ].join('\n');
+}
+
 export function renderHostFiles(recipe: HostRecipe): HostPackageFiles {
   const values = placeholders(recipe);
   const render = (rel: string) => renderHostTemplate(rel, values);
@@ -156,7 +165,6 @@ export function renderHostFiles(recipe: HostRecipe): HostPackageFiles {
     },
     installSh: render('install.sh'),
     // The image's tags come from shipping a foreign root file system; the pack work keeps the list.
-    // The host package needs none.
-    lintianOverrides: { image: renderImageLintianOverrides(recipe.name, recipe.version) },
+    lintianOverrides: { host: hostLintianOverrides(name), image: renderImageLintianOverrides(recipe.name, recipe.version) },
   };
 }
