@@ -92,6 +92,39 @@ eb_refuse_dpkg() {
 	fi
 }
 
+# The Debian architecture of this host: dpkg's, else the kernel's machine name as Debian names it.
+eb_host_architecture() {
+	if command -v dpkg >/dev/null 2>&1 && eb_ha=$(dpkg --print-architecture 2>/dev/null) && [ -n "$eb_ha" ]; then
+		printf '%s\n' "$eb_ha"
+		return 0
+	fi
+	case "$(uname -m)" in
+	x86_64) echo amd64 ;;
+	aarch64 | arm64) echo arm64 ;;
+	armv7l | armv8l) echo armhf ;;
+	i?86) echo i386 ;;
+	ppc64le) echo ppc64el ;;
+	*) uname -m ;;
+	esac
+}
+
+# A release archive is named NAME-VERSION-ARCHITECTURE.tar.zst (the name SHA256SUMS lists, so its
+# signature covers it). One for another architecture holds an image and helpers this host cannot
+# run: refused before anything is read or changed. Under --root too: the tree is prepared for
+# this machine's architecture.
+eb_check_architecture() {
+	eb_ca_base=${1##*/}
+	case "$eb_ca_base" in
+	"$EB_NAME"-*-*.tar.zst) ;;
+	*) eb_die "$eb_ca_base is not named $EB_NAME-VERSION-ARCHITECTURE.tar.zst, so its architecture is unknown: install the file under the name it was released with; nothing was changed" ;;
+	esac
+	eb_ca_arch=${eb_ca_base%.tar.zst}
+	eb_ca_arch=${eb_ca_arch##*-}
+	eb_ca_host=$(eb_host_architecture)
+	[ "$eb_ca_arch" = "$eb_ca_host" ] ||
+		eb_die "$eb_ca_base is for $eb_ca_arch, but this host is $eb_ca_host: download $EB_NAME-VERSION-$eb_ca_host.tar.zst instead; nothing was changed"
+}
+
 # A fingerprint as gpg prints it, with or without spaces, in capitals; refused unless it is one.
 eb_fingerprint() {
 	eb_fp=$(printf '%s' "$1" | tr -d ' ' | tr 'abcdef' 'ABCDEF')
@@ -265,6 +298,7 @@ cmd_install() {
 	eb_in_file=$2
 	# A named pipe is fine too: the tarball is read once.
 	[ -f "$eb_in_file" ] || [ -p "$eb_in_file" ] || eb_die "$eb_in_file does not exist"
+	eb_check_architecture "$eb_in_file"
 	[ "$(id -u)" = 0 ] || [ -n "$EB_ROOT_DIR" ] || eb_die "run as root"
 	eb_need_tool zstd zstd
 	eb_need_tool tar tar

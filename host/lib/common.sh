@@ -37,9 +37,12 @@ eb_warn() {
 	printf '%s: warning: %s\n' "$EB_PROG" "$*" >&2
 }
 
+# The exit status of eb_die: 1, except where a command reserves 1 for an answer (outdated: 1 is
+# "something is behind", so its errors are 2).
+EB_DIE_STATUS=1
 eb_die() {
 	printf '%s: error: %s\n' "$EB_PROG" "$*" >&2
-	exit 1
+	exit "$EB_DIE_STATUS"
 }
 
 # Writes stdin to FILE with mode MODE: into a new file of a random name next to it (mktemp makes it
@@ -136,6 +139,36 @@ eb_image_complete() {
 	eb_ic_dir="$EB_IMAGES/$1"
 	[ -d "$eb_ic_dir" ] && [ -x "$eb_ic_dir$EB_CONTAINER_INIT" ] && [ -e "$eb_ic_dir/usr/sbin/sshd" ] &&
 		[ -d "$eb_ic_dir/etc/ssh/ephemeral" ] && [ -d "$eb_ic_dir/home/@USER@" ]
+}
+
+# What image VERSION says of itself: the value of KEY (IMAGE_DATE, IMAGE_ARCHITECTURE...) in its
+# image.env, written when it was packed; nothing for an image packed before images had one. The
+# file is read, never sourced: nothing an image holds runs in the host's shell.
+eb_image_info() {
+	[ -r "$EB_IMAGES/$1@IMAGE_INFO@" ] || return 0
+	sed -n "s/^$2=//p" "$EB_IMAGES/$1@IMAGE_INFO@" | head -n 1
+}
+
+# The date of image VERSION in seconds since the epoch: its IMAGE_DATE, the newest Release date of
+# the sources it was built from (its packages are those of that day); nothing for an image
+# without image.env.
+eb_image_epoch() {
+	eb_ie=$(eb_image_info "$1" IMAGE_DATE)
+	case "$eb_ie" in '' | *[!0-9]*) return 0 ;; esac
+	printf '%s\n' "$eb_ie"
+}
+
+# "YYYY-MM-DD HH:MM UTC" of a time in seconds since the epoch.
+eb_utc_date() {
+	date -u -d "@$1" '+%Y-%m-%d %H:%M UTC'
+}
+
+# Whole days since a time in seconds since the epoch: "1 day", "3 days".
+eb_age() {
+	eb_ag=$((($(date +%s) - $1) / 86400))
+	# A host clock behind the archive's would make it younger than new.
+	[ "$eb_ag" -ge 0 ] || eb_ag=0
+	if [ "$eb_ag" = 1 ]; then echo '1 day'; else echo "$eb_ag days"; fi
 }
 
 # Semantic versions compare like Debian versions once a pre-release dash becomes a tilde

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { RecipeError } from '../errors.ts';
+import { IMAGE_INFO_PATH } from '../image-contract.ts';
 import { ASSET_ROOT } from '../package-root.ts';
 import { renderImageLintianOverrides } from '../pack/lintian-image-overrides.ts';
 import type { ResolvedRecipe } from '../recipe/resolve.ts';
@@ -104,6 +105,8 @@ export function placeholders(recipe: HostRecipe): Record<string, string> {
     HOME_SIZE: recipe.limits.homeSize,
     ADDRESS_SPACE: recipe.limits.addressSpace,
     BINDS: bindsValue(recipe.binds),
+    // Where every image says what it is (the image contract): the host tool reads its date.
+    IMAGE_INFO: IMAGE_INFO_PATH,
   };
 }
 
@@ -122,6 +125,15 @@ export function renderHostTemplate(relPath: string, values: Record<string, strin
     if (value === undefined) throw new Error(`host/${relPath}: unknown placeholder ${whole}`);
     return value;
   });
+}
+
+/** The host package's lintian overrides, each with its reason. */
+function hostLintianOverrides(name: string): string {
+  return [
+    '# The host tool reads the dpkg database of an installed image (outdated hands it to apt-get as',
+    '# its Dir::State::status), never the host\'s own.',
+    `uses-dpkg-database-directly [usr/sbin/${name}ctl]`, '',
+  ].join('\n');
 }
 
 export function renderHostFiles(recipe: HostRecipe): HostPackageFiles {
@@ -153,7 +165,6 @@ export function renderHostFiles(recipe: HostRecipe): HostPackageFiles {
     },
     installSh: render('install.sh'),
     // The image's tags come from shipping a foreign root file system; the pack work keeps the list.
-    // The host package needs none.
-    lintianOverrides: { image: renderImageLintianOverrides(recipe.name, recipe.version) },
+    lintianOverrides: { host: hostLintianOverrides(name), image: renderImageLintianOverrides(recipe.name, recipe.version) },
   };
 }

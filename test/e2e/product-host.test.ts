@@ -11,7 +11,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { IMAGE_INFO_PATH } from '../../pipeline/image-contract.ts';
+import { loadImageRecord } from '../../pipeline/inspect/image-record.ts';
+import { findOutdated } from '../../pipeline/inspect/outdated.ts';
 import { keyringInstallPath } from '../../pipeline/publish/sources.ts';
+import { compareDebianVersions } from '../../pipeline/publish/version-order.ts';
 import { describeWith } from '../helpers/env.ts';
 import { APT_ENV } from './harness/index.ts';
 import { artifacts, CTL, NAME, RELEASE_FILE, USER, type Artifacts } from './product/artifacts.ts';
@@ -52,6 +56,29 @@ async function knownHostsFile(ph: ProductHost, rewritePortTo?: number): Promise<
   const file = path.join(ph.work, `known_hosts-${rewritePortTo ?? ph.port}`);
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
   return { file, lines };
+}
+
+/**
+ * True when package `name` at `version` still satisfies every versioned dependency other packages
+ * of a dpkg status have on it, and meets none of their versioned Breaks or Conflicts: apt would
+ * refuse a status that does not.
+ */
+function dependentsAccept(status: string, name: string, version: string): boolean {
+  const holds: Record<string, (c: number) => boolean> = { '>=': (c) => c >= 0, '<=': (c) => c <= 0, '=': (c) => c === 0, '>>': (c) => c > 0, '<<': (c) => c < 0 };
+  for (const m of status.matchAll(/^(Pre-Depends|Depends|Breaks|Conflicts): (.*)$/gm)) {
+    for (const rel of m[2]!.split(/[,|]/)) {
+      const r = /^\s*([^\s:(]+)(?::\S+)?\s*(?:\((>=|<=|=|>>|<<)\s*([^)\s]+)\))?/.exec(rel);
+      if (r?.[1] !== name || !r[2]) continue;
+      const met = holds[r[2]]!(compareDebianVersions(version, r[3]!));
+      if (met !== m[1]!.endsWith('Depends')) return false;
+    }
+  }
+  return true;
+}
+
+/** A dpkg status with package `name` at `version`. */
+function setVersion(status: string, name: string, version: string): string {
+  return status.split('\n\n').map((p) => (new RegExp(`^Package: ${name}$`, 'm').test(p) ? p.replace(/^Version: .*$/m, `Version: ${version}`) : p)).join('\n\n');
 }
 
 describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
@@ -348,6 +375,66 @@ print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`, { timeoutMs: 60_000
     });
     expect(await h.host.execOk(`dpkg-query -W -f '\${Package} \${Version} \${db:Status-Abbrev}\\n' '${NAME}*'`)).toBe(
       `${NAME} 1.1.0 ii \n${NAME}-archive-keyring 1 ii \n${NAME}-image-1.0.0 1.0.0 ii \n${NAME}-image-1.1.0 1.1.0 ii \n`);
+  });
+
+  it('image dates and outdated: status and versions date both images; outdated against Debian\'s mirror: the fresh image nothing behind (exit 0), a copy with one security package made older behind (exit 1, marked)', async () => {
+    const h = a!;
+    const image = (v: string) => `/usr/lib/${NAME}/images/${v}`;
+    // Both images were built from the same mirror state, so they share their date.
+    const env = Object.fromEntries(fs.readFileSync(h.host.path(`${image('1.1.0')}${IMAGE_INFO_PATH}`), 'utf8').split('\n')
+      .filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const epoch = Number(env.IMAGE_DATE);
+    expect(env.IMAGE_DATE_UTC).toBe(new Date(epoch * 1000).toISOString().replace('.000Z', 'Z'));
+    const date = `${new Date(epoch * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+    const ages = () => { const d = Math.floor((Date.now() / 1000 - epoch) / 86_400); return d === 1 ? '1 day' : `${d} days`; };
+    const agesAround = async <T>(f: () => Promise<T>) => { const before = ages(); const r = await f(); return { r, ages: [before, ages()].join('|') }; };
+    const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const status = await agesAround(() => h.host.execOk(`${CTL} status`));
+    expect(status.r).toMatch(/^current: {4}1\.1\.0$/m);
+    expect(status.r).toMatch(new RegExp(`^image date: ${esc(date)}, (${status.ages}) old `, 'm'));
+    const versions = await agesAround(() => h.host.execOk(`${CTL} versions`));
+    expect(versions.r).toMatch(new RegExp(`^1\\.0\\.0 +${esc(date)} +(${versions.ages}) +previous\n1\\.1\\.0 +${esc(date)} +(${versions.ages}) +current\n$`, 'm'));
+
+    // A copy of the image's apt files and status in /tmp, as the image is under /usr: apt reads
+    // its keyring as _apt.
+    const tree = '/tmp/eb-behind';
+    try {
+      // The host's apt and the image are left as they were, and outdated's temporary directory goes
+      // (from a TMPDIR that apt's own user, _apt, can reach, as /tmp: else apt warns that it downloads
+      // as root).
+      const untouched = `/etc/apt /var/lib/apt /var/cache/apt /var/lib/dpkg ${image('1.1.0')}`;
+      await h.host.execOk('mkdir -p /tmp/eb-outdated && touch /root/eb-mark');
+      const fresh = await h.host.exec(`${CTL} outdated`, { env: { TMPDIR: '/tmp/eb-outdated' }, timeoutMs: 180_000 });
+      expect({ code: fresh.exitCode, out: fresh.stdout, err: fresh.stderr }).toEqual({ code: 0, out: `${NAME} 1.1.0: nothing behind (trixie, trixie-updates, trixie-security)\n`, err: '' });
+      expect(await h.host.execOk(`find ${untouched} -newer /root/eb-mark; ls -A /tmp/eb-outdated`)).toBe('');
+
+      // One package the image has at trixie-security's version, made older in a copy of its dpkg
+      // status. Which one the builder's own outdated says: every package made older at once, those
+      // that come back with their own version from a security suite, and of them one that no other
+      // package's dependency then excludes.
+      const record = await loadImageRecord(h.host.path(image('1.1.0')));
+      const older = (v: string) => `${v}~eb`;
+      const report = await findOutdated({ ...record, packages: record.packages.map((p) => ({ ...p, version: older(p.version) })) }, new Map());
+      const dpkgStatus = fs.readFileSync(h.host.path(`${image('1.1.0')}/var/lib/dpkg/status`), 'utf8');
+      const pick = report.packages.find((p) => p.security && older(p.available) === p.installed && dependentsAccept(dpkgStatus, p.name, p.installed));
+      expect(pick, 'a package of the image from trixie-security').toBeDefined();
+      await h.host.execOk(`set -e; img=${tree}${image('1.1.0')}; mkdir -p $img/usr/share $img/var/lib/dpkg ${tree}/var/lib/${NAME}
+        cp -a ${image('1.1.0')}/etc $img/; cp -a ${image('1.1.0')}/usr/share/keyrings ${image('1.1.0')}/usr/share/ephemeral-builder $img/usr/share/
+        ln -s ../../../usr/lib/${NAME}/images/1.1.0 ${tree}/var/lib/${NAME}/current`);
+      // Through the host's shell: its /tmp is a tmpfs of its own.
+      await h.host.execOk(`cat > ${tree}${image('1.1.0')}/var/lib/dpkg/status`, { input: setVersion(dpkgStatus, pick!.name, pick!.installed) });
+      const behind = await h.host.exec(`${CTL} outdated`, { env: { EB_ROOT: tree, TMPDIR: '/tmp/eb-outdated' }, timeoutMs: 180_000 });
+      console.log(`[product-host] ${CTL} outdated, ${pick!.name} made ${pick!.installed}:\n${behind.stdout}`);
+      expect(behind.stderr).toBe('');
+      const lines = behind.stdout.trim().split('\n');
+      expect(lines[0]).toBe(`${NAME} 1.1.0: 1 package behind, 1 with a security fix`);
+      expect(lines.slice(1).map((l) => l.split(/ +/))).toEqual([['package', 'installed', 'available', 'from'], [pick!.name, pick!.installed, pick!.available, pick!.suite, 'SECURITY']]);
+      expect(pick!.suite).toBe('trixie-security');
+      expect(behind.exitCode).toBe(1);
+      expect(await h.host.execOk(`find ${untouched} -newer /root/eb-mark; ls -A /tmp/eb-outdated`)).toBe('');
+    } finally {
+      await h.host.exec(`rm -rf ${tree} /tmp/eb-outdated /root/eb-mark`);
+    }
   });
 
   it('8. rollback: ctl use, then an apt downgrade; gc refuses the image a live container uses', async () => {

@@ -73,10 +73,11 @@ export async function writeSums(dir: string, name = 'ebtest'): Promise<void> {
 }
 
 /**
- * A release directory as the pack stage leaves it: <name>-<ver>-amd64.tar.zst, install.sh and
- * SHA256SUMS. `image` is a directory to copy in as the image (default: a fake image).
+ * A release directory as the pack stage leaves it: <name>-<ver>-<architecture>.tar.zst (default
+ * amd64), install.sh and SHA256SUMS. `image` is a directory to copy in as the image (default: a
+ * fake image).
  */
-export async function makeRelease(recipe: Recipe, opts: { image?: string; dropFiles?: string[] } = {}): Promise<Release> {
+export async function makeRelease(recipe: Recipe, opts: { image?: string; dropFiles?: string[]; architecture?: string } = {}): Promise<Release> {
   const dir = tempDir('eb-release');
   const tree = tempDir('eb-tree');
   try {
@@ -90,7 +91,7 @@ export async function makeRelease(recipe: Recipe, opts: { image?: string; dropFi
     } else {
       writeFakeImage(imageDir, recipe.user.name, `image ${recipe.version}`);
     }
-    const tarball = path.join(dir, `${recipe.name}-${recipe.version}-amd64.tar.zst`);
+    const tarball = path.join(dir, `${recipe.name}-${recipe.version}-${opts.architecture ?? 'amd64'}.tar.zst`);
     await execa('sh', ['-c', 'tar --sort=name --numeric-owner -C "$1" -cf - . | zstd -q -T0 -3 -o "$2"', 'sh', tree, tarball]);
     const installSh = path.join(dir, 'install.sh');
     fs.writeFileSync(installSh, rendered.installSh, { mode: 0o755 });

@@ -279,6 +279,33 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       await expectRefused({ ...rel2, dir, tarball, installSh: path.join(dir, 'install.sh') }, tarball, /truncated or damaged/);
     });
 
+    it('a tarball for another architecture, on install and on upgrade, naming both architectures', async () => {
+      // The pack stage names the tarball after its architecture, and SHA256SUMS signs that name.
+      const arm64 = await makeRelease(v2, { architecture: 'arm64' });
+      cleanup.push(arm64.dir);
+      const refusal = /error: ebtest-1\.1\.0-arm64\.tar\.zst is for arm64, but this host is amd64: download ebtest-VERSION-amd64\.tar\.zst instead; nothing was changed/;
+      await expectRefused(arm64, arm64.tarball, refusal);
+      const r = root();
+      expect((await installSh(rel1, r, ['install', rel1.tarball])).exitCode).toBe(0);
+      const before = snapshotTree(r);
+      const res = await installSh(arm64, r, ['upgrade', arm64.tarball]);
+      expect(res.exitCode).not.toBe(0);
+      expect(res.all).toMatch(refusal);
+      expect(snapshotTree(r)).toEqual(before);
+      // Without dpkg (a PATH with uname alone), the kernel's machine name says the same.
+      const bin = tempDir('eb-uname-only');
+      cleanup.push(bin);
+      fs.symlinkSync((await execa('sh', ['-c', 'command -v uname'])).stdout, path.join(bin, 'uname'));
+      const noDpkg = await execa('/bin/sh', [arm64.installSh, '--root', r, '--insecure', 'upgrade', arm64.tarball], { reject: false, all: true, env: { PATH: bin } });
+      expect(noDpkg.exitCode).not.toBe(0);
+      expect(noDpkg.all).toMatch(refusal);
+      expect(snapshotTree(r)).toEqual(before);
+      // A tarball whose name does not say its architecture is not guessed at.
+      const renamed = copyOfRel2('eb-renamed');
+      fs.renameSync(renamed.tarball, path.join(renamed.dir, 'ebtest-latest.tar.zst'));
+      await expectRefused(renamed, path.join(renamed.dir, 'ebtest-latest.tar.zst'), /ebtest-latest\.tar\.zst is not named ebtest-VERSION-ARCHITECTURE\.tar\.zst, so its architecture is unknown/);
+    });
+
     it('a host that dpkg manages', async () => {
       const r = root();
       fs.mkdirSync(path.join(r, 'var/lib/dpkg/info'), { recursive: true });

@@ -134,7 +134,7 @@ describeWith({ tools: ['man'] }, 'the manual page', () => {
     const res = await execa('man', ['-l', '--warnings', '-E', 'UTF-8', '-'], { input: roff, reject: false, all: true, env: { MANWIDTH: '80' } });
     expect(res.exitCode).toBe(0);
     expect(res.stderr).toBe('');
-    for (const cmd of ['status', 'list', 'use', 'rollback', 'gc', 'runner-config', 'known-hosts', 'shell', 'doctor']) {
+    for (const cmd of ['status', 'list', 'versions', 'outdated', 'use', 'rollback', 'gc', 'runner-config', 'known-hosts', 'shell', 'doctor']) {
       expect(res.stdout).toMatch(new RegExp(`^ {7}${cmd}\\b`, 'm'));
     }
   });
@@ -154,6 +154,9 @@ describeWith({ root: true, tools: ['dpkg-deb', 'lintian'] }, 'lintian on a host 
     fs.writeFileSync(path.join(debian, 'conffiles'), r.files.filter((f) => f.conffile).map((f) => `${f.path}\n`).join(''));
     fs.writeFileSync(path.join(debian, 'triggers'), r.triggers);
     // What the pack stage adds around the host files; here only so that lintian judges ours.
+    const overrides = path.join(pkg, 'usr/share/lintian/overrides');
+    fs.mkdirSync(overrides, { recursive: true });
+    fs.writeFileSync(path.join(overrides, recipe.name), r.lintianOverrides.host!);
     const doc = path.join(pkg, 'usr/share/doc', recipe.name);
     fs.mkdirSync(doc, { recursive: true });
     fs.writeFileSync(path.join(doc, 'copyright'), `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
