@@ -24,7 +24,6 @@ import { deb } from './benchmarks/deb.ts';
 import { size } from './benchmarks/size.ts';
 import { memory } from './benchmarks/memory.ts';
 import { connect } from './benchmarks/connect.ts';
-import { connectAblation } from './benchmarks/connect-ablation.ts';
 import { parallel } from './benchmarks/parallel.ts';
 import { ctlUse } from './benchmarks/ctl-use.ts';
 import { sbom } from './benchmarks/sbom.ts';
@@ -32,7 +31,7 @@ import { buildEmulated } from './benchmarks/build-emulated.ts';
 import { teardown } from './benchmarks/teardown.ts';
 import { disposeShared } from './lib/product-host.ts';
 
-export const BENCHMARKS: Benchmark[] = [buildCold, rebuildOverlay, buildFull, pack, deb, size, memory, connect, connectAblation, parallel, teardown, ctlUse, sbom, buildEmulated];
+export const BENCHMARKS: Benchmark[] = [buildCold, rebuildOverlay, buildFull, pack, deb, size, memory, connect, parallel, teardown, ctlUse, sbom, buildEmulated];
 
 /** The READMEs with a summary, and the results directory as each links it. */
 const READMES = [

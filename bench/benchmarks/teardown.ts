@@ -10,7 +10,7 @@
 //     connecting the moment its last one ended. Ours with MaxConnections 8 as shipped (twice the
 //     limit), the anchor with MaxConnections 4, the runner's limit, as the tutorial sets it. Wall
 //     time for the jobs, and the connections each socket refused on the way.
-// Target (issue 26): report both, side by side.
+// Target: report both, side by side.
 import path from 'node:path';
 import { alternate, ratioHeadline, seriesOf, type Benchmark } from '../lib/bench.ts';
 import { ANCHOR_UNIT, PRODUCT, productHost, sshRun, waitIdle, type ProductHost } from '../lib/product-host.ts';

@@ -53,22 +53,3 @@ export function ratio(ours: number, anchor: number): number {
   if (!Number.isFinite(ours) || !Number.isFinite(anchor) || anchor === 0) return Number.NaN;
   return ours / anchor;
 }
-
-/**
- * A 95 % percentile-bootstrap interval of median(a) − median(b): a and b resampled with
- * replacement, 2000 times, from a fixed seed (the same samples always give the same interval).
- */
-export function medianDifferenceInterval(a: readonly number[], b: readonly number[], resamples = 2000): [number, number] {
-  if (a.length === 0 || b.length === 0) return [Number.NaN, Number.NaN];
-  let seed = 0x2545f491;
-  // mulberry32: a small, well-distributed PRNG; Math.random cannot be seeded.
-  const random = () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const resample = (xs: readonly number[]) => Array.from(xs, () => xs[Math.floor(random() * xs.length)] as number);
-  const diffs = Array.from({ length: resamples }, () => median(resample(a)) - median(resample(b)));
-  return [percentile(diffs, 2.5), percentile(diffs, 97.5)];
-}
