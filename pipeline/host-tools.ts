@@ -16,9 +16,6 @@ export const TOOL_PACKAGES: Record<string, string> = {
   'dpkg-deb': 'dpkg',
   gpg: 'gnupg',
   umount: 'mount',
-  cc: 'gcc libc6-dev',
-  'dpkg-buildflags': 'dpkg-dev',
-  'dpkg-shlibdeps': 'dpkg-dev',
   'arch-test': 'arch-test',
 };
 

@@ -430,7 +430,7 @@ eb_store_syscall_filter() {
 		return 0
 	fi
 	if ! eb_sf_out=$(eb_refresh_syscall_filter 2>&1 </dev/null); then
-		eb_warn "nspawn's system call filter was not stored, so nspawn compiles it for every container (70 to 90 ms a connection): $(printf '%s' "$eb_sf_out" | tail -n 1). Retry with ${EB_NAME}ctl refresh-filter."
+		eb_warn "nspawn's system call filter was not stored, so nspawn compiles it for every container (about 30 ms a connection): $(printf '%s' "$eb_sf_out" | tail -n 1). Retry with ${EB_NAME}ctl refresh-filter."
 	fi
 }
 

@@ -37,8 +37,6 @@ export interface HostPackageFiles {
   installSh: string;
   /** Contents of usr/share/lintian/overrides/<pkg> for the host and the image package. */
   lintianOverrides: { host?: string; image: string };
-  /** Dependencies of the host package beyond the fixed ones (the compiled helper's libc). */
-  depends?: string[];
 }
 
 /** The recipe fields the host files need; a ResolvedRecipe has them all. */

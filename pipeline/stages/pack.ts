@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RecipeError } from '../errors.ts';
 import { requireTools } from '../host-tools.ts';
-import { buildsFilterExec, requireFilterExecTools, withFilterExec } from '../host/compile.ts';
 import { renderHostFiles, HOST_DIR, type HostPackageFiles } from '../host/render.ts';
 import type { CompressionSpec } from '../pack/compress.ts';
 import { artifactNames } from '../pack/debian-version.ts';
@@ -23,7 +22,6 @@ import { IMAGE_INFO_PATH, SBOM_PATH } from '../image-contract.ts';
 import { imageInfo, imageSbom } from '../sbom/image-sbom.ts';
 import type { Stage, StageContext, VerifiedTree } from '../stage.ts';
 import type { Plan } from '../ui/reporter.ts';
-import { stdoutOf } from '../util/exec.ts';
 import { treeDigestSync } from '../util/tree-digest.ts';
 
 export interface PackInput {
@@ -84,18 +82,6 @@ function progressReporter(ctx: StageContext, what: string, totalBytes: number): 
   };
 }
 
-/** The rendered host files, with the compiled filter helper where the architecture has one. */
-async function hostPackageFiles(ctx: StageContext): Promise<HostPackageFiles> {
-  const r = ctx.recipe;
-  const rendered = renderHostFiles(r);
-  if (!buildsFilterExec(r.architecture)) {
-    ctx.log(`no compiled syscall-filter-exec for ${r.architecture} built on ${process.arch}: spawn loads a stored filter with the Perl helper`);
-    return rendered;
-  }
-  ctx.progress('compiling syscall-filter-exec');
-  return withFilterExec(rendered, r, ctx.workDir, stdoutOf(ctx.tools));
-}
-
 export const packStage: Stage<PackInput, Artifacts> = {
   name: 'pack',
   version: 1,
@@ -104,7 +90,6 @@ export const packStage: Stage<PackInput, Artifacts> = {
   verify(r) {
     requireTools(['xz', 'zstd']);
     requireGetfattr();
-    if (buildsFilterExec(r.architecture)) requireFilterExecTools();
     artifactNames(r.name, r.version, r.architecture);
     const problems: string[] = [];
     if (r.compression.deb === 'xz' && r.compression.debLevel > 9) problems.push(`compression.debLevel: ${r.compression.debLevel} is not an xz level (0-9)`);
@@ -137,7 +122,7 @@ export const packStage: Stage<PackInput, Artifacts> = {
   async run(input, ctx) {
     const r = ctx.recipe;
     const { tree, outDir, fast } = input;
-    const hostFiles = input.hostFiles ?? await hostPackageFiles(ctx);
+    const hostFiles = input.hostFiles ?? renderHostFiles(r);
 
     ctx.progress('checking the tree for extended attributes');
     await assertNoXattrs(tree.rootfs, ctx.signal);

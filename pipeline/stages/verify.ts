@@ -1,7 +1,9 @@
-// Stage verify: the image lint (static rules over the tree) and a real session (nspawn, sshd -i,
-// ssh, bash -l as GitLab Runner runs it). Any finding fails the build with its fix. On success it
-// records what the manifest needs: the tree digest, the installed packages, the size.
-// Reads: user, binds (through the rules).
+// Stage verify: the image lint (static rules over the tree) and a real session (the hosts' spawn
+// helper, sshd -i, ssh, bash -l as GitLab Runner runs it). Any finding fails the build with its
+// fix. On success it records what the manifest needs: the tree digest, the installed packages, the
+// size.
+// Reads: user, binds (through the rules); name, limits, binds (through the rendered spawn helper).
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StageError } from '../errors.ts';
@@ -13,7 +15,7 @@ import type { RootfsTree, Stage, VerifiedTree } from '../stage.ts';
 import { ToolFailed } from '../util/exec.ts';
 import { treeDigest } from '../util/tree-digest.ts';
 import { lintImage, LINT_RULES, type Finding } from '../verify/lint-rules.ts';
-import { makeKeys, MARKER, runnerScript, runnerSession, sshdConfigTest, VERIFY_BODY } from '../verify/session.ts';
+import { layOutHost, MARKER, renderedSpawn, runnerScript, runnerSession, sshdConfigTest, VERIFY_BODY } from '../verify/session.ts';
 
 export const verifyStage: Stage<RootfsTree, VerifiedTree> = {
   name: 'verify',
@@ -25,7 +27,10 @@ export const verifyStage: Stage<RootfsTree, VerifiedTree> = {
   },
 
   cacheKey(r) {
-    return { rules: LINT_RULES.map((rule) => rule.id), user: r.user, binds: r.binds, session: VERIFY_BODY };
+    return {
+      rules: LINT_RULES.map((rule) => rule.id), user: r.user, binds: r.binds, session: VERIFY_BODY,
+      spawn: createHash('sha256').update(renderedSpawn(r)).digest('hex'),
+    };
   },
 
   async run(input, ctx) {
@@ -36,16 +41,19 @@ export const verifyStage: Stage<RootfsTree, VerifiedTree> = {
     if (findings.length) throw failure(findings);
 
     ctx.progress('sshd -t and a GitLab Runner style session');
-    const keys = await makeKeys(path.join(ctx.workDir, 'verify-keys'), ctx.tools);
+    const host = await layOutHost(path.join(ctx.workDir, 'verify-host'), recipe, input.rootfs, ctx.tools);
     try {
-      await sshdConfigTest(input.rootfs, recipe.user.name, keys, ctx.tools);
+      await sshdConfigTest(host, ctx.tools);
     } catch (err) {
       if (!(err instanceof ToolFailed)) throw err;
-      throw failure([{ rule: 'sshd', message: `sshd -t rejects the configuration: ${err.tail.filter((l) => !l.startsWith('$ ')).slice(-3).join(' | ')}`,
+      // sshd's own lines: not the command, spawn's line about the container, or nspawn's about
+      // the propagation directory it leaves outside a booted systemd.
+      const said = err.tail.filter((l) => !/^\$ |^\S+ spawn: connection |^Attempted to remove disk file system/.test(l));
+      throw failure([{ rule: 'sshd', message: `sshd -t rejects the configuration: ${said.slice(-3).join(' | ')}`,
         fix: `fix the sshd drop-in or the overlay that changed /etc/ssh` }]);
     }
     const sessionLog = path.join(ctx.workDir, 'logs', 'verify-session.log');
-    const session = await runnerSession(input.rootfs, recipe.user.name, keys, runnerScript(VERIFY_BODY), sessionLog);
+    const session = await runnerSession(host, recipe.user.name, runnerScript(VERIFY_BODY), sessionLog);
     ctx.log(`session exit ${session.exitCode}\nstdout:\n${session.stdout}\nstderr:\n${session.stderr}`);
     if (fs.existsSync(sessionLog)) ctx.log(`container stderr:\n${fs.readFileSync(sessionLog, 'utf8')}`);
     const expected = `${MARKER} user=${recipe.user.name} uid=${recipe.user.uid} home=${homeOf(recipe.user.name)}\n${MARKER} done`;

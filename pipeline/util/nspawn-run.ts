@@ -1,6 +1,7 @@
 // Running a command inside a root filesystem under construction with systemd-nspawn, as root and
-// outside any booted systemd (--register=no --keep-unit): the verify session starts the image
-// this way, and so do the recipe's build-time steps and debootstrap's apt pass. Network is the
+// outside any booted systemd (--register=no --keep-unit): the recipe's build-time steps and
+// debootstrap's apt pass (the verify session starts the image through the hosts' spawn helper,
+// pipeline/verify/session.ts, and removes its propagation directories here). Network is the
 // build machine's only when asked for; otherwise the command has loopback alone.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,20 +9,25 @@ import { randomBytes } from 'node:crypto';
 import type { ToolOptions, ToolResult, ToolRunner } from './exec.ts';
 
 /**
- * A machine name for one nspawn run, and its removal afterwards: nspawn outside a booted systemd
- * (--register=no) leaves an empty /run/systemd/nspawn/propagate/<machine> directory behind, and
- * every build would add one. Removed by its own name, with rmdir, so only if it is empty.
+ * nspawn outside a booted systemd (--register=no) leaves an empty
+ * /run/systemd/nspawn/propagate/<machine> directory behind, and every build would add one.
+ * Removed by its own name, with rmdir, so only if it is empty.
  */
+export function removePropagateDir(machine: string): void {
+  try {
+    fs.rmdirSync(path.join('/run/systemd/nspawn/propagate', machine));
+  } catch {
+    // Not made (a booted systemd cleans up itself) or not empty: leave it.
+  }
+}
+
+/** A machine name for one nspawn run, and its propagation directory removed afterwards. */
 export async function withMachine<T>(prefix: string, run: (machine: string) => Promise<T>): Promise<T> {
   const machine = `${prefix}-${randomBytes(4).toString('hex')}`;
   try {
     return await run(machine);
   } finally {
-    try {
-      fs.rmdirSync(path.join('/run/systemd/nspawn/propagate', machine));
-    } catch {
-      // Not made (a booted systemd cleans up itself) or not empty: leave it.
-    }
+    removePropagateDir(machine);
   }
 }
 

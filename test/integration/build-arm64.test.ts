@@ -11,11 +11,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { publish } from '../../pipeline/publish/publish.ts';
 import { ToolRunner } from '../../pipeline/util/exec.ts';
 import { runInTree } from '../../pipeline/util/nspawn-run.ts';
-import { makeKeys, runnerScript, runnerSession } from '../../pipeline/verify/session.ts';
+import { layOutHost, runnerScript, runnerSession } from '../../pipeline/verify/session.ts';
+import minimal from '../../recipes/minimal.ts';
 import { makeSigningKey, type SigningKey } from '../e2e/harness/gpg-key.ts';
 import { artifacts } from '../e2e/product/artifacts.ts';
 import { runCli, tempDir } from '../helpers/cli.ts';
 import { describeWith } from '../helpers/env.ts';
+import { resolvedRecipe } from '../helpers/recipe.ts';
 import { serveDirectory, type StaticServer } from '../helpers/http-server.ts';
 import { REPO, TEST_CACHE } from '../helpers/paths.ts';
 
@@ -79,9 +81,9 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'arch-
   it('runs a GitLab Runner style session in the emulated container: bash -l, its exit status, a read-only /', async () => {
     const image = path.join(unpacked(debs.find((d) => d.includes('-image-')) as string), 'usr/lib/ephemeral-builder/images/1.0.0');
     const tools = new ToolRunner(path.join(work, 'keys.log'), () => {}, new AbortController().signal);
-    const keys = await makeKeys(path.join(work, 'keys'), tools);
+    const host = await layOutHost(path.join(work, 'host'), resolvedRecipe(minimal), image, tools);
     const script = runnerScript(['echo "machine $(uname -m) $(dpkg --print-architecture)"', 'if touch /probe 2>/dev/null; then echo writable; fi', 'exit 7']);
-    const session = await runnerSession(image, 'builder', keys, script, path.join(work, 'session.log'));
+    const session = await runnerSession(host, 'builder', script, path.join(work, 'session.log'));
     expect(session.stdout.trim()).toBe('machine aarch64 arm64');
     expect(session.exitCode).toBe(7);
   });

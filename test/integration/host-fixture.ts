@@ -10,7 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import tarStream from 'tar-stream';
-import { withFilterExec } from '../../pipeline/host/compile.ts';
 import { renderHostFiles, type HostPackageFiles } from '../../pipeline/host/render.ts';
 import { recipeSchema, type RecipeInput, type Recipe } from '../../pipeline/recipe/schema.ts';
 import { signChecksums, testReleaseKey } from '../e2e/harness/gpg-key.ts';
@@ -21,11 +20,6 @@ export function testRecipe(input: RecipeInput = {}): Recipe {
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
-}
-
-/** The host files as the pack stage makes them: with the compiled filter helper on amd64 (drop it with dropFiles). */
-async function hostFilesOf(recipe: Recipe, workDir: string): Promise<HostPackageFiles> {
-  return withFilterExec(renderHostFiles(recipe), recipe, workDir, async (cmd, args, o) => (await execa(cmd, args, o)).stdout);
 }
 
 /** Writes the host files of a rendered recipe below `root` (as dpkg or install.sh would). */
@@ -81,7 +75,7 @@ export async function makeRelease(recipe: Recipe, opts: { image?: string; dropFi
   const dir = tempDir('eb-release');
   const tree = tempDir('eb-tree');
   try {
-    const rendered = await hostFilesOf(recipe, dir);
+    const rendered = renderHostFiles(recipe);
     writeHostFiles(tree, rendered);
     for (const drop of opts.dropFiles ?? []) fs.rmSync(path.join(tree, drop));
     const imageDir = path.join(tree, 'usr/lib', recipe.name, 'images', recipe.version);
@@ -254,7 +248,7 @@ export interface TestDebs {
  */
 /** bulkMiB: incompressible 1 MiB files added to the image, so that unpacking it takes a while. */
 export async function buildTestDebs(recipe: Recipe, outDir: string, opts: { bulkMiB?: number } = {}): Promise<TestDebs> {
-  const rendered = await hostFilesOf(recipe, outDir);
+  const rendered = renderHostFiles(recipe);
   const { name, version } = recipe;
   const debVersion = version.replace('-', '~');
   const control = (pkg: string, depends: string) =>

@@ -128,9 +128,7 @@ describeWith({ root: true, network: true, tools: ['mmdebstrap', 'dpkg-deb', 'lin
       expect(execaSync('dpkg-deb', ['--info', deb]).exitCode).toBe(0);
       expect(execaSync('dpkg-deb', ['--contents', deb], { maxBuffer: 64 * 1024 * 1024 }).exitCode).toBe(0);
     }
-    // libc6 for the compiled filter helper, as dpkg-shlibdeps says (lintian wants it).
-    expect(execaSync('dpkg-deb', ['-f', first.hostDeb, 'Depends']).stdout).toMatch(/^ebtest-image-1\.4\.0-rc\.1 \(= 1\.4\.0~rc\.1\), systemd-container, openssh-client, libc6 \(>= 2\.\d+\)$/);
-    expect(execaSync('dpkg-deb', ['--contents', first.hostDeb]).stdout).toMatch(/^-rwxr-xr-x 0\/0 +\d+ [\d-]+ [\d:]+ \.\/usr\/lib\/ebtest\/syscall-filter-exec$/m);
+    expect(execaSync('dpkg-deb', ['-f', first.hostDeb, 'Depends']).stdout).toBe('ebtest-image-1.4.0-rc.1 (= 1.4.0~rc.1), systemd-container, openssh-client');
   });
 
   it('reproduces the tree with dpkg-deb -x: same paths, types, modes, numeric owners, contents', () => {

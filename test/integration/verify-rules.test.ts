@@ -108,6 +108,18 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh'] }, 've
       .toMatch(/\[session\] bash -l printed unexpected output: "Welcome to the builder/);
   });
 
+  it('session: runs in the container a host starts (private users, the idmapped keys, the recipe\'s limits)', async () => {
+    // A profile script that prints what the session sees, so that verify fails showing it.
+    const probe = [
+      'read -r _ base _ </proc/self/uid_map',
+      'echo "probe: uid-base-$([ "$base" = 0 ] && echo host || echo private) keys $(stat -c %u:%g /etc/ssh/ephemeral/ssh_host_ed25519_key)'
+        + ' nproc $(ulimit -u) as $(ulimit -v) home $(df -k --output=size /home/builder | tail -n 1 | tr -d " ")"',
+    ].join('\n');
+    const msg = await verifyWith((r) => fs.writeFileSync(path.join(r, 'etc/profile.d/zz-probe.sh'), `${probe}\n`));
+    // recipes/minimal.ts: tasks 256, addressSpace 4G (in KiB), homeSize 256M (in KiB).
+    expect(msg).toContain('[session] bash -l printed unexpected output: "probe: uid-base-private keys 0:0 nproc 256 as 4194304 home 262144');
+  });
+
   it('session: a .bash_logout that needs a terminal, hidden from the lint', async () => {
     // A variable hides the command name from the static rule; only running it shows the damage.
     expect(await verifyWith((r) => fs.appendFileSync(path.join(r, 'home/builder.template/.bash_logout'), 'c=/usr/bin/clear_con; "${c}sole" -q\n')))
