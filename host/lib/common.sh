@@ -20,8 +20,8 @@ EB_FILTER="$EB_STATE/syscall-filter"
 # The link from the state directory back to the images, relative so that it also resolves
 # below EB_ROOT: /var/lib/NAME/current -> ../../../usr/lib/NAME/images/VERSION.
 EB_IMAGES_REL="../../../usr/lib/$EB_NAME/images"
-# Where container-init lives in every image (fixed by the image conventions, not by the name).
-EB_CONTAINER_INIT=/usr/lib/ephemeral-builder/container-init
+# Where container-init lives in every image (the image contract, not the recipe's name).
+EB_CONTAINER_INIT=@CONTAINER_INIT@
 EB_PROG=${EB_PROG:-$EB_NAME}
 EB_DRY_RUN=${EB_DRY_RUN:-0}
 # What these scripts make is root's and never group- or world-writable, whatever umask the admin's
@@ -138,7 +138,7 @@ eb_previous_version() {
 eb_image_complete() {
 	eb_ic_dir="$EB_IMAGES/$1"
 	[ -d "$eb_ic_dir" ] && [ -x "$eb_ic_dir$EB_CONTAINER_INIT" ] && [ -e "$eb_ic_dir/usr/sbin/sshd" ] &&
-		[ -d "$eb_ic_dir/etc/ssh/ephemeral" ] && [ -d "$eb_ic_dir/home/@USER@" ]
+		[ -d "$eb_ic_dir@KEY_DIR@" ] && [ -d "$eb_ic_dir/home/@USER@" ]
 }
 
 # What image VERSION says of itself: the value of KEY (IMAGE_DATE, IMAGE_ARCHITECTURE...) in its
@@ -375,7 +375,7 @@ eb_write_known_hosts() {
 }
 
 # Per-host keys, made once: the sshd host keys (ECDSA, RSA, Ed25519) and the runner's key pair.
-# The container sees /etc/NAME/ssh read-only at /etc/ssh/ephemeral, mapped so that its root reads
+# The container sees /etc/NAME/ssh read-only at @KEY_DIR@, mapped so that its root reads
 # the private keys and the builder does not. authorized_keys holds the runner's public key,
 # restricted to what the SSH executor needs (no pty, no forwarding).
 eb_generate_keys() {

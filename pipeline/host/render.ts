@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { RecipeError } from '../errors.ts';
-import { IMAGE_INFO_PATH } from '../image-contract.ts';
+import { CONTAINER_INIT, IMAGE_INFO_PATH, KEY_DIR } from '../image-contract.ts';
 import { ASSET_ROOT } from '../package-root.ts';
 import { renderImageLintianOverrides } from '../pack/lintian-image-overrides.ts';
 import type { ResolvedRecipe } from '../recipe/resolve.ts';
@@ -103,7 +103,10 @@ export function placeholders(recipe: HostRecipe): Record<string, string> {
     HOME_SIZE: recipe.limits.homeSize,
     ADDRESS_SPACE: recipe.limits.addressSpace,
     BINDS: bindsValue(recipe.binds),
-    // Where every image says what it is (the image contract): the host tool reads its date.
+    // The image contract: where every image has its first process, the mount point of the host's
+    // keys, and what it says it is (the host tool reads its date).
+    CONTAINER_INIT,
+    KEY_DIR,
     IMAGE_INFO: IMAGE_INFO_PATH,
   };
 }

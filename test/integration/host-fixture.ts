@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import tarStream from 'tar-stream';
+import { containerInitFiles } from '../../overlays/container-init/overlay.ts';
 import { renderHostFiles, type HostPackageFiles } from '../../pipeline/host/render.ts';
 import { recipeSchema, type RecipeInput, type Recipe } from '../../pipeline/recipe/schema.ts';
 import { signChecksums, testReleaseKey } from '../e2e/harness/gpg-key.ts';
@@ -170,8 +171,6 @@ export function ctl(root: string, name: string, args: string[], env: Record<stri
 
 // ---- the real image for the spawn test ----
 
-/** The image's own container-init (the container-init overlay's file). */
-const CONTAINER_INIT = path.resolve(import.meta.dirname, '../../overlays/container-init/files/usr/lib/ephemeral-builder/container-init');
 
 const TEST_SSHD_DROP_IN = (user: string) => `HostKey /etc/ssh/ephemeral/ssh_host_ecdsa_key
 HostKey /etc/ssh/ephemeral/ssh_host_rsa_key
@@ -207,10 +206,10 @@ export function applyImageConventions(rootfs: string, recipe: Recipe, bindTarget
   fs.rmSync(`${home}.template/.bash_logout`, { force: true });
   for (const f of ['', ...fs.readdirSync(`${home}.template`)]) fs.chownSync(path.join(`${home}.template`, f), uid, gid);
   fs.chmodSync(`${home}.template`, 0o700);
-  fs.mkdirSync(path.join(rootfs, 'usr/lib/ephemeral-builder'), { recursive: true });
-  fs.writeFileSync(path.join(rootfs, 'usr/lib/ephemeral-builder/builder.env'), `BUILDER_USER=${user}\nBUILDER_UID=${uid}\nBUILDER_GID=${gid}\n`);
-  fs.copyFileSync(CONTAINER_INIT, path.join(rootfs, 'usr/lib/ephemeral-builder/container-init'));
-  fs.chmodSync(path.join(rootfs, 'usr/lib/ephemeral-builder/container-init'), 0o755);
+  for (const f of containerInitFiles(recipe.user)) {
+    fs.mkdirSync(path.join(rootfs, path.dirname(f.path)), { recursive: true });
+    fs.writeFileSync(path.join(rootfs, f.path), f.content, { mode: f.mode });
+  }
   fs.writeFileSync(path.join(rootfs, 'etc/ssh/sshd_config.d/ephemeral-builder.conf'), TEST_SSHD_DROP_IN(user));
   fs.mkdirSync(path.join(rootfs, 'etc/ssh/ephemeral'), { mode: 0o755 });
   for (const key of fs.readdirSync(path.join(rootfs, 'etc/ssh')).filter((n) => n.startsWith('ssh_host_'))) {

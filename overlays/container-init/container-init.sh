@@ -5,13 +5,14 @@
 # CMD instead (debug shells).
 set -eu
 
-# Written by the container-init overlay from the recipe: BUILDER_USER, BUILDER_UID, BUILDER_GID.
-. /usr/lib/ephemeral-builder/builder.env
+# Written by the container-init overlay from the recipe and the image contract: BUILDER_USER,
+# BUILDER_UID, BUILDER_GID, BUILDER_HOME and BUILDER_TEMPLATE (the path below is filled in too).
+. @BUILDER_ENV@
 
-home="/home/$BUILDER_USER"
+home=$BUILDER_HOME
 # cp -a gives the home the template directory's own owner and mode too (the builder's, 0700:
 # the verify stage checks both), which saves a chown and a chmod process on every connection.
-cp -a "$home.template/." "$home/"
+cp -a "$BUILDER_TEMPLATE/." "$home/"
 # sshd's privilege separation directory: the host's spawn mounts a tmpfs there. Made here only
 # when an older spawn did not; [ is built into the shell, so checking costs no process.
 [ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd
