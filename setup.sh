@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs everything ephemeral-builder needs on a fresh Debian (12 or 13) machine, as root: the
-# host tools the pipeline runs, the tools the test suite checks against, npm, and the npm
+# build machine's tools the pipeline runs, the tools the test suite checks against, npm, and the npm
 # dependencies pinned by package-lock.json (Node.js 24 comes from the npm package node@24).
 set -eu
 cd "$(dirname "$0")"

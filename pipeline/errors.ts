@@ -21,9 +21,9 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** A tool the build needs is not installed (or we are not root). Exit 2: the host is the input. */
-export class HostToolMissing extends Error {
-  override name = 'HostToolMissing';
+/** A tool the build needs is not installed (or we are not root). Exit 2: the build machine is the input. */
+export class ToolMissing extends Error {
+  override name = 'ToolMissing';
   readonly tool: string;
   readonly debianPackage: string;
   constructor(tool: string, debianPackage: string, message?: string) {
@@ -65,8 +65,8 @@ export const EXIT = { ok: 0, failed: 1, badInput: 2, interrupted: 130, terminate
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof Interrupted) return err.signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted;
-  if (err instanceof RecipeError || err instanceof UsageError || err instanceof HostToolMissing) return EXIT.badInput;
+  if (err instanceof RecipeError || err instanceof UsageError || err instanceof ToolMissing) return EXIT.badInput;
   if (err instanceof StageError && err.cause instanceof Interrupted) return exitCodeFor(err.cause);
-  if (err instanceof StageError && (err.cause instanceof RecipeError || err.cause instanceof HostToolMissing)) return EXIT.badInput;
+  if (err instanceof StageError && (err.cause instanceof RecipeError || err.cause instanceof ToolMissing)) return EXIT.badInput;
   return EXIT.failed;
 }

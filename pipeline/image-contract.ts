@@ -1,6 +1,6 @@
 // The image contract: the paths and names every image has, decided here once, by the pipeline.
 // Overlays write them, verify checks them, pack adds the records, the host's scripts rely on them
-// (pipeline/host/render.ts fills them in as placeholders) and the benchmarks start containers with
+// (pipeline/host-package/render.ts fills them in as placeholders) and the benchmarks start containers with
 // them. Nothing else spells these paths out; a unit test looks for strays.
 
 /** The image's own directory of what ephemeral-builder puts there (not named after the recipe: every image has it). */

@@ -6,4 +6,4 @@ export type { ResolvedRecipe } from './recipe/resolve.ts';
 export { defineOverlay } from './overlay/define.ts';
 export type { OverlayContext, OverlayDefinition } from './overlay/define.ts';
 export type { ImageRoot, WriteOptions } from './overlay/image-root.ts';
-export { requireTools } from './host-tools.ts';
+export { requireTools } from './build-machine.ts';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cache, keyOf } from './cache.ts';
-import { HostToolMissing, Interrupted, RecipeError, StageError } from './errors.ts';
+import { ToolMissing, Interrupted, RecipeError, StageError } from './errors.ts';
 import type { ResolvedRecipe } from './recipe/resolve.ts';
 import type { Stage, StageContext, StageName } from './stage.ts';
 import type { Plan, PlanEntry, Reporter } from './ui/reporter.ts';
@@ -144,7 +144,7 @@ export class StageRunner {
   }
 
   private wrap(stage: StageName, err: unknown, tools?: ToolRunner, logFile?: string): Error {
-    if (err instanceof StageError || err instanceof RecipeError || err instanceof HostToolMissing) return err;
+    if (err instanceof StageError || err instanceof RecipeError || err instanceof ToolMissing) return err;
     if (this.opts.signal.aborted) return this.opts.signal.reason instanceof Interrupted ? this.opts.signal.reason : new Interrupted();
     if (err instanceof ToolFailed) {
       return new StageError(stage, err.message, err.hint ?? hintFor(err), err.tail, logFile, { cause: err });

@@ -12,7 +12,7 @@ export interface StageContext {
   /** Scratch space of this build; removed when the build ends, whatever the outcome. */
   readonly workDir: string;
   readonly signal: AbortSignal;
-  /** Runs a host tool with its output kept in the stage log (and shown in verbose mode). */
+  /** Runs a tool of the build machine with its output kept in the stage log (and shown in verbose mode). */
   readonly tools: ToolRunner;
   /** A short status line for the UI ("unpacking 120/300"). */
   progress(text: string): void;

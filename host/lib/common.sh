@@ -1,4 +1,4 @@
-# Shared host logic of @NAME@, inlined at pack time (by pipeline/host/render.ts, at each
+# Shared host logic of @NAME@, inlined at pack time (by pipeline/host-package/render.ts, at each
 # "#@include common.sh" line) into the maintainer scripts, install.sh and @NAME@ctl, so that the
 # .deb and install.sh lay a host out with the very same code: keys, the `current` link, the
 # image list, the live containers.

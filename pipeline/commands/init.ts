@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.ts';
-import { BUILD_MACHINE_PACKAGES } from '../host-tools.ts';
+import { BUILD_MACHINE_PACKAGES } from '../build-machine.ts';
 import { ASSET_ROOT, BUILDER_VERSION } from '../package-root.ts';
 
 interface Scaffold { file: string; content: string; mode: number }

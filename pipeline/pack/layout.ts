@@ -3,7 +3,7 @@
 // the union of the two. Also the control fields of both packages.
 // Reads: name, version, architecture, maintainer, description, suite, user, digest,
 // sourceDateEpoch.
-import type { HostPackageFiles } from '../host/render.ts';
+import type { HostPackageFiles } from '../host-package/render.ts';
 import { keyringPackageName } from '../publish/sources.ts';
 import type { ResolvedRecipe } from '../recipe/resolve.ts';
 import type { ControlFields } from './control.ts';

@@ -3,11 +3,11 @@
 // Node has no xattr API; one `getfattr -R` call (Debian package attr) lists every attribute name
 // of the whole tree. Reads: nothing from the recipe.
 import { execa } from 'execa';
-import { HostToolMissing, StageError } from '../errors.ts';
-import { hasTool } from '../host-tools.ts';
+import { ToolMissing, StageError } from '../errors.ts';
+import { hasTool } from '../build-machine.ts';
 
 export function requireGetfattr(): void {
-  if (!hasTool('getfattr')) throw new HostToolMissing('getfattr', 'attr');
+  if (!hasTool('getfattr')) throw new ToolMissing('getfattr', 'attr');
 }
 
 /** Every file below root that has at least one extended attribute, with the attribute names. */

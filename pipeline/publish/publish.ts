@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { UsageError } from '../errors.ts';
-import { requireTools } from '../host-tools.ts';
+import { requireTools } from '../build-machine.ts';
 import { tempNameFor } from '../util/fs-atomic.ts';
 import { acquirePidLock } from '../util/pid-lock.ts';
 import { field, type Paragraph } from './deb822.ts';

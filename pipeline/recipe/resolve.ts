@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { RecipeError } from '../errors.ts';
-import { requireTools } from '../host-tools.ts';
+import { requireTools } from '../build-machine.ts';
 import { fetchInRelease, packageNames, type MirrorState } from '../mirror.ts';
 import { resolveSources, type ResolvedSource } from '../sources/resolve-sources.ts';
 import type { RetryOptions } from '../util/fetch-retry.ts';

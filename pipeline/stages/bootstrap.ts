@@ -6,7 +6,7 @@
 // repositories, sourceDateEpoch.
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildMachineArchitecture, requireRoot, requireRunnable, requireTools } from '../host-tools.ts';
+import { buildMachineArchitecture, requireRoot, requireRunnable, requireTools } from '../build-machine.ts';
 import { ImageRoot } from '../overlay/image-root.ts';
 import { debLines, writeImageSources } from '../sources/apt-sources.ts';
 import { sourceRecord, type ResolvedSource } from '../sources/resolve-sources.ts';

@@ -7,8 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RecipeError } from '../errors.ts';
-import { requireTools } from '../host-tools.ts';
-import { renderHostFiles, HOST_DIR, type HostPackageFiles } from '../host/render.ts';
+import { requireTools } from '../build-machine.ts';
+import { renderHostFiles, HOST_DIR, type HostPackageFiles } from '../host-package/render.ts';
 import type { CompressionSpec } from '../pack/compress.ts';
 import { artifactNames } from '../pack/debian-version.ts';
 import { buildDeb } from '../pack/deb-writer.ts';

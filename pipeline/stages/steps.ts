@@ -6,7 +6,7 @@
 // Reads: steps, sourceDateEpoch.
 import fs from 'node:fs';
 import path from 'node:path';
-import { requireTools } from '../host-tools.ts';
+import { requireTools } from '../build-machine.ts';
 import { ImageRoot } from '../overlay/image-root.ts';
 import { fromRecipe } from '../recipe/rules.ts';
 import type { RootfsTree, Stage } from '../stage.ts';

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StageError } from '../errors.ts';
-import { requireTools } from '../host-tools.ts';
+import { requireTools } from '../build-machine.ts';
 import { homeOf } from '../image-contract.ts';
 import { ImageRoot } from '../overlay/image-root.ts';
 import { installedPackages } from '../sbom/dpkg-status.ts';

@@ -1,6 +1,6 @@
 // Turns any error into what the user reads: the problem, the fix, and for a failed stage the last
 // lines the tool wrote and where its full log is. Also a JSON form for --json.
-import { HostToolMissing, Interrupted, RecipeError, StageError, UsageError } from '../errors.ts';
+import { ToolMissing, Interrupted, RecipeError, StageError, UsageError } from '../errors.ts';
 
 export function describeError(err: unknown): { text: string; data: Record<string, unknown> } {
   if (err instanceof RecipeError) {
@@ -8,7 +8,7 @@ export function describeError(err: unknown): { text: string; data: Record<string
     return { text, data: { kind: 'recipe', problems: err.problems, hint: err.hint } };
   }
   if (err instanceof UsageError) return { text: `error: ${err.message}\n(run with --help for usage)`, data: { kind: 'usage', message: err.message } };
-  if (err instanceof HostToolMissing) return { text: `error: ${err.message}`, data: { kind: 'host', tool: err.tool, package: err.debianPackage, message: err.message } };
+  if (err instanceof ToolMissing) return { text: `error: ${err.message}`, data: { kind: 'tool', tool: err.tool, package: err.debianPackage, message: err.message } };
   if (err instanceof Interrupted) return { text: `interrupted (${err.signal}): stopped and cleaned up; nothing partial was left in the output or the cache`, data: { kind: 'interrupted', signal: err.signal } };
   if (err instanceof StageError) {
     const parts = [`error: stage ${err.stage} failed: ${err.message}`];

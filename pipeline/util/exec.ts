@@ -1,4 +1,4 @@
-// Running host tools (mmdebstrap, tar, systemd-nspawn…) so that their output is never lost:
+// Running the build machine's tools (mmdebstrap, tar, systemd-nspawn…) so that their output is never lost:
 // every line goes to the stage's log file and to a bounded tail shown on failure, and, in verbose
 // mode, to the UI. Cancelling the build's signal kills the tool's whole process group: mmdebstrap
 // and apt leave children (dpkg, apt methods) that outlive a signal to the parent alone.

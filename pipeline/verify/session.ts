@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { placeholders, renderHostTemplate, type HostRecipe } from '../host/render.ts';
+import { placeholders, renderHostTemplate, type HostRecipe } from '../host-package/render.ts';
 import type { ToolRunner } from '../util/exec.ts';
 import { removePropagateDir } from '../util/nspawn-run.ts';
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { clearsign, exportPublicKey } from '../../pipeline/publish/gpg.ts';
-import { renderHostFiles } from '../../pipeline/host/render.ts';
+import { renderHostFiles } from '../../pipeline/host-package/render.ts';
 import { disposeTrackedKeys, trackedSigningKey, type SigningKey } from '../e2e/harness/gpg-key.ts';
 import { runCli } from '../helpers/cli.ts';
 import { describeWith } from '../helpers/env.ts';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import tarStream from 'tar-stream';
 import { containerInitFiles } from '../../overlays/container-init/overlay.ts';
-import { renderHostFiles, type HostPackageFiles } from '../../pipeline/host/render.ts';
+import { renderHostFiles, type HostPackageFiles } from '../../pipeline/host-package/render.ts';
 import { recipeSchema, type RecipeInput, type Recipe } from '../../pipeline/recipe/schema.ts';
 import { signChecksums, testReleaseKey } from '../e2e/harness/gpg-key.ts';
 

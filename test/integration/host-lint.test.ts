@@ -6,7 +6,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { afterAll, expect, it } from 'vitest';
-import { renderHostFiles } from '../../pipeline/host/render.ts';
+import { renderHostFiles } from '../../pipeline/host-package/render.ts';
 import { describeWith } from '../helpers/env.ts';
 import { tempDir, testRecipe, writeHostFiles } from './host-fixture.ts';
 

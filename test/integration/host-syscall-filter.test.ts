@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { renderHostFiles } from '../../pipeline/host/render.ts';
+import { renderHostFiles } from '../../pipeline/host-package/render.ts';
 import { describeWith } from '../helpers/env.ts';
 import { tempDir, testRecipe } from './host-fixture.ts';
 

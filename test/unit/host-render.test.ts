@@ -6,7 +6,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { RecipeError } from '../../pipeline/errors.ts';
-import { HOST_DIR, listenStream, renderHostFiles, type HostPackageFiles } from '../../pipeline/host/render.ts';
+import { HOST_DIR, listenStream, renderHostFiles, type HostPackageFiles } from '../../pipeline/host-package/render.ts';
 import { IMAGE_LINTIAN_OVERRIDES, renderImageLintianOverrides } from '../../pipeline/pack/lintian-image-overrides.ts';
 import { recipeSchema, type RecipeInput } from '../../pipeline/recipe/schema.ts';
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as contract from '../../pipeline/image-contract.ts';
-import { placeholders, renderHostFiles } from '../../pipeline/host/render.ts';
+import { placeholders, renderHostFiles } from '../../pipeline/host-package/render.ts';
 import { recipeSchema } from '../../pipeline/recipe/schema.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -45,7 +45,7 @@ describe('the image contract', () => {
     it(`${name} is written in the contract alone`, () => {
       expect(value).toMatch(literal);
       const strays = files.filter((f) => literal.test(fs.readFileSync(f, 'latin1'))).map((f) => path.relative(REPO, f));
-      expect(strays, `import it from pipeline/image-contract.ts (host/ files: a placeholder of pipeline/host/render.ts)`).toEqual([]);
+      expect(strays, `import it from pipeline/image-contract.ts (host/ files: a placeholder of pipeline/host-package/render.ts)`).toEqual([]);
     });
   }
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { HostPackageFiles } from '../../pipeline/host/render.ts';
+import type { HostPackageFiles } from '../../pipeline/host-package/render.ts';
 import type { LayoutRecipe } from '../../pipeline/pack/layout.ts';
 import type { ResolvedRecipe } from '../../pipeline/recipe/resolve.ts';
 import { recipeSchema } from '../../pipeline/recipe/schema.ts';

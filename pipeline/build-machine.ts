@@ -1,8 +1,8 @@
-// The host tools each stage needs, and the Debian package that provides each one, so that a
+// The build machine: the tools each stage needs, and the Debian package that provides each one, so that a
 // missing tool is reported as the apt-get line that fixes it; and whether the build machine can
 // run another architecture's programs (an image for it is bootstrapped and verified under qemu).
 import { execaSync } from 'execa';
-import { HostToolMissing } from './errors.ts';
+import { ToolMissing } from './errors.ts';
 
 export const TOOL_PACKAGES: Record<string, string> = {
   mmdebstrap: 'mmdebstrap',
@@ -41,16 +41,16 @@ export function hasTool(tool: string): boolean {
   return execaSync('sh', ['-c', `command -v "$1" >/dev/null`, 'sh', tool], { reject: false }).exitCode === 0;
 }
 
-/** Throws HostToolMissing naming the package for the first tool that is not on PATH. */
+/** Throws ToolMissing naming the package for the first tool that is not on PATH. */
 export function requireTools(tools: string[]): void {
   for (const tool of tools) {
-    if (!hasTool(tool)) throw new HostToolMissing(tool, TOOL_PACKAGES[tool] ?? tool);
+    if (!hasTool(tool)) throw new ToolMissing(tool, TOOL_PACKAGES[tool] ?? tool);
   }
 }
 
 export function requireRoot(why: string): void {
   if (process.getuid?.() !== 0) {
-    throw new HostToolMissing('root', 'sudo', `must run as root: ${why}. Run it again with sudo (apt-get install sudo if it is missing)`);
+    throw new ToolMissing('root', 'sudo', `must run as root: ${why}. Run it again with sudo (apt-get install sudo if it is missing)`);
   }
 }
 
@@ -64,7 +64,7 @@ export function requireRunnable(architecture: string, buildMachine: string): voi
   requireTools(['arch-test']);
   const r = execaSync('arch-test', [architecture], { reject: false });
   if (r.exitCode === 0) return;
-  throw new HostToolMissing('qemu-user-static', 'qemu-user-static binfmt-support',
+  throw new ToolMissing('qemu-user-static', 'qemu-user-static binfmt-support',
     `this ${buildMachine} machine cannot run ${architecture} programs (arch-test: ${String(r.stdout || r.stderr).trim()}), and bootstrapping and ` +
     `verifying an ${architecture} image runs them: apt-get install qemu-user-static binfmt-support (setup.sh does), or build on an ${architecture} machine`);
 }
