@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Cache, keyOf } from './cache.ts';
+import { type Cache, keyOf } from './cache.ts';
 import { ToolMissing, Interrupted, RecipeError, StageError } from './errors.ts';
 import type { ResolvedRecipe } from './recipe/resolve.ts';
 import type { Stage, StageContext, StageName } from './stage.ts';
@@ -14,7 +14,7 @@ import { ToolFailed, ToolRunner } from './util/exec.ts';
 import { unmountBelow } from './util/mounts.ts';
 
 // Stages are heterogenous in their input and output; the runner does not look inside them.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: any stage's input and output, whatever they are
 export type AnyStage = Stage<any, any>;
 
 export interface RunnerOptions {

@@ -102,7 +102,7 @@ function fromImageDir(dir: string, from: string): ImageRecord {
   const packages = installedPackages(image).map((p) => ({ name: p.name, version: p.version, architecture: p.architecture }));
   const sources: SourceRef[] = [];
   for (const file of image.list('/etc/apt/sources.list.d').filter((f) => f.endsWith('.sources')).sort()) {
-    let paragraphs;
+    let paragraphs: ReturnType<typeof parseParagraphs>;
     try {
       paragraphs = parseParagraphs(image.readText(`/etc/apt/sources.list.d/${file}`));
     } catch (err) {

@@ -53,7 +53,7 @@ export function arHeader(name: string, size: number, mtime: number): Buffer {
     if (v.length > width) throw new Error(`ar header field "${v}" is longer than ${width}`);
     return v.padEnd(width, ' ');
   };
-  const h = field(name, 16) + field(String(mtime), 12) + field('0', 6) + field('0', 6) + field('100644', 8) + field(String(size), 10) + '`\n';
+  const h = `${field(name, 16) + field(String(mtime), 12) + field('0', 6) + field('0', 6) + field('100644', 8) + field(String(size), 10)}\`\n`;
   return Buffer.from(h, 'latin1');
 }
 

@@ -34,7 +34,7 @@ export function field(p: Paragraph, name: string): string | undefined {
 }
 
 export function renderParagraph(p: Paragraph): string {
-  return p.map(([n, v]) => (v === '' ? `${n}:` : v.startsWith('\n') ? `${n}:${v}` : `${n}: ${v}`)).join('\n') + '\n';
+  return `${p.map(([n, v]) => (v === '' ? `${n}:` : v.startsWith('\n') ? `${n}:${v}` : `${n}: ${v}`)).join('\n')}\n`;
 }
 
 /** Paragraphs separated by one blank line, as dpkg and apt write them. */

@@ -73,7 +73,7 @@ export const repositorySchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be a short name of a-z, 0-9, "." and "-" (it names the .sources and keyring files)')
     .describe('Names the repository in messages and its files in the image: `/etc/apt/sources.list.d/NAME.sources` and `/etc/apt/keyrings/NAME.gpg`.'),
   uri: httpUrl('must be an http(s) URL of an apt repository').describe('The repository\'s URL, the directory that holds `dists/`.'),
-  suites: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._\/-]*$/, 'must be a suite name such as stable or trixie')).min(1)
+  suites: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'must be a suite name such as stable or trixie')).min(1)
     .describe('Suites to use, each read from `URI/dists/SUITE/InRelease`.'),
   components: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a component name such as main')).min(1).default(['main'])
     .describe('Components of each suite.'),

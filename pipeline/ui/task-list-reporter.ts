@@ -49,8 +49,14 @@ export class TaskListReporter implements Reporter {
     const row = this.rows.get(stage);
     if (!row) return;
     const { title, output } = fn(row);
-    if (title !== undefined) row.task ? (row.task.title = title) : (row.pendingTitle = title);
-    if (output !== undefined) row.task ? (row.task.output = output) : (row.pendingOutput = output);
+    if (title !== undefined) {
+      if (row.task) row.task.title = title;
+      else row.pendingTitle = title;
+    }
+    if (output !== undefined) {
+      if (row.task) row.task.output = output;
+      else row.pendingOutput = output;
+    }
   }
 
   stageStart(stage: StageName, cache: CacheStatus): void {

@@ -100,7 +100,7 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'arch-
       const index = fs.readFileSync(path.join(repo, `dists/stable/main/binary-${arch}/Packages`), 'utf8');
       // The keyring package (Architecture: all) belongs in both indexes; every other entry is this architecture's.
       const entries = index.split('\n\n').filter(Boolean).map((s) => `${/^Package: (.*)$/m.exec(s)?.[1]} ${/^Architecture: (.*)$/m.exec(s)?.[1]}`);
-      expect(entries.sort()).toEqual(['ephemeral-builder ' + arch, 'ephemeral-builder-archive-keyring all', `ephemeral-builder-image-1.0.0 ${arch}`]);
+      expect(entries.sort()).toEqual([`ephemeral-builder ${arch}`, 'ephemeral-builder-archive-keyring all', `ephemeral-builder-image-1.0.0 ${arch}`]);
     }
     server = await serveDirectory(repo);
     // An arm64 Debian tree with apt: a copy of the image's root file system, made writable.

@@ -16,7 +16,9 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh'] }, 'bu
     first = await buildVerified();
     dirs.push(first.out);
   });
-  afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  afterAll(() => {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
 
   it('leaves a verified tree with the image layout at OUT/rootfs', () => {
     const root = first.rootfs;

@@ -165,7 +165,7 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       fs.appendFileSync(rel.tarball, 'x');
       const sums = fs.readFileSync(path.join(rel.dir, 'SHA256SUMS'), 'utf8');
       const have = (await execa('sha256sum', [rel.tarball])).stdout.split(' ')[0]!;
-      fs.writeFileSync(path.join(rel.dir, 'SHA256SUMS'), sums.replace(/^[0-9a-f]{64}(?=  \S+\.tar\.zst$)/m, have));
+      fs.writeFileSync(path.join(rel.dir, 'SHA256SUMS'), sums.replace(/^[0-9a-f]{64}(?= {2}\S+\.tar\.zst$)/m, have));
       await expectRefused(rel, rel.tarball, /SHA256SUMS in .* carries no good signature by [0-9A-F]{40} \(.*BAD signature.*\): the files may have been changed after the release; nothing was changed/);
     });
 

@@ -133,8 +133,8 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
   it('writes Packages.gz and .xz that decompress to Packages, and a Release whose sizes and hashes match', async () => {
     const dist = path.join(repo, 'dists/stable');
     const plain = fs.readFileSync(path.join(dist, 'main/binary-amd64/Packages'), 'utf8');
-    expect((await execa('gzip', ['-dc', path.join(dist, 'main/binary-amd64/Packages.gz')])).stdout + '\n').toBe(plain);
-    expect((await execa('xz', ['-dc', path.join(dist, 'main/binary-amd64/Packages.xz')])).stdout + '\n').toBe(plain);
+    expect(`${(await execa('gzip', ['-dc', path.join(dist, 'main/binary-amd64/Packages.gz')])).stdout}\n`).toBe(plain);
+    expect(`${(await execa('xz', ['-dc', path.join(dist, 'main/binary-amd64/Packages.xz')])).stdout}\n`).toBe(plain);
     const entry = parseParagraphs(plain).find((p) => field(p, 'Package') === 'demo-tool')!;
     expect(field(entry, 'Filename')).toBe('pool/main/d/demo-tool/demo-tool_1.0.0_all.deb');
     expect(field(entry, 'Size')).toBe(String(fs.statSync(debs.v100!).size));

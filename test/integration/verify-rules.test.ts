@@ -21,7 +21,9 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh'] }, 've
     golden = built.rootfs;
     dirs.push(built.out);
   });
-  afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  afterAll(() => {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
 
   const resolved = resolvedRecipe(minimal);
 
@@ -76,7 +78,7 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh'] }, 've
   });
 
   it('machine-id: a set machine id', async () => {
-    expect(await verifyWith((r) => fs.writeFileSync(path.join(r, 'etc/machine-id'), 'f'.repeat(32) + '\n')))
+    expect(await verifyWith((r) => fs.writeFileSync(path.join(r, 'etc/machine-id'), `${'f'.repeat(32)}\n`)))
       .toContain('[machine-id] /etc/machine-id is set (ffffffff…)');
   });
 

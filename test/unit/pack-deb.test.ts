@@ -65,8 +65,8 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', (
   });
 
   it('has the control fields dpkg-deb reads (golden)', async () => {
-    await expect(execaSync('dpkg-deb', ['-f', hostDeb]).stdout + '\n').toMatchFileSnapshot('../golden/pack-control-host.txt');
-    await expect(execaSync('dpkg-deb', ['-f', imageDeb]).stdout + '\n').toMatchFileSnapshot('../golden/pack-control-image.txt');
+    await expect(`${execaSync('dpkg-deb', ['-f', hostDeb]).stdout}\n`).toMatchFileSnapshot('../golden/pack-control-host.txt');
+    await expect(`${execaSync('dpkg-deb', ['-f', imageDeb]).stdout}\n`).toMatchFileSnapshot('../golden/pack-control-image.txt');
     expect(execaSync('dpkg-deb', ['-f', hostDeb, 'Depends']).stdout)
       .toBe('ebtest-image-1.4.0-rc.1 (= 1.4.0~rc.1), systemd-container, openssh-client');
     expect(execaSync('dpkg-deb', ['-f', imageDeb, 'Package', 'Version']).stdout).toBe('Package: ebtest-image-1.4.0-rc.1\nVersion: 1.4.0~rc.1');

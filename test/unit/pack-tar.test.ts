@@ -217,7 +217,7 @@ describeWith({ tools: ['tar', 'zstd'] }, 'recycled batch buffers', () => {
     const x = path.join(work, 'batches-x');
     fs.mkdirSync(x);
     await execa('sh', ['-c', `zstd -dc '${out}' | tar -xf - -C '${x}'`]);
-    originals.forEach((data, i) => expect(fs.readFileSync(path.join(x, `f${i}`)).equals(data), `f${i}`).toBe(true));
+    for (const [i, data] of originals.entries()) expect(fs.readFileSync(path.join(x, `f${i}`)).equals(data), `f${i}`).toBe(true);
   });
 });
 

@@ -16,7 +16,9 @@ import type { ResolvedRecipe } from '../../pipeline/recipe/resolve.ts';
 import type { MirrorState } from '../../pipeline/mirror.ts';
 
 const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
 
 function planOf(input: RecipeInput, mirror: Partial<MirrorState> = {}, cacheDir = tempDir('plan'), change = (r: ResolvedRecipe) => r) {
   dirs.push(cacheDir);
@@ -37,7 +39,7 @@ describe('plan', () => {
     expect(plan.bootstrap?.key).toMatch(/^[0-9a-f]{64}$/);
     expect(plan.bootstrap?.manifest).toMatchObject({ stage: 'bootstrap', inputs: { packages: ['git', 'openssh-server'] } });
     // The suite, its updates and its security suite, each with its InRelease.
-    const sources = (plan.bootstrap?.manifest.inputs as { sources: { suite: string; uri: string; inReleaseSha256: string }[] }).sources;
+    const sources = (plan.bootstrap!.manifest.inputs as { sources: { suite: string; uri: string; inReleaseSha256: string }[] }).sources;
     expect(sources.map((s) => `${s.suite} ${s.uri}`)).toEqual([
       'trixie http://deb.debian.org/debian', 'trixie-updates http://deb.debian.org/debian', 'trixie-security http://deb.debian.org/debian-security',
     ]);
