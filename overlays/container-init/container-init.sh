@@ -7,6 +7,7 @@ set -eu
 
 # Written by the container-init overlay from the recipe and the image contract: BUILDER_USER,
 # BUILDER_UID, BUILDER_GID, BUILDER_HOME and BUILDER_TEMPLATE (the path below is filled in too).
+# shellcheck source=/dev/null
 . @BUILDER_ENV@
 
 home=$BUILDER_HOME
@@ -15,7 +16,7 @@ home=$BUILDER_HOME
 cp -a "$BUILDER_TEMPLATE/." "$home/"
 # sshd's privilege separation directory: the host's spawn mounts a tmpfs there. Made here only
 # when an older spawn did not; [ is built into the shell, so checking costs no process.
-[ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd
+[ -d /run/sshd ] || mkdir -m 0755 /run/sshd
 
 if [ "${1-}" = "--exec" ]; then
 	shift
