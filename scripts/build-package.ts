@@ -1,8 +1,8 @@
 // Builds what `npm pack` ships (run by the `prepack` script): dist/ with the compiled pipeline and
 // built-in overlays (JavaScript and type declarations), and beside them, in the checkout's layout,
-// what they read at run time: the host files, the overlays' files/ and src/, init's templates with
-// the CI pipeline and scripts, and the man page generated from the command definitions. The
-// checkout itself runs from source and needs none of this.
+// what they read at run time: the host files, the overlays' other files, init's templates with the
+// CI pipeline and scripts, and the man page generated from the command definitions. The checkout
+// itself runs from source and needs none of this.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,12 +18,7 @@ execFileSync(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', path.join(ROOT, 't
 
 // Copied as they are: cpSync keeps modes, so scripts stay executable.
 fs.cpSync(path.join(ROOT, 'host'), path.join(DIST, 'host'), { recursive: true });
-for (const overlay of fs.readdirSync(path.join(ROOT, 'overlays'))) {
-  for (const part of ['files', 'src']) {
-    const from = path.join(ROOT, 'overlays', overlay, part);
-    if (fs.existsSync(from)) fs.cpSync(from, path.join(DIST, 'overlays', overlay, part), { recursive: true });
-  }
-}
+fs.cpSync(path.join(ROOT, 'overlays'), path.join(DIST, 'overlays'), { recursive: true, filter: (from) => !from.endsWith('.ts') });
 // What `init` gives a new repository: the templates, this repository's pipeline and its CI scripts.
 fs.cpSync(path.join(ROOT, 'templates'), path.join(DIST, 'templates'), { recursive: true });
 fs.cpSync(path.join(ROOT, '.gitlab-ci.yml'), path.join(DIST, '.gitlab-ci.yml'));
