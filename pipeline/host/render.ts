@@ -4,6 +4,7 @@
 // maintainer scripts, install.sh and the host tool share one copy of the host logic.
 // CONTRACT between the host-files work and the pack work; see the types below.
 // Reads: name, version, description, ssh, network, limits, binds, user.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -85,7 +86,7 @@ export function placeholders(recipe: HostRecipe): Record<string, string> {
   if (!SHELL_SAFE_PATH.test(recipe.user.shell)) {
     throw new RecipeError(`user.shell: "${recipe.user.shell}" must be a plain path (letters, digits and _ . / + @ = , -)`);
   }
-  return {
+  const values: Record<string, string> = {
     NAME: recipe.name,
     NAME_UPPER: recipe.name.toUpperCase(),
     VERSION: recipe.version,
@@ -109,6 +110,10 @@ export function placeholders(recipe: HostRecipe): Record<string, string> {
     // Where every image says what it is (the image contract): the host tool reads its date.
     IMAGE_INFO: IMAGE_INFO_PATH,
   };
+  // The private network's nftables table carries a digest of its own rules as its comment, so
+  // that private-network loads them again only when the table on the host is not this one.
+  const rules = renderHostTemplate(NFT_RULES, { ...values, NFT_RULES_ID: '' });
+  return { ...values, NFT_RULES_ID: `${recipe.name} private-network ${createHash('sha256').update(rules).digest('hex').slice(0, 16)}` };
 }
 
 /**
@@ -116,6 +121,8 @@ export function placeholders(recipe: HostRecipe): Record<string, string> {
  * needs neither; an admin who switches its NETWORK to private is told to install them.
  */
 const NETWORK_DEPENDS: Record<HostRecipe['network'], string[]> = { host: [], private: ['iproute2', 'nftables'] };
+
+const NFT_RULES = 'share/private-network.nft';
 
 const INCLUDE = /^#@include ([a-z0-9._-]+)$/gm;
 const PLACEHOLDER = /@([A-Z][A-Z_]*)@/g;
@@ -154,7 +161,7 @@ export function renderHostFiles(recipe: HostRecipe): HostPackageFiles {
       { path: `/usr/lib/${name}/spawn`, mode: 0o755, content: render('bin/spawn') },
       { path: `/usr/lib/${name}/syscall-filter`, mode: 0o755, content: render('bin/syscall-filter') },
       { path: `/usr/lib/${name}/private-network`, mode: 0o755, content: render('bin/private-network') },
-      { path: `/usr/lib/${name}/private-network.nft`, mode: 0o644, content: render('share/private-network.nft') },
+      { path: `/usr/lib/${name}/private-network.nft`, mode: 0o644, content: render(NFT_RULES) },
       { path: `/usr/sbin/${name}ctl`, mode: 0o755, content: render('bin/ctl') },
       { path: `/etc/${name}/${name}.conf`, mode: 0o644, content: render('etc/NAME.conf'), conffile: true },
       // zlib's gzip header carries no name and no time, so the bytes depend on the text only.

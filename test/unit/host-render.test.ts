@@ -163,6 +163,11 @@ describe('renderHostFiles', () => {
     const rules = file(render({ name: 'ci-box', network: 'private' }), '/usr/lib/ci-box/private-network.nft');
     const body = rules.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#')).map((l) => l.trim());
     expect(body.slice(0, 3)).toEqual(['table inet ci-box {}', 'delete table inet ci-box', 'table inet ci-box {']);
+    // The table's comment is a digest of its rules, which private-network looks for before it loads them.
+    const id = /^comment "(ci-box private-network [0-9a-f]{16})"$/.exec(body[3]!)?.[1];
+    expect(id).toBeDefined();
+    expect(file(render({ name: 'ci-box' }), '/usr/lib/ci-box/private-network')).toContain(`\nRULES_ID='${id}'\n`);
+    expect(file(render({ name: 'ci-box2' }), '/usr/lib/ci-box2/private-network.nft')).not.toContain(id!.slice(-16));
     expect(body).toContain('type filter hook input priority filter; policy accept;');
     expect(body).toContain('iifname "ebv-*" drop');
     const forward = body.slice(body.indexOf('chain forward {') + 1);
