@@ -178,7 +178,11 @@ describeWith(NEEDS, 'network modes on a Debian 13 host with a network of its own
 
   it('private: the runner-style job passes (one connection, a `bash -l` per stage), its project fetched from outside the host', async () => {
     const ph = h!;
+    const privateStarts = async () => (await ph.host.execOk(`journalctl --sync; journalctl -q -o cat -u '${NAME}@*' | grep -c 'private-network: 10\\.250\\..* on host0, via ' || true`)).trim();
+    const before = Number(await privateStarts());
     await checkRunnerJob(ph, git!, network!.hostAddress);
+    // Its one connection had a network of its own.
+    expect(Number(await privateStarts())).toBe(before + 1);
     // Nothing is left of a private container once it is gone: no link on the host, no namespace.
     await waitFor('the containers\' links to go', async () => ((await ph.host.execOk("ip -o link show | grep -c ' ebv-' || true")).trim() === '0' ? true : undefined), 15_000);
   });
