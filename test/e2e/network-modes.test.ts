@@ -183,7 +183,8 @@ describeWith(NEEDS, 'network modes on a Debian 13 host with a network of its own
     await checkRunnerJob(ph, git!, network!.hostAddress);
     // Its one connection had a network of its own.
     expect(Number(await privateStarts())).toBe(before + 1);
-    // Nothing is left of a private container once it is gone: no link on the host, no namespace.
+    // Nothing is left of a private container once it is gone: no link on the host (the unnamed
+    // namespace, which held its other end, went with the container).
     await waitFor('the containers\' links to go', async () => ((await ph.host.execOk("ip -o link show | grep -c ' ebv-' || true")).trim() === '0' ? true : undefined), 15_000);
   });
 
