@@ -14,11 +14,12 @@ fi
 #        tar/zstd/xz pack, dpkg-deb and gpg for packages and the apt repository.
 #        qemu-user-static with binfmt-support registers qemu for foreign architectures (binfmt_misc,
 #        with the F flag), so that an arm64 image builds and verifies on an amd64 machine.
-# Tests: lintian, shellcheck, systemd (systemd-analyze), attr (xattr checks), apt, curl, iproute2.
+# Tests: lintian, shellcheck, systemd (systemd-analyze), attr (xattr checks), apt, curl, iproute2,
+#        nftables (a booted test host with a network of its own is masqueraded through this machine).
 # Tests and benchmarks: git (the e2e jobs clone a repository), GNU time (bench CPU times).
 # Release CI: jq writes the Releases API request (scripts/ci/create-release.sh).
 PACKAGES="mmdebstrap debootstrap systemd-container openssh-client openssh-server tar zstd xz-utils
-gnupg ca-certificates arch-test uidmap lintian shellcheck systemd attr apt curl iproute2 rsync util-linux
+gnupg ca-certificates arch-test uidmap lintian shellcheck systemd attr apt curl iproute2 nftables rsync util-linux
 git time jq qemu-user-static binfmt-support"
 
 # npm only where there is none: a machine whose nodejs comes from elsewhere (nodesource) ships its

@@ -3,7 +3,8 @@
 // recipe values, and each "#@include FILE" line is replaced with host/lib/FILE, so that the .deb's
 // maintainer scripts, install.sh and the host tool share one copy of the host logic.
 // CONTRACT between the host-files work and the pack work; see the types below.
-// Reads: name, version, description, ssh, limits, binds, user.
+// Reads: name, version, description, ssh, network, limits, binds, user.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -37,10 +38,12 @@ export interface HostPackageFiles {
   installSh: string;
   /** Contents of usr/share/lintian/overrides/<pkg> for the host and the image package. */
   lintianOverrides: { host?: string; image: string };
+  /** Dependencies of the host package beyond the fixed ones (what the network mode needs). */
+  depends?: string[];
 }
 
 /** The recipe fields the host files need; a ResolvedRecipe has them all. */
-export type HostRecipe = Pick<ResolvedRecipe, 'name' | 'version' | 'description' | 'ssh' | 'limits' | 'binds' | 'user'>;
+export type HostRecipe = Pick<ResolvedRecipe, 'name' | 'version' | 'description' | 'ssh' | 'network' | 'limits' | 'binds' | 'user'>;
 
 export const HOST_DIR = path.join(ASSET_ROOT, 'host');
 
@@ -83,7 +86,7 @@ export function placeholders(recipe: HostRecipe): Record<string, string> {
   if (!SHELL_SAFE_PATH.test(recipe.user.shell)) {
     throw new RecipeError(`user.shell: "${recipe.user.shell}" must be a plain path (letters, digits and _ . / + @ = , -)`);
   }
-  return {
+  const values: Record<string, string> = {
     NAME: recipe.name,
     NAME_UPPER: recipe.name.toUpperCase(),
     VERSION: recipe.version,
@@ -94,6 +97,7 @@ export function placeholders(recipe: HostRecipe): Record<string, string> {
     GID: String(recipe.user.gid),
     SHELL: recipe.user.shell,
     LISTEN_STREAM: listenStream(recipe.ssh.listenAddress, recipe.ssh.port),
+    NETWORK: recipe.network,
     SLOTS_PER_JOB: String(SLOTS_PER_JOB),
     MAX_CONNECTIONS: String(recipe.limits.maxConnections * SLOTS_PER_JOB),
     MEMORY: recipe.limits.memory,
@@ -109,7 +113,19 @@ export function placeholders(recipe: HostRecipe): Record<string, string> {
     KEY_DIR,
     IMAGE_INFO: IMAGE_INFO_PATH,
   };
+  // The private network's nftables table carries a digest of its own rules as its comment, so
+  // that private-network loads them again only when the table on the host is not this one.
+  const rules = renderHostTemplate(NFT_RULES, { ...values, NFT_RULES_ID: '' });
+  return { ...values, NFT_RULES_ID: `${recipe.name} private-network ${createHash('sha256').update(rules).digest('hex').slice(0, 16)}` };
 }
+
+/**
+ * What each network mode needs on the host (private-network): ip and nft. A host-mode package
+ * needs neither; an admin who switches its NETWORK to private is told to install them.
+ */
+const NETWORK_DEPENDS: Record<HostRecipe['network'], string[]> = { host: [], private: ['iproute2', 'nftables'] };
+
+const NFT_RULES = 'share/private-network.nft';
 
 const INCLUDE = /^#@include ([a-z0-9._-]+)$/gm;
 const PLACEHOLDER = /@([A-Z][A-Z_]*)@/g;
@@ -147,6 +163,8 @@ export function renderHostFiles(recipe: HostRecipe): HostPackageFiles {
       { path: `/usr/lib/systemd/system/${name}@.service`, mode: 0o644, content: render('units/NAME@.service') },
       { path: `/usr/lib/${name}/spawn`, mode: 0o755, content: render('bin/spawn') },
       { path: `/usr/lib/${name}/syscall-filter`, mode: 0o755, content: render('bin/syscall-filter') },
+      { path: `/usr/lib/${name}/private-network`, mode: 0o755, content: render('bin/private-network') },
+      { path: `/usr/lib/${name}/private-network.nft`, mode: 0o644, content: render(NFT_RULES) },
       { path: `/usr/sbin/${name}ctl`, mode: 0o755, content: render('bin/ctl') },
       { path: `/etc/${name}/${name}.conf`, mode: 0o644, content: render('etc/NAME.conf'), conffile: true },
       // zlib's gzip header carries no name and no time, so the bytes depend on the text only.
@@ -167,5 +185,6 @@ export function renderHostFiles(recipe: HostRecipe): HostPackageFiles {
     installSh: render('install.sh'),
     // The image's tags come from shipping a foreign root file system; the pack work keeps the list.
     lintianOverrides: { host: hostLintianOverrides(name), image: renderImageLintianOverrides(recipe.name, recipe.version) },
+    depends: NETWORK_DEPENDS[recipe.network],
   };
 }

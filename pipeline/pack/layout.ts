@@ -36,7 +36,7 @@ function hostSynthetic(files: HostPackageFiles['files']): SyntheticFile[] {
   });
 }
 
-export function controlFields(r: LayoutRecipe, names: ArtifactNames): { image: ControlFields; host: ControlFields } {
+export function controlFields(r: LayoutRecipe, names: ArtifactNames, hostDepends: string[] = []): { image: ControlFields; host: ControlFields } {
   const dir = imageDir(r.name, r.version);
   const common = { version: names.debianVersion, architecture: r.architecture, maintainer: r.maintainer, section: 'admin', priority: 'optional' };
   return {
@@ -53,7 +53,7 @@ export function controlFields(r: LayoutRecipe, names: ArtifactNames): { image: C
     host: {
       ...common,
       package: names.hostPackage,
-      depends: [`${names.imagePackage} (= ${names.debianVersion})`, 'systemd-container', 'openssh-client'],
+      depends: [`${names.imagePackage} (= ${names.debianVersion})`, 'systemd-container', 'openssh-client', ...hostDepends],
       // The keyring package publish keeps in the repository: apt installs it along, and from then
       // on the host trusts each next signing key before it signs (a key rotation needs no step).
       recommends: [keyringPackageName(r.name)],
@@ -77,7 +77,7 @@ export interface ImageRecordFile { path: string; content: string }
 export async function packLayout(r: LayoutRecipe, rootfs: string, hostFiles: HostPackageFiles, records: ImageRecordFile[] = []): Promise<PackLayout> {
   const names = artifactNames(r.name, r.version, r.architecture);
   const sde = r.sourceDateEpoch;
-  const fields = controlFields(r, names);
+  const fields = controlFields(r, names, hostFiles.depends);
   const dir = imageDir(r.name, r.version);
 
   const imageTree = await scanTree(rootfs, dir, sde);

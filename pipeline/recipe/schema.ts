@@ -124,6 +124,8 @@ export const recipeSchema = z.strictObject({
   overlays: z.array(z.string().min(1)).default(['builder-user', 'dotfiles', 'template-home', 'sshd', 'container-init', 'hygiene'])
     .describe('Overlays applied in order: names under overlays/ or paths relative to the recipe. hygiene must come last.'),
   ssh: sshSchema.prefault({}).describe('Where hosts listen for GitLab Runner.'),
+  network: z.enum(['host', 'private']).default('host')
+    .describe('The containers\' network. `host`: they share the host\'s network namespace, as the tutorial does, and need nothing of the host; a job reaches whatever the host reaches, its loopback services included, and a port it listens on is one of the host\'s. `private`: each container gets a network namespace of its own, with a veth to the host and outbound IPv4 through the host\'s NAT (nftables); a job reaches neither the host\'s own addresses nor another container, and nothing outside reaches its ports. `private` needs IPv4 forwarding, nftables and iproute2 on the host (host admin guide, "Private network"). Hosts change it with `NETWORK=` in their settings.'),
   limits: limitsSchema.prefault({}).describe('Resource limits, always set.'),
   binds: z.array(bindSchema).default([]).describe('Host paths bound read-only into every container, e.g. the host\'s gitlab-runner binary so artifacts and cache uploads work.'),
   compression: compressionSchema.prefault({}).describe('Artifact compression.'),

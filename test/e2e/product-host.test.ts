@@ -6,7 +6,6 @@
 // ControlMaster multiplexing, a GitLab Runner style job, nothing persisting, host keys (against a
 // second host installed the same way), isolation and limits, an upgrade under load, a rollback
 // with gc, and a purge.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -19,18 +18,16 @@ import { compareDebianVersions } from '../../pipeline/publish/version-order.ts';
 import { describeWith } from '../helpers/env.ts';
 import { APT_ENV } from './harness/index.ts';
 import { artifacts, CTL, NAME, RELEASE_FILE, USER, type Artifacts } from './product/artifacts.ts';
-import { checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkUpgradeUnderLoad, unitOf } from './product/checks.ts';
+import { checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkRunnerJob, checkUpgradeUnderLoad, unitOf } from './product/checks.ts';
 import { bootProductHost, containerProcesses, DOCTOR_FILTER_STORED, filterJournal, installFromRepo, machines, PORT_DROP_IN, SOCKET, socketCounter, storedFilterInode, waitNoContainers, type ProductHost } from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
-import { serveTestRepo, stageScript, STAGES, type JobSpec, type ServedRepo } from './product/runner-job.ts';
+import { serveTestRepo, type ServedRepo } from './product/runner-job.ts';
 import { runBackToBack } from './product/runner-load.ts';
-import { HeldJob, Multiplexed, ssh, sshOk, type SshTarget } from './product/ssh.ts';
+import { HeldJob, Multiplexed, ssh, sshOk } from './product/ssh.ts';
 
 const NEEDS = { root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'setpriv', 'zstd', 'tar', 'dpkg-deb', 'gpg', 'gpgv', 'ssh', 'ssh-keyscan', 'git'] };
 /** recipes/minimal.ts: limits.homeSize 256M, memory 1G, tasks 256, maxConnections 4; cpu 200% by default. */
 const HOME_BYTES = 256 * 2 ** 20;
-/** Terminal noise a login profile makes when it wants a tty; GitLab Runner's jobs would show it. */
-const TTY_NOISE = /mesg|ttyname|not a tty|clear_console|inappropriate ioctl|no job control/i;
 
 const since = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
 
@@ -191,64 +188,7 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
   });
 
   it('3. as GitLab Runner does it: one connection, a `bash -l` session per stage, script on stdin, no pty', async () => {
-    const h = a!;
-    await waitNoContainers(h);
-    // The runner's settings come from runner-config, as an admin would paste them.
-    const rc = await h.host.execOk(`${CTL} runner-config`);
-    const setting = (key: string) => new RegExp(`^\\s*${key} = "?([^"\\n]*)"?$`, 'm').exec(rc)?.[1];
-    expect(setting('executor')).toBe('ssh');
-    expect(setting('host')).toBe('127.0.0.1');
-    expect(setting('port')).toBe(String(h.port));
-    expect(setting('user')).toBe(USER);
-    expect(setting('identity_file')).toBe(`/etc/${NAME}/runner/id_ed25519`);
-    expect(setting('known_hosts_file')).toBe(`/etc/${NAME}/runner/known_hosts`);
-    expect(setting('limit')).toBe('4');
-    const buildsDir = setting('builds_dir')!;
-    expect(buildsDir).toBe(`/home/${USER}/builds`);
-    // The runner's known_hosts is the file the host tool wrote; strict checking against it.
-    const knownHosts = path.join(h.work, 'runner-known_hosts');
-    fs.copyFileSync(h.host.path(`/etc/${NAME}/runner/known_hosts`), knownHosts);
-    const target: SshTarget = { ...h.target, knownHosts };
-
-    const job: JobSpec = {
-      buildsDir, repoUrl: git!.url, sha: git!.sha,
-      script: ['sh ./build.sh', 'cat out/result.txt', 'exit 42', 'echo never-printed'],
-      afterScript: ['cat out/result.txt', 'echo "job status: $CI_JOB_STATUS"'],
-    };
-    const projectDir = `${buildsDir}/t3st-tok/0/group/project`;
-    const before = await accepted(h);
-    const m = await Multiplexed.open(target);
-    const results: Record<string, { exitCode: number; stdout: string; stderr: string }> = {};
-    try {
-      for (const stage of STAGES) {
-        const r = await m.run('bash -l', { input: stageScript(job, stage, stage === 'after_script' ? 'failed' : 'running'), timeoutMs: 120_000 });
-        results[stage] = r;
-        // The runner goes on to after_script whatever step_script returned.
-      }
-      expect(await machines(h)).toHaveLength(1);
-    } finally {
-      await m.close();
-    }
-    const container = /^Running on (\S+) via/m.exec(results.prepare_script!.stdout)?.[1];
-    expect(results.prepare_script).toMatchObject({ exitCode: 0 });
-    expect(container).toMatch(new RegExp(`^${NAME}-`));
-    expect(results.get_sources!.exitCode, results.get_sources!.stderr).toBe(0);
-    expect(results.get_sources!.stdout).toContain(`checked out ${git!.sha}`);
-    const result = `${createHash('sha256').update(git!.content).digest('hex')}  src.txt`;
-    expect(results.step_script!.exitCode).toBe(42);
-    expect(results.step_script!.stdout).toContain(`build.sh ran in ${projectDir}`);
-    expect(results.step_script!.stdout).toContain(result);
-    expect(results.step_script!.stdout).not.toContain('never-printed');
-    // after_script runs in the same container and sees what the failed step wrote.
-    expect(results.after_script).toMatchObject({ exitCode: 0 });
-    expect(results.after_script!.stdout).toContain(result);
-    expect(results.after_script!.stdout).toContain('job status: failed');
-    expect(results.cleanup_file_variables).toMatchObject({ exitCode: 0 });
-    expect(results.cleanup_file_variables!.stdout).toContain(`cleaned up ${projectDir}.tmp`);
-    for (const stage of STAGES) expect(results[stage]!.stderr, `${stage} stderr`).not.toMatch(TTY_NOISE);
-    // Five sessions, one connection, one container.
-    expect(await accepted(h)).toBe(before + 1);
-    await waitNoContainers(h);
+    await checkRunnerJob(a!, git!, '127.0.0.1');
   });
 
   it('at the limit runner-config prints (4), 200 jobs back to back, each connecting as the last one ends: none refused or reset', async () => {

@@ -71,7 +71,7 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       expect(fs.readlinkSync(wants)).toBe(`/usr/lib/systemd/system/${NAME}.socket`);
       expect(fs.readFileSync(path.join(r, `var/lib/${NAME}/installed-by`), 'utf8')).toBe('install.sh\n');
       // No staging, listing or lock left behind.
-      expect(fs.readdirSync(path.join(r, `usr/lib/${NAME}`)).sort()).toEqual(['images', 'spawn', 'syscall-filter']);
+      expect(fs.readdirSync(path.join(r, `usr/lib/${NAME}`)).sort()).toEqual(['images', 'private-network', 'private-network.nft', 'spawn', 'syscall-filter']);
       expect(fs.existsSync(path.join(r, `var/lib/${NAME}/lock`))).toBe(false);
     });
 

@@ -1,6 +1,7 @@
 // The rendered host files against the real checkers: shellcheck (POSIX sh) on every script,
-// systemd-analyze verify on the units, man's warnings on the manual page, and lintian on a host
-// package built from them with dpkg-deb (no errors, no warnings).
+// systemd-analyze verify on the units, nft's own check of the private network's rules, man's
+// warnings on the manual page, and lintian on a host package built from them with dpkg-deb (no
+// errors, no warnings).
 import fs from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -18,6 +19,7 @@ const recipes = {
     ssh: { listenAddress: '::1', port: 2222 },
     limits: { maxConnections: 9, memory: '3G', cpu: '50%', runtime: '90min' },
     binds: [{ source: '/usr/bin/gitlab-runner' }, { source: '/srv/cache', target: '/cache', optional: false }],
+    network: 'private',
   }),
 };
 const dirs: string[] = [];
@@ -28,6 +30,7 @@ afterAll(() => {
 function scriptsOf(r: ReturnType<typeof renderHostFiles>, name: string): Record<string, string> {
   const out: Record<string, string> = {
     spawn: String(r.files.find((f) => f.path === `/usr/lib/${name}/spawn`)!.content),
+    'private-network': String(r.files.find((f) => f.path === `/usr/lib/${name}/private-network`)!.content),
     ctl: String(r.files.find((f) => f.path === `/usr/sbin/${name}ctl`)!.content),
     'install.sh': r.installSh,
   };
@@ -44,7 +47,7 @@ describeWith({ tools: ['shellcheck'] }, 'shellcheck on the rendered scripts', ()
       const scripts = scriptsOf(renderHostFiles(recipe), recipe.name);
       for (const [name, text] of Object.entries(scripts)) fs.writeFileSync(path.join(dir, name), text);
       const names = Object.keys(scripts);
-      expect(names.length).toBe(10);
+      expect(names.length).toBe(11);
       const res = await execa('shellcheck', ['--shell=sh', '--severity=style', ...names], { cwd: dir, reject: false, all: true });
       expect(res.all).toBe('');
       expect(res.exitCode).toBe(0);
@@ -123,6 +126,18 @@ describeWith({ tools: ['systemd-analyze'] }, 'systemd-analyze verify on the rend
     const res = await verify(root, 'ephemeral-builder');
     expect(res.all).toContain('not executable');
     expect(res.all).toContain("Unknown key 'Delegat'");
+  });
+});
+
+describeWith({ root: true, tools: ['nft'] }, 'nft on the private network\'s rules', () => {
+  it('accepts them as they are (nft -c: the kernel checks the transaction and applies nothing), and would refuse a mistake', async () => {
+    for (const recipe of Object.values(recipes)) {
+      const rules = String(renderHostFiles(recipe).files.find((f) => f.path === `/usr/lib/${recipe.name}/private-network.nft`)!.content);
+      const res = await execa('nft', ['-c', '-f', '-'], { input: rules, reject: false, all: true });
+      expect({ code: res.exitCode, out: res.all }).toEqual({ code: 0, out: '' });
+      const broken = await execa('nft', ['-c', '-f', '-'], { input: rules.replace('masquerade', 'masquerad'), reject: false });
+      expect(broken.exitCode).not.toBe(0);
+    }
   });
 });
 

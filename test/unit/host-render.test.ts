@@ -123,6 +123,8 @@ describe('renderHostFiles', () => {
       ['/usr/lib/systemd/system/eb@.service', '644', false],
       ['/usr/lib/eb/spawn', '755', false],
       ['/usr/lib/eb/syscall-filter', '755', false],
+      ['/usr/lib/eb/private-network', '755', false],
+      ['/usr/lib/eb/private-network.nft', '644', false],
       ['/usr/sbin/ebctl', '755', false],
       ['/etc/eb/eb.conf', '644', true],
       ['/usr/share/man/man8/ebctl.8.gz', '644', false],
@@ -137,6 +139,44 @@ describe('renderHostFiles', () => {
     for (const script of [...Object.values(h.maintainerScripts), ...Object.values(h.imageMaintainerScripts), h.installSh]) {
       expect(script).toMatch(/^#!\/bin\/sh\n/);
     }
+  });
+
+  it('gives the network mode to the spawn helper and the config, host by default, and a private one its host packages', () => {
+    const byDefault = render({ name: 'eb' });
+    expect(file(byDefault, '/usr/lib/eb/spawn')).toContain("\nNETWORK='host'\n");
+    expect(file(byDefault, '/etc/eb/eb.conf')).toMatch(/^NETWORK=host$/m);
+    // A host-mode package depends on nothing more than before.
+    expect(byDefault.depends).toEqual([]);
+    const priv = render({ name: 'eb', network: 'private' });
+    expect(file(priv, '/usr/lib/eb/spawn')).toContain("\nNETWORK='private'\n");
+    expect(file(priv, '/etc/eb/eb.conf')).toMatch(/^NETWORK=private$/m);
+    expect(file(priv, '/etc/eb/eb.conf')).toMatch(/^PRIVATE_SUBNET=10\.250\.0\.0\/16$/m);
+    expect(priv.depends).toEqual(['iproute2', 'nftables']);
+    // Private containers start through private-network, before the filter is loaded.
+    const spawn = file(priv, '/usr/lib/eb/spawn');
+    expect(spawn).toContain('set -- "${0%/*}/private-network" exec "$PRIVATE_SUBNET" "$slot" "$@"');
+    expect(spawn.indexOf('private-network" exec')).toBeGreaterThan(spawn.indexOf('syscall-filter-exec" "$filter" "$@"'));
+    expect(spawn).toContain('--resolv-conf=bind-uplink');
+  });
+
+  it('renders the private network\'s nftables table under the recipe\'s name: containers reach no host address, nothing reaches them, their traffic out is masqueraded', () => {
+    const rules = file(render({ name: 'ci-box', network: 'private' }), '/usr/lib/ci-box/private-network.nft');
+    const body = rules.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#')).map((l) => l.trim());
+    expect(body.slice(0, 3)).toEqual(['table inet ci-box {}', 'delete table inet ci-box', 'table inet ci-box {']);
+    // The table's comment is a digest of its rules, which private-network looks for before it loads them.
+    const id = /^comment "(ci-box private-network [0-9a-f]{16})"$/.exec(body[3]!)?.[1];
+    expect(id).toBeDefined();
+    expect(file(render({ name: 'ci-box' }), '/usr/lib/ci-box/private-network')).toContain(`\nRULES_ID='${id}'\n`);
+    expect(file(render({ name: 'ci-box2' }), '/usr/lib/ci-box2/private-network.nft')).not.toContain(id!.slice(-16));
+    expect(body).toContain('type filter hook input priority filter; policy accept;');
+    expect(body).toContain('iifname "ebv-*" drop');
+    const forward = body.slice(body.indexOf('chain forward {') + 1);
+    expect(forward.slice(0, forward.indexOf('}'))).toEqual(['type filter hook forward priority filter; policy accept;',
+      'oifname "ebv-*" ct state established,related accept', 'oifname "ebv-*" drop',
+      'iifname "ebv-*" ip daddr 169.254.0.0/16 udp dport 53 accept', 'iifname "ebv-*" ip daddr 169.254.0.0/16 tcp dport 53 accept',
+      'iifname "ebv-*" ip daddr 169.254.0.0/16 drop']);
+    expect(body).toContain('iifname "ebv-*" oifname != "ebv-*" masquerade');
+    expect(file(render({ name: 'ci-box' }), '/usr/lib/ci-box/private-network')).toContain("NAME='ci-box'");
   });
 
   it('renders byte-identical output for the same recipe (the man page too)', () => {
@@ -162,7 +202,7 @@ describe('renderHostFiles', () => {
   });
 
   it('reads only files that exist in host/', () => {
-    for (const rel of ['units/NAME.socket', 'units/NAME@.service', 'bin/spawn', 'bin/syscall-filter', 'bin/ctl', 'etc/NAME.conf', 'lib/common.sh', 'install.sh', 'man/NAMEctl.8',
+    for (const rel of ['units/NAME.socket', 'units/NAME@.service', 'bin/spawn', 'bin/syscall-filter', 'bin/private-network', 'share/private-network.nft', 'bin/ctl', 'etc/NAME.conf', 'lib/common.sh', 'install.sh', 'man/NAMEctl.8',
       'debian/preinst', 'debian/postinst', 'debian/prerm', 'debian/postrm', 'debian/triggers', 'debian/image-prerm', 'debian/image-postrm']) {
       expect(fs.existsSync(path.join(HOST_DIR, rel)), rel).toBe(true);
     }

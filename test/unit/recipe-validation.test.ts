@@ -26,6 +26,7 @@ describe('recipe schema', () => {
     expect(recipe.suite).toBe('trixie');
     expect(recipe.user).toEqual({ name: 'builder', uid: 9000, gid: 9000, shell: '/bin/bash' });
     expect(recipe.ssh).toEqual({ listenAddress: '127.0.0.1', port: 24 });
+    expect(recipe.network).toBe('host');
     expect(overlays.map((o) => o.name)).toEqual(['builder-user', 'dotfiles', 'template-home', 'sshd', 'container-init', 'hygiene']);
   });
 
@@ -42,6 +43,13 @@ describe('recipe schema', () => {
     expect(problemsOf({ version: '1.4' })[0]).toMatch(/^version: must be a semantic version/);
     expect(problemsOf({ name: 'Bad/Name' })[0]).toMatch(/^name: must be 2-40 characters/);
     expect(problemsOf({ user: { uid: 0 } })).toEqual(['user.uid: must be at least 1000']);
+  });
+
+  it('takes network host or private, nothing else', () => {
+    expect(validateRecipe({ network: 'private' }, RECIPE_FILE).recipe.network).toBe('private');
+    expect(validateRecipe({ network: 'host' }, RECIPE_FILE).recipe.network).toBe('host');
+    expect(problemsOf({ network: 'bridge' })).toEqual(['network: must be one of "host", "private"']);
+    expect(problemsOf({ network: true })).toEqual(['network: must be one of "host", "private"']);
   });
 
   it('collects every problem at once', () => {

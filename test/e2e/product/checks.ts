@@ -1,13 +1,20 @@
 // The host assertions that both install paths must pass (on the apt host, and again
 // on the install.sh host): one container per connection, nothing persists, an upgrade
 // under load, a rollback with gc refusing an image in use; and a connection flood, on Debian 12
-// and 13. Each drives real SSH connections from
+// and 13; and a GitLab Runner style job, which every network mode must pass. Each drives real SSH connections from
 // this machine and reads the host's own view (machinectl, systemctl, <name>ctl) to compare.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { expect } from 'vitest';
 import { CTL, NAME, RELEASE_FILE, USER } from './artifacts.ts';
-import { connectionUnits, currentVersion, machines, SOCKET, waitNoContainers, type ProductHost } from './host.ts';
-import { HeldJob, ssh, sshOk, waitFor } from './ssh.ts';
+import { connectionUnits, currentVersion, machines, SOCKET, socketCounter, waitNoContainers, type ProductHost } from './host.ts';
+import { stageScript, STAGES, type JobSpec, type ServedRepo } from './runner-job.ts';
+import { HeldJob, Multiplexed, ssh, sshOk, waitFor, type SshTarget } from './ssh.ts';
+
+/** Terminal noise a login profile makes when it wants a tty; GitLab Runner's jobs would show it. */
+const TTY_NOISE = /mesg|ttyname|not a tty|clear_console|inappropriate ioctl|no job control/i;
 
 const log = (ph: ProductHost, line: string) => console.log(`[${ph.host.name}] ${line}`);
 
@@ -247,4 +254,71 @@ export async function checkConnectionFlood(ph: ProductHost): Promise<void> {
   const journal = await ph.host.execOk(`journalctl -q -o cat -u ${SOCKET}`);
   expect(journal).not.toMatch(/Trigger limit hit/);
   await waitNoContainers(ph, 60_000);
+}
+
+/**
+ * 3. A job as GitLab Runner runs it, with the settings `runner-config` prints (`host` is the
+ * address the runner connects to): one connection, a `bash -l` session per stage with its script
+ * on stdin and no pty, the project fetched from `git` over HTTP, a failing step, after_script in
+ * the same container, and no terminal noise.
+ */
+export async function checkRunnerJob(h: ProductHost, git: ServedRepo, host: string): Promise<void> {
+  await waitNoContainers(h);
+  const accepted = () => socketCounter(h)('NAccepted');
+  // The runner's settings come from runner-config, as an admin would paste them.
+  const rc = await h.host.execOk(`${CTL} runner-config`);
+  const setting = (key: string) => new RegExp(`^\\s*${key} = "?([^"\\n]*)"?$`, 'm').exec(rc)?.[1];
+  expect(setting('executor')).toBe('ssh');
+  expect(setting('host')).toBe(host);
+  expect(setting('port')).toBe(String(h.port));
+  expect(setting('user')).toBe(USER);
+  expect(setting('identity_file')).toBe(`/etc/${NAME}/runner/id_ed25519`);
+  expect(setting('known_hosts_file')).toBe(`/etc/${NAME}/runner/known_hosts`);
+  expect(setting('limit')).toBe('4');
+  const buildsDir = setting('builds_dir')!;
+  expect(buildsDir).toBe(`/home/${USER}/builds`);
+  // The runner's known_hosts is the file the host tool wrote; strict checking against it.
+  const knownHosts = path.join(h.work, 'runner-known_hosts');
+  fs.copyFileSync(h.host.path(`/etc/${NAME}/runner/known_hosts`), knownHosts);
+  const target: SshTarget = { ...h.target, host, knownHosts };
+
+  const job: JobSpec = {
+    buildsDir, repoUrl: git.url, sha: git.sha,
+    script: ['sh ./build.sh', 'cat out/result.txt', 'exit 42', 'echo never-printed'],
+    afterScript: ['cat out/result.txt', 'echo "job status: $CI_JOB_STATUS"'],
+  };
+  const projectDir = `${buildsDir}/t3st-tok/0/group/project`;
+  const before = await accepted();
+  const m = await Multiplexed.open(target);
+  const results: Record<string, { exitCode: number; stdout: string; stderr: string }> = {};
+  try {
+    for (const stage of STAGES) {
+      const r = await m.run('bash -l', { input: stageScript(job, stage, stage === 'after_script' ? 'failed' : 'running'), timeoutMs: 120_000 });
+      results[stage] = r;
+      // The runner goes on to after_script whatever step_script returned.
+    }
+    expect(await machines(h)).toHaveLength(1);
+  } finally {
+    await m.close();
+  }
+  const container = /^Running on (\S+) via/m.exec(results.prepare_script!.stdout)?.[1];
+  expect(results.prepare_script).toMatchObject({ exitCode: 0 });
+  expect(container).toMatch(new RegExp(`^${NAME}-`));
+  expect(results.get_sources!.exitCode, results.get_sources!.stderr).toBe(0);
+  expect(results.get_sources!.stdout).toContain(`checked out ${git.sha}`);
+  const result = `${createHash('sha256').update(git.content).digest('hex')}  src.txt`;
+  expect(results.step_script!.exitCode).toBe(42);
+  expect(results.step_script!.stdout).toContain(`build.sh ran in ${projectDir}`);
+  expect(results.step_script!.stdout).toContain(result);
+  expect(results.step_script!.stdout).not.toContain('never-printed');
+  // after_script runs in the same container and sees what the failed step wrote.
+  expect(results.after_script).toMatchObject({ exitCode: 0 });
+  expect(results.after_script!.stdout).toContain(result);
+  expect(results.after_script!.stdout).toContain('job status: failed');
+  expect(results.cleanup_file_variables).toMatchObject({ exitCode: 0 });
+  expect(results.cleanup_file_variables!.stdout).toContain(`cleaned up ${projectDir}.tmp`);
+  for (const stage of STAGES) expect(results[stage]!.stderr, `${stage} stderr`).not.toMatch(TTY_NOISE);
+  // Five sessions, one connection, one container.
+  expect(await accepted()).toBe(before + 1);
+  await waitNoContainers(h);
 }

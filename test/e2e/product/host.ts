@@ -1,7 +1,8 @@
 // A booted test host set up the way a host admin sets one up, for the product e2e tests:
 //   - the port: the admin's own drop-in for the socket (what `systemctl edit <name>.socket` writes),
 //     put in place before installing, so the socket never listens anywhere else. Hosts share this
-//     machine's loopback, so every host gets its own free port;
+//     machine's loopback, so every host gets its own free port; a host with a network of its own
+//     listens on its address there too, where this machine reaches it;
 //   - apt: the repository's keyring and .sources file, `apt-get update`, `apt-get install <name>`;
 //   - install.sh: the release's tarball, SHA256SUMS, its signature and keyring (signed here as the
 //     CI's pages job signs them) and install.sh side by side, `sh install.sh install --fingerprint`;
@@ -11,7 +12,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addAptSource, APT_ENV, bootHost, freeLoopbackPort, machineName, makeHostTree, signChecksums, testReleaseKey, type BootedHost, type HostRelease } from '../harness/index.ts';
+import { addAptSource, APT_ENV, bootHost, freeLoopbackPort, machineName, makeHostTree, signChecksums, testReleaseKey, type BootedHost, type HostNetwork, type HostRelease } from '../harness/index.ts';
 import { NAME, type Artifacts } from './artifacts.ts';
 import type { ProductRepo } from './repo.ts';
 import { waitFor, type SshTarget } from './ssh.ts';
@@ -35,26 +36,37 @@ export interface ProductHost {
 export interface BootProductHostOptions {
   /** Packages on top of the harness's host packages (e.g. zstd for install.sh). */
   extraPackages?: string[];
+  /** A network of its own (harness/host-network.ts); without it the host shares this machine's. */
+  network?: HostNetwork;
 }
 
 /** Boots a fresh host of `release` and gives its socket a free loopback port, the admin way. */
 export async function bootProductHost(release: HostRelease, label: string, o: BootProductHostOptions = {}): Promise<ProductHost> {
   const tree = await makeHostTree(release, { extraPackages: o.extraPackages, log: (l) => console.log(`[${label}] ${l}`) });
+  const net = o.network;
+  if (net) {
+    // Its nameservers, in place of this machine's copy (which may be a link to this machine's /run).
+    fs.rmSync(path.join(tree.root, 'etc/resolv.conf'), { force: true });
+    fs.writeFileSync(path.join(tree.root, 'etc/resolv.conf'), net.resolvConf);
+  }
+  const bootOptions = { nspawnArgs: net?.nspawnArgs };
   let host: BootedHost;
   try {
-    host = await bootHost(tree, machineName(label));
+    host = await bootHost(tree, machineName(label), bootOptions);
   } catch (err) {
     await tree.remove();
     throw err;
   }
   const port = await freeLoopbackPort();
-  // An empty ListenStream= first: a drop-in adds to a list setting unless it resets it.
-  host.writeFile(PORT_DROP_IN, `# The admin's choice of port (systemctl edit ${SOCKET}).\n[Socket]\nListenStream=\nListenStream=127.0.0.1:${port}\n`);
+  // An empty ListenStream= first: a drop-in adds to a list setting unless it resets it. A host
+  // with a network of its own also listens on its address there, where this machine reaches it.
+  const listen = [`127.0.0.1:${port}`, ...(net ? [`${net.hostAddress}:${port}`] : [])].map((l) => `ListenStream=${l}\n`).join('');
+  host.writeFile(PORT_DROP_IN, `# The admin's choice of port (systemctl edit ${SOCKET}).\n[Socket]\nListenStream=\n${listen}`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `eb-${label}-`));
   let off = false;
   const ph: ProductHost = {
     host, port, work,
-    target: { port, identity: path.join(work, 'runner-key') },
+    target: { port, identity: path.join(work, 'runner-key'), ...(net ? { host: net.hostAddress } : {}) },
     async poweroff() {
       if (off) return;
       off = true;
@@ -67,7 +79,7 @@ export async function bootProductHost(release: HostRelease, label: string, o: Bo
       const down = await ph.host.poweroff({ keepTree: true });
       if (down.forced) throw new Error(`[${label}] the host did not power off by itself`);
       try {
-        ph.host = await bootHost(tree, name);
+        ph.host = await bootHost(tree, name, bootOptions);
       } catch (err) {
         off = true;
         fs.rmSync(work, { recursive: true, force: true });

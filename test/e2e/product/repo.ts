@@ -1,6 +1,6 @@
 // The apt repository the product e2e hosts install from: written by the pipeline's own publish()
 // (what `ephemeral-builder publish` runs), signed with a throwaway key, served on a free loopback
-// port. Publishing adds to what is there, so 1.0.0 stays installable after 1.1.0 is published.
+// port (or on the address a host with a network of its own reaches this machine at). Publishing adds to what is there, so 1.0.0 stays installable after 1.1.0 is published.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,14 +16,14 @@ export interface ProductRepo {
   dispose(): Promise<void>;
 }
 
-export async function makeProductRepo(): Promise<ProductRepo> {
+export async function makeProductRepo(address = '127.0.0.1'): Promise<ProductRepo> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'eb-product-repo-'));
   const dir = path.join(work, 'repo');
   let key: SigningKey | undefined;
   let server: StaticServer | undefined;
   try {
     key = await makeSigningKey();
-    server = await serveDirectory(dir);
+    server = await serveDirectory(dir, address);
   } catch (err) {
     await key?.dispose();
     fs.rmSync(work, { recursive: true, force: true });

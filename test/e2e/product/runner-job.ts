@@ -88,8 +88,11 @@ export interface ServedRepo {
   close(): Promise<void>;
 }
 
-/** A one-commit repository with a build script, bare-cloned and served over git's dumb HTTP. */
-export async function serveTestRepo(): Promise<ServedRepo> {
+/**
+ * A one-commit repository with a build script, bare-cloned and served over git's dumb HTTP on
+ * `address` of this machine (loopback, or where a host with a network of its own reaches it).
+ */
+export async function serveTestRepo(address = '127.0.0.1'): Promise<ServedRepo> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'eb-git-'));
   const src = path.join(work, 'src');
   const content = `made by the e2e test at ${new Date().toISOString()}\n`;
@@ -110,7 +113,7 @@ export async function serveTestRepo(): Promise<ServedRepo> {
     await git(work, 'clone', '-q', '--bare', src, path.join(served, 'project.git'));
     // The dumb HTTP protocol reads info/refs and objects/info/packs, which this writes.
     await git(path.join(served, 'project.git'), 'update-server-info');
-    server = await serveDirectory(served);
+    server = await serveDirectory(served, address);
     const s = server;
     return {
       url: `${s.url}project.git`, sha, content,

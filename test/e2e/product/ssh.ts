@@ -1,4 +1,5 @@
-// Real OpenSSH from this machine to a test host's socket on 127.0.0.1:<port>, as GitLab Runner
+// Real OpenSSH from this machine to a test host's socket on 127.0.0.1:<port> (or the address of a
+// host with a network of its own), as GitLab Runner
 // would connect: one-shot commands, connections held open (to count containers, or to keep an
 // image in use), and one connection carrying many sessions (ControlMaster), which is how the
 // runner's SSH executor runs a job's stages. Every call has a timeout; every ssh process started
@@ -10,6 +11,8 @@ import { execa, type ResultPromise } from 'execa';
 import { USER } from './artifacts.ts';
 
 export interface SshTarget {
+  /** The host's address; 127.0.0.1 (hosts share this machine's loopback) unless given. */
+  host?: string;
   port: number;
   /** Private key file (mode 0600). */
   identity: string;
@@ -39,7 +42,7 @@ export function sshArgs(t: SshTarget, extra: string[] = []): string[] {
     ...(extra.includes('-A') ? [] : ['-o', 'IdentityAgent=none']),
     '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=6',
     // Quiet, unless the caller asks for ssh's own account of what it requested (-v).
-    ...(extra.includes('-v') ? [] : ['-o', 'LogLevel=ERROR']), ...hostKeys, ...extra, `${t.user ?? USER}@127.0.0.1`,
+    ...(extra.includes('-v') ? [] : ['-o', 'LogLevel=ERROR']), ...hostKeys, ...extra, `${t.user ?? USER}@${t.host ?? '127.0.0.1'}`,
   ];
 }
 
