@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
-import { ctl, installSh, makeRelease, newHostRoot, tempDir, testRecipe, writeFakeImage, type Release } from './host-fixture.ts';
+import { ctl, currentOf, installSh, makeRelease, newHostRoot, tempDir, testRecipe, writeFakeImage, type Release } from './host-fixture.ts';
 
 const NAME = 'ebtest';
 const v1 = testRecipe({ name: NAME, version: '1.0.0', ssh: { port: 2424 }, limits: { maxConnections: 6 } });
@@ -15,16 +15,6 @@ const cleanup: string[] = [];
 afterAll(() => {
   for (const d of cleanup) fs.rmSync(d, { recursive: true, force: true });
 });
-
-function root(): string {
-  const r = newHostRoot();
-  cleanup.push(r);
-  return r;
-}
-
-function current(r: string): string {
-  return fs.readlinkSync(path.join(r, 'var/lib', NAME, 'current'));
-}
 
 describeWith({ root: true, tools: ['tar', 'zstd', 'ssh-keygen', 'systemctl', 'dpkg-query'] }, 'the host tool on an install.sh host', () => {
   let r: string;
@@ -35,7 +25,8 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'ssh-keygen', 'systemctl', 'dp
     rel1 = await makeRelease(v1);
     rel2 = await makeRelease(v2);
     cleanup.push(rel1.dir, rel2.dir);
-    r = root();
+    r = newHostRoot();
+    cleanup.push(r);
     expect((await installSh(rel1, r, ['install', rel1.tarball])).exitCode).toBe(0);
     expect((await installSh(rel2, r, ['upgrade', rel2.tarball])).exitCode).toBe(0);
     // A process that looks like a container of this host to the host tool: argv[0] is
@@ -127,7 +118,7 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'ssh-keygen', 'systemctl', 'dp
     fs.rmSync(stopFile);
     expect(reads).toBeGreaterThan(1000);
     expect(bad).toBe(0);
-    expect(current(r)).toMatch(/\/1\.1\.0$/);
+    expect(currentOf(r, NAME)).toMatch(/\/1\.1\.0$/);
   });
 
   it('known-hosts prints [host]:port lines for every host key and writes the file runner-config names', async () => {
@@ -177,12 +168,12 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'ssh-keygen', 'systemctl', 'dp
     const broken = path.join(r, `usr/lib/${NAME}/images/1.2.0`);
     writeFakeImage(broken);
     fs.rmSync(path.join(broken, 'usr/lib/ephemeral-builder/container-init'));
-    const before = current(r);
+    const before = currentOf(r, NAME);
     try {
       const res = await ctl(r, NAME, ['use', '1.2.0']);
       expect(res.exitCode).not.toBe(0);
       expect(res.all).toContain('not installed (or incomplete)');
-      expect(current(r)).toBe(before);
+      expect(currentOf(r, NAME)).toBe(before);
     } finally {
       fs.rmSync(broken, { recursive: true });
     }

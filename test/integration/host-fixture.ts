@@ -128,6 +128,11 @@ export async function craftTarball(file: string, entries: CraftedEntry[]): Promi
 }
 
 /** A scratch host: the directories a Debian host has before anything of ours is installed. */
+/** Where a host root's `current` link points. */
+export function currentOf(root: string, name: string): string {
+  return fs.readlinkSync(path.join(root, 'var/lib', name, 'current'));
+}
+
 export function newHostRoot(): string {
   const root = tempDir('eb-host');
   for (const dir of ['usr/sbin', 'usr/lib/systemd/system', 'usr/share/doc', 'usr/share/man/man8', 'etc/systemd/system/sockets.target.wants', 'var/lib']) {

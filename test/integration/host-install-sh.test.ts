@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeTrackedKeys, signChecksums, testReleaseKey, trackedSigningKey } from '../e2e/harness/gpg-key.ts';
 import { describeWith } from '../helpers/env.ts';
 import {
-  craftTarball, installSh, makeRelease, newHostRoot, snapshotTree, tempDir, testRecipe, writeFakeImage, writeSums, type Release,
+  craftTarball, currentOf, installSh, makeRelease, newHostRoot, snapshotTree, tempDir, testRecipe, writeFakeImage, writeSums, type Release,
 } from './host-fixture.ts';
 
 const NAME = 'ebtest';
@@ -28,10 +28,6 @@ function root(): string {
   const r = newHostRoot();
   cleanup.push(r);
   return r;
-}
-
-function current(r: string): string {
-  return fs.readlinkSync(path.join(r, 'var/lib', NAME, 'current'));
 }
 
 describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'systemctl', 'dpkg-query'] }, 'install.sh', () => {
@@ -53,7 +49,7 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
         expect(fs.readFileSync(onHost)).toEqual(Buffer.from(f.content));
         expect((fs.statSync(onHost).mode & 0o7777).toString(8), f.path).toBe(f.mode.toString(8));
       }
-      expect(current(r)).toBe(`../../../usr/lib/${NAME}/images/1.0.0`);
+      expect(currentOf(r, NAME)).toBe(`../../../usr/lib/${NAME}/images/1.0.0`);
       expect(fs.readFileSync(path.join(r, `var/lib/${NAME}/current/etc/release-marker`), 'utf8')).toBe('image 1.0.0');
       for (const type of ['ecdsa', 'rsa', 'ed25519']) {
         const key = path.join(r, `etc/${NAME}/ssh/ssh_host_${type}_key`);
@@ -97,7 +93,7 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
         const res = await execa('sh', [path.join(dir, 'install.sh'), '--root', r, '--fingerprint', (await testReleaseKey()).fingerprint, 'install', fifo],
           { reject: false, all: true, timeout: 60_000 });
         expect(res.exitCode, res.all).toBe(0);
-        expect(current(r)).toMatch(/\/1\.1\.0$/);
+        expect(currentOf(r, NAME)).toMatch(/\/1\.1\.0$/);
       } finally {
         writer.kill('SIGKILL');
         await writer;
@@ -381,7 +377,7 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       const { r, before, res } = await interruptWhileUnpacking('SIGINT');
       expect(res.exitCode, res.all).toBe(130);
       expect(snapshotTree(r)).toEqual(before);
-      expect(current(r)).toMatch(/\/1\.0\.0$/);
+      expect(currentOf(r, NAME)).toMatch(/\/1\.0\.0$/);
     });
 
     it('SIGKILL while it unpacks: the previous version current and complete; the next install clears what was left', async () => {
@@ -394,7 +390,7 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       expect(left.filter((f) => !f.startsWith(`usr/lib/${NAME}/.staging.`) && f !== `var/lib/${NAME}/lock`)).toEqual([]);
       const again = await installSh(bulky, r, ['upgrade', bulky.tarball]);
       expect(again.exitCode, again.all).toBe(0);
-      expect(current(r)).toMatch(/\/1\.1\.0$/);
+      expect(currentOf(r, NAME)).toMatch(/\/1\.1\.0$/);
       expect(fs.readdirSync(path.join(r, 'usr/lib', NAME)).filter((f) => f.startsWith('.'))).toEqual([]);
     });
   });
@@ -406,7 +402,7 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       const keyBefore = fs.readFileSync(path.join(r, `etc/${NAME}/ssh/ssh_host_ecdsa_key`));
       const res = await installSh(rel2, r, ['upgrade', rel2.tarball]);
       expect(res.exitCode, res.all).toBe(0);
-      expect(current(r)).toBe(`../../../usr/lib/${NAME}/images/1.1.0`);
+      expect(currentOf(r, NAME)).toBe(`../../../usr/lib/${NAME}/images/1.1.0`);
       expect(fs.readlinkSync(path.join(r, `var/lib/${NAME}/previous`))).toBe(`../../../usr/lib/${NAME}/images/1.0.0`);
       expect(fs.existsSync(path.join(r, `usr/lib/${NAME}/images/1.0.0/etc/release-marker`))).toBe(true);
       // Keys are made once; the unchanged config is replaced; a file 1.1.0 no longer ships goes.
@@ -442,9 +438,9 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       await installSh(rel1, r, ['install', rel1.tarball]);
       await installSh(rel2, r, ['upgrade', rel2.tarball]);
       expect((await installSh(rel2, r, ['use', '1.0.0'])).exitCode).toBe(0);
-      expect(current(r)).toMatch(/\/1\.0\.0$/);
+      expect(currentOf(r, NAME)).toMatch(/\/1\.0\.0$/);
       expect((await installSh(rel2, r, ['rollback'])).exitCode).toBe(0);
-      expect(current(r)).toMatch(/\/1\.1\.0$/);
+      expect(currentOf(r, NAME)).toMatch(/\/1\.1\.0$/);
       const before = snapshotTree(r);
       const bad = await installSh(rel2, r, ['use', '9.9.9']);
       expect(bad.exitCode).not.toBe(0);
