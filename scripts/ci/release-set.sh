@@ -1,8 +1,8 @@
 #!/bin/sh
 # The release as one whole, for the pages and release jobs: OUT must hold the build of every
-# architecture ARCHITECTURES lists (names separated by spaces), in OUT/ARCH as each job of the build matrix left it, each
-# complete, its SHA256SUMS verified (scripts/ci/release-env.sh), at VERSION, with one package name
-# and one install.sh for all. Then the files go flat into OUT, as the release publishes them, and
+# architecture ARCHITECTURES lists (names separated by spaces), in OUT/ARCH as each job of the
+# build matrix left it, each complete, its SHA256SUMS verified (scripts/ci/release-env.sh), at
+# VERSION, with one package name and one install.sh for all. Then the files go flat into OUT, as the release publishes them, and
 # OUT/SHA256SUMS covers them all. Anything missing or not matching is refused, exit 1, before
 # anything is published: a release holds every listed architecture or is not published.
 #
@@ -32,12 +32,11 @@ for arch in ${ARCHITECTURES-}; do
 	archs="${archs:+$archs }$arch"
 done
 [ -n "$archs" ] || die 'ARCHITECTURES is empty: set it to the architectures the release holds, e.g. "amd64" or "amd64 arm64"'
-listed=$archs
 
 # Every architecture first, before anything is written.
 name=
 for arch in $archs; do
-	[ -d "$out/$arch" ] || die "$out/$arch is missing: the build of $arch did not run or did not succeed (a release holds every architecture in ARCHITECTURES, $listed, or none; add $arch to the build job's parallel:matrix if it is not there)"
+	[ -d "$out/$arch" ] || die "$out/$arch is missing: the build of $arch did not run or did not succeed (a release holds every architecture in ARCHITECTURES, $archs, or none; add $arch to the build job's parallel:matrix if it is not there)"
 	env=$(sh "$here/release-env.sh" "$out/$arch" "$version") || die "the build of $arch in $out/$arch is incomplete or damaged (see above)"
 	this=$(printf '%s\n' "$env" | sed -n 's/^PACKAGE_NAME=//p')
 	deb_version=$(printf '%s\n' "$env" | sed -n 's/^DEB_VERSION=//p')
@@ -74,4 +73,4 @@ else
 	cp "$tmp/SHA256SUMS" "$out/SHA256SUMS"
 fi
 cat "$tmp/names"
-echo "release-set: $name $version for $listed: $(wc -l <"$tmp/names" | tr -d ' ') files in $out/SHA256SUMS" >&2
+echo "release-set: $name $version for $archs: $(wc -l <"$tmp/names" | tr -d ' ') files in $out/SHA256SUMS" >&2

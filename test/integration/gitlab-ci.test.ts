@@ -294,7 +294,7 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       expect(arch.stdout).toBe('arm64');
     });
 
-    it('pages refuses a release without the build of one of its architectures, or with an incomplete one: before the key, the repository unchanged', async () => {
+    it('pages refuses a release without the build of one of its architectures, or with an incomplete one, and a schedule whose rebuild jobs disagreed: before the key, the repository unchanged', async () => {
       // The pages job's working copy: the site's repository as a previous run left it in public/, and out/ as the build jobs' artifacts make it.
       const dir = path.join(scratch, 'pages-refuses');
       fs.cpSync(site, path.join(dir, 'public'), { recursive: true });
@@ -317,7 +317,11 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const twice = await script('publish-pages.sh', [], { ...env, ARCHITECTURES: 'amd64 arm64 amd64' }, dir);
       expect(twice.exitCode).toBe(1);
       expect(twice.all).toContain('release-set: ARCHITECTURES names amd64 twice');
-      for (const r of [missing, incomplete, twice]) {
+      // A schedule's pages with builds in out/ but REBUILD=no (the last rebuild job's dotenv): publishing some architectures would break the release.
+      const disagreed = await script('publish-pages.sh', [], { ...RESIGN_SCHEDULE, ...BOTH, APT_SIGNING_KEY: secretKeyFile, APT_REPO_URL: server.url, CI_PAGES_URL: server.url, REBUILD: 'no' }, dir);
+      expect(disagreed.exitCode).toBe(1);
+      expect(disagreed.all).toContain('publish-pages: out/amd64 holds a build, but REBUILD is not yes: not every architecture was rebuilt, so none is published; the repository is unchanged');
+      for (const r of [missing, incomplete, twice, disagreed]) {
         expect(r.all).not.toContain('the signing key goes into');
         expect(r.all).not.toContain('fetch-apt-repo');
       }
