@@ -8,6 +8,7 @@ import { exitCodeFor, Interrupted, UsageError } from '../errors.ts';
 import { nextVersion, type Bump } from '../publish/next-version.ts';
 import { loadRecipe } from '../recipe/load.ts';
 import { resolveRecipe } from '../recipe/resolve.ts';
+import type { Architecture } from '../recipe/schema.ts';
 import type { StageName } from '../stage.ts';
 import { pickReporter } from '../ui/pick-reporter.ts';
 import { isValidSemver } from '../util/semver.ts';
@@ -19,6 +20,7 @@ export function defaultCacheDir(): string {
 export interface BuildFlags {
   out: string;
   version?: string;
+  architecture?: Architecture;
   bump?: Bump;
   repo?: string;
   cacheDir: string;
@@ -46,12 +48,12 @@ export async function buildCommand(recipeFile: string, flags: BuildFlags): Promi
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    let loaded = await loadRecipe(recipeFile, { version: flags.version });
+    let loaded = await loadRecipe(recipeFile, { version: flags.version, architecture: flags.architecture });
     if (flags.bump && flags.repo) {
       // The host package is named after the recipe; its versions are the releases.
       const version = nextVersion(flags.repo, loaded.recipe.name, flags.bump);
       reporter.info(`--bump ${flags.bump}: ${loaded.recipe.name} ${version} (from ${flags.repo})`);
-      loaded = await loadRecipe(recipeFile, { version });
+      loaded = await loadRecipe(recipeFile, { version, architecture: flags.architecture });
     }
     const recipe = await resolveRecipe(loaded, flags.cacheDir, {
       signal: controller.signal,

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { bashCompletion } from '../docs/command-docs.ts';
 import { UsageError } from '../errors.ts';
 import { BUILDER_VERSION } from '../package-root.ts';
+import { ARCHITECTURES } from '../recipe/schema.ts';
 import { STAGE_NAMES } from '../stage.ts';
 import { buildCommand, defaultCacheDir } from './build.ts';
 import { initCommand } from './init.ts';
@@ -23,6 +24,7 @@ export function program(): Command {
     .argument('[recipe]', 'recipe module', 'recipes/default.ts')
     .option('-o, --out <dir>', 'output directory', 'out')
     .option('--version <semver>', 'image version, overriding the recipe (X.Y.Z or X.Y.Z-rc.N)')
+    .addOption(new Option('--architecture <arch>', 'Debian architecture of the image and packages, overriding the recipe\'s').choices(ARCHITECTURES))
     .addOption(new Option('--cache-dir <dir>', 'cache directory').default(defaultCacheDir(), '$XDG_CACHE_HOME/ephemeral-builder, else ~/.cache/ephemeral-builder'))
     .option('--no-cache', 'neither read nor write the cache')
     .option('--dry-run', 'print the plan (each stage, its cache key, hit or miss) and stop')

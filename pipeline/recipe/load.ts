@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { RecipeError } from '../errors.ts';
 import { describeValue, formatIssues } from './issues.ts';
 import { checkRules, type OverlayRef } from './rules.ts';
-import { recipeSchema, type Recipe } from './schema.ts';
+import { recipeSchema, type Architecture, type Recipe } from './schema.ts';
 
 export interface LoadedRecipe {
   recipe: Recipe;
@@ -16,7 +16,13 @@ export interface LoadedRecipe {
   overlays: OverlayRef[];
 }
 
-export async function loadRecipe(file: string, overrides: { version?: string } = {}): Promise<LoadedRecipe> {
+/** What the command line lays over the recipe as written: `build --version`, `build --architecture`. */
+export interface RecipeOverrides {
+  version?: string;
+  architecture?: Architecture;
+}
+
+export async function loadRecipe(file: string, overrides: RecipeOverrides = {}): Promise<LoadedRecipe> {
   const abs = path.resolve(file);
   if (!fs.existsSync(abs)) throw new RecipeError(`recipe: no such file ${file}`, 'pass the path of a recipe module, e.g. recipes/default.ts');
   let mod: { default?: unknown };
@@ -32,7 +38,11 @@ export async function loadRecipe(file: string, overrides: { version?: string } =
   if (typeof recipe !== 'object' || recipe === null || Array.isArray(recipe)) {
     throw new RecipeError(`(recipe): expected an object, got ${describeValue(recipe)}`, 'export default defineRecipe({ ... })');
   }
-  return validateRecipe({ ...recipe, ...(overrides.version ? { version: overrides.version } : {}) }, abs);
+  return validateRecipe({
+    ...recipe,
+    ...(overrides.version ? { version: overrides.version } : {}),
+    ...(overrides.architecture ? { architecture: overrides.architecture } : {}),
+  }, abs);
 }
 
 /** Validate a recipe object as written (schema, then rules). Exposed for tests and tools. */

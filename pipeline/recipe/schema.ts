@@ -103,13 +103,17 @@ export const compressionSchema = z.strictObject({
   debLevel: z.number().int().min(0).max(22).default(6).describe('Level of the .deb compressor.'),
 });
 
+/** The Debian architectures a recipe can name (`architecture`, `build --architecture`). */
+export const ARCHITECTURES = ['amd64', 'arm64', 'armhf', 'i386', 'ppc64el', 's390x', 'riscv64'] as const;
+export type Architecture = (typeof ARCHITECTURES)[number];
+
 export const recipeSchema = z.strictObject({
   name: safeName.default('ephemeral-builder').describe('Names the packages, units and paths on hosts.'),
   version: semverLike.default('0.0.0').describe('Image version (semver). `build --version` overrides it.'),
   description: z.string().max(200).default('Throw-away GitLab Runner SSH build containers').describe('One-line package description.'),
   maintainer: z.string().regex(/^[^<>]+ <[^<>@\s]+@[^<>\s]+>$/, 'must look like "Name <email@example.org>"').default('ephemeral-builder maintainers <maintainers@ephemeral-builder.invalid>').describe('Maintainer field of the packages.'),
   suite: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a Debian suite or codename such as trixie').default('trixie').describe('Debian suite to bootstrap.'),
-  architecture: z.enum(['amd64', 'arm64', 'armhf', 'i386', 'ppc64el', 's390x', 'riscv64']).default('amd64')
+  architecture: z.enum(ARCHITECTURES).default('amd64')
     .describe('Debian architecture of the image and packages. amd64 and arm64 are built and run end to end in the tests (arm64 under qemu on an amd64 machine); the others build where the machine can run their programs (qemu-user-static), untested.'),
   mirror: httpUrl('must be an http(s) URL of a Debian mirror').default('http://deb.debian.org/debian').describe('Debian mirror to bootstrap from.'),
   components: z.array(z.enum(['main', 'contrib', 'non-free', 'non-free-firmware'])).min(1).default(['main']).describe('Archive components.'),

@@ -6,7 +6,8 @@
 # description says how to verify the checksums' signature, after the build's release notes
 # (out/release-notes.md: what a scheduled rebuild fixed, and what changed) when there are any.
 # Reads: CI_API_V4_URL, CI_PROJECT_ID, CI_JOB_TOKEN, CI_COMMIT_TAG or CI_COMMIT_SHA, CI_PAGES_URL
-# (GitLab) and release.env (PACKAGE_NAME, VERSION, TARBALL).
+# (GitLab) and release.env (PACKAGE_NAME, VERSION). The tarballs (FILEs ending .tar.zst, one per
+# architecture) are linked as the release's packages.
 # Usage: sh scripts/ci/create-release.sh FILE...
 set -eu
 
@@ -17,7 +18,6 @@ die() {
 
 : "${PACKAGE_NAME:?PACKAGE_NAME is not set: the release.env dotenv of the build job did not reach this job}"
 : "${VERSION:?VERSION is not set: the release.env dotenv of the build job did not reach this job}"
-: "${TARBALL:?TARBALL is not set: the release.env dotenv of the build job did not reach this job}"
 : "${CI_API_V4_URL:?}" "${CI_PROJECT_ID:?}" "${CI_JOB_TOKEN:?}"
 tag=${CI_COMMIT_TAG:-v$VERSION}
 # A tag that does not exist yet (a scheduled rebuild's) is made where the pipeline ran.
@@ -32,11 +32,12 @@ notes=
 [ ! -f out/release-notes.md ] || notes="$(cat out/release-notes.md)
 
 "
-description="${notes}Install with apt from $site (first-time setup: docs/host-admin.md), or without apt: download $TARBALL, install.sh, SHA256SUMS, SHA256SUMS.asc and $keyring, check the signature (\`gpgv --keyring ./$keyring SHA256SUMS.asc SHA256SUMS\`, or \`sqv\`, and compare the key's fingerprint with the one the project publishes), then run \`sh install.sh install --fingerprint FINGERPRINT $TARBALL\`."
+tarball="$PACKAGE_NAME-$VERSION-ARCH.tar.zst"
+description="${notes}Install with apt from $site (first-time setup: docs/host-admin.md), or without apt: download $tarball for the host's architecture (\`dpkg --print-architecture\`), install.sh, SHA256SUMS, SHA256SUMS.asc and $keyring, check the signature (\`gpgv --keyring ./$keyring SHA256SUMS.asc SHA256SUMS\`, or \`sqv\`, and compare the key's fingerprint with the one the project publishes), then run \`sh install.sh install --fingerprint FINGERPRINT $tarball\`."
 payload=$(jq -n --arg tag "$tag" --arg ref "$ref" --arg name "$PACKAGE_NAME $VERSION" --arg description "$description" \
-	--arg registry "$registry" --arg tarball "$TARBALL" --arg pages "${CI_PAGES_URL-}" '{
+	--arg registry "$registry" --arg pages "${CI_PAGES_URL-}" '{
 		tag_name: $tag, name: $name, description: $description,
-		assets: { links: ([$ARGS.positional[] | { name: ., url: "\($registry)/\(.)", link_type: (if . == $tarball then "package" else "other" end) }]
+		assets: { links: ([$ARGS.positional[] | { name: ., url: "\($registry)/\(.)", link_type: (if endswith(".tar.zst") then "package" else "other" end) }]
 			+ (if $pages == "" then [] else [{ name: "apt repository", url: $pages, link_type: "other" }] end)) }
 	} + (if $ref == "" then {} else { ref: $ref } end)' --args "$@")
 

@@ -6,9 +6,12 @@
 # highest one the repository holds (never one already published), from an empty cache as a tag's
 # build does, writes OUT/release-notes.md (what was behind, and the `diff` against the previous
 # release) and prints the release dotenv with REBUILD=yes for the pages and release jobs.
+# With ARCH, builds for that architecture: each job of the rebuild matrix asks about the same
+# manifest (the one the site serves, of the release's first architecture) against the same
+# sources, so all of them rebuild, or none.
 # Reads: APT_REPO_URL or CI_PAGES_URL (the site), APT_SUITE, EB_LATEST_MANIFEST (default
 # SITE/manifest.json), EB_OUTDATED_FLAGS (e.g. --rewrite for a local mirror), EB_BUILD_FLAGS.
-# Usage: sh scripts/ci/rebuild-if-outdated.sh RECIPE OUT >release.env
+# Usage: sh scripts/ci/rebuild-if-outdated.sh RECIPE OUT [ARCH] >release.env
 set -eu
 
 die() {
@@ -16,9 +19,10 @@ die() {
 	exit 1
 }
 
-[ "$#" -eq 2 ] || die "usage: rebuild-if-outdated.sh RECIPE OUT"
+[ "$#" -eq 2 ] || [ "$#" -eq 3 ] || die "usage: rebuild-if-outdated.sh RECIPE OUT [ARCH]"
 recipe=$1
 out=$2
+arch=${3-}
 site=${APT_REPO_URL:-${CI_PAGES_URL-}}
 case "$site" in '' | none) die "neither APT_REPO_URL nor CI_PAGES_URL says where the released repository is served" ;; esac
 latest=${EB_LATEST_MANIFEST:-${site%/}/manifest.json}
@@ -48,11 +52,11 @@ http://* | https://*) curl --fail --silent --show-error --retry 3 --output "$wor
 esac
 # The highest version the repository holds, whatever suite: the next one is never a published one.
 sh scripts/ci/fetch-apt-repo.sh "$site" "$work/repo" "${APT_SUITE:-stable}" >&2
-version=$(npx ephemeral-builder build "$recipe" --bump patch --repo "$work/repo" --dry-run --json --cache-dir "$work/plan-cache" |
+version=$(npx ephemeral-builder build "$recipe" ${arch:+--architecture "$arch"} --bump patch --repo "$work/repo" --dry-run --json --cache-dir "$work/plan-cache" |
 	jq -r 'select(.event == "plan") | .plan.recipe.version')
 case "$version" in '' | null) die "cannot work out the next version from $site" ;; esac
 echo "rebuild-if-outdated: building $recipe as $version" >&2
-sh scripts/ci/build-release.sh "$recipe" "$version" "$out" >&2
+sh scripts/ci/build-release.sh "$recipe" "$version" "$out" ${arch:+"$arch"} >&2
 
 {
 	echo "Rebuilt on schedule: packages of the previous release had newer versions in its sources."

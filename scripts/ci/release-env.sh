@@ -1,8 +1,9 @@
 #!/bin/sh
-# Checks that a release build left every artifact in OUT (pipeline/stages/pack.ts) and that
-# SHA256SUMS verifies, then prints the dotenv the later jobs read: VERSION, DEB_VERSION,
-# PACKAGE_NAME, ARCH and the artifact file names. A missing file stops the pipeline here, before
-# anything is published.
+# Checks that a release build of one architecture left every artifact in OUT
+# (pipeline/stages/pack.ts) and that its SHA256SUMS verifies, then prints the dotenv the later jobs
+# read: VERSION, DEB_VERSION and PACKAGE_NAME, the same for every architecture (the dotenvs of the
+# build matrix's jobs all reach the later jobs, merged; scripts/ci/release-set.sh names each
+# architecture's files). A missing file stops the pipeline here, before anything is published.
 # Usage: sh scripts/ci/release-env.sh OUT VERSION >release.env
 set -eu
 
@@ -44,9 +45,4 @@ cat <<ENV
 VERSION=$version
 DEB_VERSION=$deb_version
 PACKAGE_NAME=$name
-ARCH=$arch
-TARBALL=$tarball
-HOST_DEB=$host_deb
-IMAGE_DEB=$image_deb
-SBOM=$sbom
 ENV

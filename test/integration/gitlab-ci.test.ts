@@ -5,12 +5,19 @@
 //     tag (pages also for the re-sign schedule), so no branch, merge request, unprotected tag or
 //     other schedule pipeline runs the one job that deploys to the environment the signing key is
 //     scoped to; pages holds a resource group;
-//   - the tag pipeline's jobs: `build` of recipes/minimal.ts on tag v1.2.3 from an empty cache of
-//     its own, without the key; `pages`, with the key given as GitLab gives it (a File variable
-//     scoped to the apt-signing environment, in gitlab-ci-local's variables file), adds the build
-//     to the repository the "site" serves (a previous release, on a loopback HTTP server), signs
-//     it and SHA256SUMS in a GnuPG home that is gone afterwards, also when the job fails;
-//     `release` uploads the files and makes the release through the Releases API;
+//   - the tag pipeline's jobs: `build`, a parallel matrix with a job per architecture (amd64,
+//     arm64), those ARCHITECTURES does not list ending at once; `build: [amd64]` of
+//     recipes/minimal.ts on tag v1.2.3 from an empty cache of its own, without the key; `pages`,
+//     with the key given as GitLab gives it (a File variable scoped to the apt-signing
+//     environment, in gitlab-ci-local's variables file), adds the amd64 and arm64 builds in one
+//     signed update to the repository the "site" serves (a previous release, on a loopback HTTP
+//     server), and signs the one SHA256SUMS covering both, in a GnuPG home that is gone
+//     afterwards, also when the job fails; without one architecture's build it refuses, the
+//     repository unchanged; `release` uploads every architecture's files and makes the release
+//     through the Releases API. The arm64 job's artifacts are a build of the same recipe for arm64
+//     by the CLI (`build --architecture arm64`, the shared test cache, where build-arm64.test.ts's
+//     bootstrap is too), laid where gitlab-ci-local keeps that job's artifacts: a second cold
+//     bootstrap under qemu inside the job would add minutes, and its script is amd64's;
 //   - the schedule: `rebuild` asks `outdated` about the latest release (against local mirror
 //     directories the test controls): nothing behind ends green with nothing built or released and
 //     `pages` signing the same repository again, pruned to APT_KEEP; a package behind builds the
@@ -31,16 +38,23 @@ import { publish } from '../../pipeline/publish/publish.ts';
 import { buildFixtureDeb } from '../e2e/harness/fixture-deb.ts';
 import { writeFixtureSuite, type FixturePackage } from '../helpers/fixture-mirror.ts';
 import { makeSigningKey, type SigningKey } from '../e2e/harness/gpg-key.ts';
-import { tempDir } from '../helpers/cli.ts';
+import { runCli, tempDir } from '../helpers/cli.ts';
 import { describeWith } from '../helpers/env.ts';
 import { serveDirectory, type StaticServer } from '../helpers/http-server.ts';
-import { REPO } from '../helpers/paths.ts';
+import { REPO, TEST_CACHE } from '../helpers/paths.ts';
 
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const BIN_PATH = `${path.join(REPO, 'node_modules/.bin')}:${process.env.PATH ?? ''}`;
 const PROTECTED_TAG = { CI_COMMIT_TAG: 'v1.2.3', CI_COMMIT_REF_PROTECTED: 'true' };
 /** The schedule: a pipeline schedule on the protected default branch. */
 const RESIGN_SCHEDULE = { CI_PIPELINE_SOURCE: 'schedule', CI_COMMIT_BRANCH: 'main', CI_DEFAULT_BRANCH: 'main', CI_COMMIT_REF_PROTECTED: 'true' };
+/** The release of both architectures the build matrix holds. */
+const BOTH = { ARCHITECTURES: 'amd64 arm64' };
+/** The files of one architecture's build of recipes/minimal.ts as 1.2.3 (out/ARCH of its build job). */
+const buildFiles = (arch: string) => [
+  'SHA256SUMS', `ephemeral-builder-1.2.3-${arch}.cdx.json`, `ephemeral-builder-1.2.3-${arch}.tar.zst`,
+  `ephemeral-builder-image-1.2.3_1.2.3_${arch}.deb`, `ephemeral-builder_1.2.3_${arch}.deb`, 'install.sh', 'manifest.json',
+];
 
 interface Run { exitCode: number; all: string }
 
@@ -92,7 +106,7 @@ function jobsOf(preview: string): Map<string, { tags: string[]; environment?: st
   return jobs;
 }
 
-describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 'sha256sum', 'dpkg-deb', 'mmdebstrap', 'systemd-nspawn', 'ssh'] },
+describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 'sha256sum', 'dpkg-deb', 'mmdebstrap', 'systemd-nspawn', 'ssh', 'arch-test'] },
   '.gitlab-ci.yml run by gitlab-ci-local', () => {
     let work: string;
     let scratch: string;
@@ -114,11 +128,16 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
     const asVariables = (vars: Record<string, string>) => Object.entries(vars).flatMap(([k, v]) => ['--variable', `${k}=${v}`]);
     const job = (name: string, vars: Record<string, string>) =>
       gcl(['--shell-isolation', '--variables-file', variablesFile, ...asVariables(vars), name]);
-    const script = async (file: string, args: string[], env: Record<string, string> = {}): Promise<Run> => {
-      const r = await execa('sh', [path.join(REPO, 'scripts/ci', file), ...args], { cwd: work, reject: false, all: true, stdin: 'ignore', env: { PATH: BIN_PATH, ...env } });
+    const script = async (file: string, args: string[], env: Record<string, string> = {}, cwd = work): Promise<Run> => {
+      const r = await execa('sh', [path.join(REPO, 'scripts/ci', file), ...args], { cwd, reject: false, all: true, stdin: 'ignore', env: { PATH: BIN_PATH, ...env } });
       return { exitCode: r.exitCode ?? -1, all: String(r.all) };
     };
-    const artifacts = (jobName: string, ...rel: string[]) => path.join(work, '.gitlab-ci-local/artifacts', jobName, ...rel);
+    /** Where gitlab-ci-local keeps a job's artifacts: a matrix job's name ("build: [amd64]") with its other characters base64url-encoded. */
+    const artifacts = (jobName: string, ...rel: string[]) =>
+      path.join(work, '.gitlab-ci-local/artifacts', jobName.replace(/[^\w-]+/g, (m) => Buffer.from(m).toString('base64url')), ...rel);
+    /** A file listing with every file's sha256: what "unchanged" means for a repository directory. */
+    const snapshot = (dir: string) => fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort()
+      .map((f) => (fs.statSync(path.join(dir, f)).isFile() ? `${f} ${sha256(path.join(dir, f))}` : `${f}/`));
     /** The temporary GnuPG home a pages run named: gone, and no gpg-agent left for it. */
     async function expectKeyGone(log: string): Promise<void> {
       const home = /the signing key goes into (\S+), which is removed when this job ends/.exec(log)?.[1];
@@ -179,7 +198,7 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const running = async (vars: Record<string, string>) => {
         const r = await gcl(['--list-csv', ...asVariables(vars)]);
         expect(r.exitCode, r.all).toBe(0);
-        return r.all.split('\n').filter((l) => /^[a-z]+;/.test(l) && !l.startsWith('name;')).map((l) => {
+        return r.all.split('\n').filter((l) => /^[a-z]+(: \[[a-z0-9]+\])?;/.test(l) && !l.startsWith('name;')).map((l) => {
           const [name, , when, , environment] = l.split(';');
           return `${name} ${when}${environment ? ` ${environment}` : ''}`;
         });
@@ -193,8 +212,13 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       };
       for (const [what, vars] of Object.entries(branchLike)) expect(await running(vars), what).toEqual(['test on_success']);
       expect(await running({ ...RESIGN_SCHEDULE, CI_COMMIT_BRANCH: 'feature', CI_COMMIT_REF_PROTECTED: 'false' }), 'a schedule on another branch').toEqual([]);
-      expect(await running(PROTECTED_TAG)).toEqual(['test on_success', 'build on_success', 'pages on_success apt-signing', 'release on_success']);
-      expect(await running(RESIGN_SCHEDULE)).toEqual(['rebuild on_success', 'pages on_success apt-signing', 'release on_success']);
+      // build and rebuild are a matrix, a job per architecture, whatever ARCHITECTURES holds (it says which of them build).
+      expect(await running(PROTECTED_TAG)).toEqual(['test on_success', 'build: [amd64] on_success', 'build: [arm64] on_success', 'pages on_success apt-signing', 'release on_success']);
+      expect(await running(RESIGN_SCHEDULE)).toEqual(['rebuild: [amd64] on_success', 'rebuild: [arm64] on_success', 'pages on_success apt-signing', 'release on_success']);
+      // pages and release need the whole matrix (every job of it), so neither runs when one architecture's build failed.
+      const needs = (await gcl(['--list-csv', ...asVariables(PROTECTED_TAG)])).all.split('\n')
+        .filter((l) => /^(pages|release);/.test(l)).map((l) => `${l.split(';')[0]} ${l.split(';').at(-1)}`);
+      expect(needs).toEqual(['pages [build,rebuild]', 'release [build,rebuild,pages]']);
       expect(await running({ ...RESIGN_SCHEDULE, REBUILD_ON_SCHEDULE: 'false' })).toEqual(['pages on_success apt-signing']);
     });
 
@@ -213,7 +237,15 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       expect(r.exitCode, r.all).not.toBe(0);
       expect(r.all).toContain("version-from-tag: tag 'release-5' is not a semantic version");
       expect(r.all).not.toMatch(/bootstrap: start/);
-      expect(fs.existsSync(artifacts('build', 'out'))).toBe(false);
+      expect(fs.existsSync(artifacts('build: [amd64]', 'out'))).toBe(false);
+    });
+
+    it('the build job of an architecture ARCHITECTURES does not list (amd64 by default) ends at once, green, and builds nothing', async () => {
+      const r = await job('build: [arm64]', { ...PROTECTED_TAG, RECIPE: 'recipes/minimal.ts' });
+      expect(r.exitCode, r.all.slice(-3000)).toBe(0);
+      expect(r.all).toContain('arm64 is not in ARCHITECTURES (amd64): this job builds nothing');
+      expect(r.all).not.toContain('sh setup.sh');
+      expect(fs.existsSync(artifacts('build: [arm64]', 'out'))).toBe(false);
     });
 
     it('build refuses to run when the signing key reaches it (a variable not scoped to apt-signing)', async () => {
@@ -223,37 +255,78 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       expect(fs.existsSync(path.join(scratch, 'never'))).toBe(false);
     });
 
-    it('build on a protected tag v1.2.3 builds recipes/minimal.ts from an empty cache of its own, removed afterwards, and leaves the release artifacts and the dotenv', async () => {
-      const r = await job('build', { ...PROTECTED_TAG, RECIPE: 'recipes/minimal.ts', EB_BUILD_FLAGS: '--fast' });
+    it('build: [amd64] on a protected tag v1.2.3 builds recipes/minimal.ts for amd64 from an empty cache of its own, removed afterwards, and leaves the release artifacts in out/amd64 and the dotenv', async () => {
+      const r = await job('build: [amd64]', { ...PROTECTED_TAG, ...BOTH, RECIPE: 'recipes/minimal.ts', EB_BUILD_FLAGS: '--fast' });
       expect(r.exitCode, r.all.slice(-6000)).toBe(0);
-      const cache = /building recipes\/minimal\.ts as 1\.2\.3 from an empty cache, (\S+)/.exec(r.all)?.[1];
+      const cache = /building recipes\/minimal\.ts as 1\.2\.3 for amd64 from an empty cache, (\S+)/.exec(r.all)?.[1];
       expect(cache, r.all.slice(-6000)).toBeDefined();
       expect(fs.existsSync(cache!)).toBe(false);
       // Nothing came from a cache: every cached stage started as a miss.
       const started = [...r.all.matchAll(/ (\w+): start \(cache (\w+)\)$/gm)].map((m) => `${m[1]} ${m[2]}`);
       expect(started).toContain('bootstrap miss');
       expect(started.filter((x) => !x.endsWith(' miss'))).toEqual([]);
-      const out = artifacts('build', 'out');
-      expect(fs.readdirSync(out).sort()).toEqual([
-        'SHA256SUMS',
-        'ephemeral-builder-1.2.3-amd64.cdx.json',
-        'ephemeral-builder-1.2.3-amd64.tar.zst',
-        'ephemeral-builder-image-1.2.3_1.2.3_amd64.deb',
-        'ephemeral-builder_1.2.3_amd64.deb',
-        'install.sh',
-        'manifest.json',
-      ]);
+      expect(fs.readdirSync(artifacts('build: [amd64]', 'out'))).toEqual(['amd64']);
+      const out = artifacts('build: [amd64]', 'out', 'amd64');
+      expect(fs.readdirSync(out).sort()).toEqual(buildFiles('amd64'));
       const check = await execa('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: out, reject: false, all: true });
       expect(check.exitCode, String(check.all)).toBe(0);
       expect(String(check.all).split('\n').filter((l) => l.endsWith(': OK'))).toHaveLength(6);
       const version = await execa('dpkg-deb', ['--field', path.join(out, 'ephemeral-builder_1.2.3_amd64.deb'), 'Package', 'Version']);
       expect(version.stdout).toBe('Package: ephemeral-builder\nVersion: 1.2.3');
-      const dotenv = fs.readFileSync(artifacts('build', '.gitlab-ci-reports/dotenv/release.env'), 'utf8');
-      expect(dotenv).toBe([
-        'VERSION=1.2.3', 'DEB_VERSION=1.2.3', 'PACKAGE_NAME=ephemeral-builder', 'ARCH=amd64',
-        'TARBALL=ephemeral-builder-1.2.3-amd64.tar.zst', 'HOST_DEB=ephemeral-builder_1.2.3_amd64.deb',
-        'IMAGE_DEB=ephemeral-builder-image-1.2.3_1.2.3_amd64.deb', 'SBOM=ephemeral-builder-1.2.3-amd64.cdx.json', '',
-      ].join('\n'));
+      // The same for every architecture: the dotenvs of the matrix's jobs reach pages and release merged.
+      const dotenv = fs.readFileSync(artifacts('build: [amd64]', '.gitlab-ci-reports/dotenv/release.env'), 'utf8');
+      expect(dotenv).toBe(['VERSION=1.2.3', 'DEB_VERSION=1.2.3', 'PACKAGE_NAME=ephemeral-builder', ''].join('\n'));
+    });
+
+    it('build: [arm64]\'s artifacts: recipes/minimal.ts built for arm64 (build --architecture arm64) as 1.2.3, checked by the job\'s release-env.sh', async () => {
+      const built = path.join(scratch, 'arm64-build');
+      const b = await runCli(['build', 'recipes/minimal.ts', '--architecture', 'arm64', '--version', '1.2.3', '--fast', '--out', built, '--cache-dir', TEST_CACHE]);
+      expect(b.exitCode, b.stderr.slice(-4000)).toBe(0);
+      const out = artifacts('build: [arm64]', 'out', 'arm64');
+      fs.cpSync(built, out, { recursive: true });
+      expect(fs.readdirSync(out).sort()).toEqual(buildFiles('arm64'));
+      const env = await execa('sh', [path.join(REPO, 'scripts/ci/release-env.sh'), out, '1.2.3'], { env: { PATH: BIN_PATH } });
+      fs.mkdirSync(artifacts('build: [arm64]', '.gitlab-ci-reports/dotenv'), { recursive: true });
+      fs.writeFileSync(artifacts('build: [arm64]', '.gitlab-ci-reports/dotenv/release.env'), `${env.stdout}\n`);
+      expect(fs.readFileSync(artifacts('build: [arm64]', '.gitlab-ci-reports/dotenv/release.env'), 'utf8'))
+        .toBe(fs.readFileSync(artifacts('build: [amd64]', '.gitlab-ci-reports/dotenv/release.env'), 'utf8'));
+      const arch = await execa('dpkg-deb', ['--field', path.join(out, 'ephemeral-builder_1.2.3_arm64.deb'), 'Architecture']);
+      expect(arch.stdout).toBe('arm64');
+    });
+
+    it('pages refuses a release without the build of one of its architectures, or with an incomplete one, and a schedule whose rebuild jobs disagreed: before the key, the repository unchanged', async () => {
+      // The pages job's working copy: the site's repository as a previous run left it in public/, and out/ as the build jobs' artifacts make it.
+      const dir = path.join(scratch, 'pages-refuses');
+      fs.cpSync(site, path.join(dir, 'public'), { recursive: true });
+      fs.cpSync(artifacts('build: [amd64]', 'out'), path.join(dir, 'out'), { recursive: true });
+      const before = { site: snapshot(site), public: snapshot(path.join(dir, 'public')) };
+      const env = {
+        ...PROTECTED_TAG, ...BOTH, APT_SIGNING_KEY: secretKeyFile, APT_REPO_URL: server.url, CI_PAGES_URL: server.url,
+        VERSION: '1.2.3', PACKAGE_NAME: 'ephemeral-builder',
+      };
+      const missing = await script('publish-pages.sh', [], env, dir);
+      expect(missing.exitCode).toBe(1);
+      expect(missing.all).toContain('release-set: out/arm64 is missing: the build of arm64 did not run or did not succeed (a release holds every architecture in ARCHITECTURES, amd64 arm64, or none');
+      expect(missing.all).toContain('publish-pages: not publishing ephemeral-builder 1.2.3: it must hold every architecture in ARCHITECTURES (amd64 arm64), complete; the repository is unchanged');
+      // An arm64 build without its SBOM is refused the same way.
+      fs.cpSync(artifacts('build: [arm64]', 'out'), path.join(dir, 'out'), { recursive: true });
+      fs.rmSync(path.join(dir, 'out/arm64/ephemeral-builder-1.2.3-arm64.cdx.json'));
+      const incomplete = await script('publish-pages.sh', [], env, dir);
+      expect(incomplete.exitCode).toBe(1);
+      expect(incomplete.all).toContain('release-env: out/arm64/ephemeral-builder-1.2.3-arm64.cdx.json is missing');
+      const twice = await script('publish-pages.sh', [], { ...env, ARCHITECTURES: 'amd64 arm64 amd64' }, dir);
+      expect(twice.exitCode).toBe(1);
+      expect(twice.all).toContain('release-set: ARCHITECTURES names amd64 twice');
+      // A schedule's pages with builds in out/ but REBUILD=no (the last rebuild job's dotenv): publishing some architectures would break the release.
+      const disagreed = await script('publish-pages.sh', [], { ...RESIGN_SCHEDULE, ...BOTH, APT_SIGNING_KEY: secretKeyFile, APT_REPO_URL: server.url, CI_PAGES_URL: server.url, REBUILD: 'no' }, dir);
+      expect(disagreed.exitCode).toBe(1);
+      expect(disagreed.all).toContain('publish-pages: out/amd64 holds a build, but REBUILD is not yes: not every architecture was rebuilt, so none is published; the repository is unchanged');
+      for (const r of [missing, incomplete, twice, disagreed]) {
+        expect(r.all).not.toContain('the signing key goes into');
+        expect(r.all).not.toContain('fetch-apt-repo');
+      }
+      expect({ site: snapshot(site), public: snapshot(path.join(dir, 'public')) }).toEqual(before);
+      expect(fs.existsSync(path.join(dir, 'out/SHA256SUMS'))).toBe(false);
     });
 
     it('pages that fails once it has the key (the site is signed by another key) publishes nothing and removes its GnuPG home too', async () => {
@@ -262,11 +335,13 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       await publish({ repoDir: otherSite, gnupgHome: other.gnupgHome, debs: [previousDeb] });
       const otherServer = await serveDirectory(otherSite);
       try {
-        // The job's script itself, as the job runs it (gitlab-ci-local would add only setup.sh).
+        // The job's script itself, as the job runs it (gitlab-ci-local would add only setup.sh), with the amd64 build.
+        const failingPages = path.join(scratch, 'pages-fails');
+        fs.cpSync(artifacts('build: [amd64]', 'out'), path.join(failingPages, 'out'), { recursive: true });
         const r = await script('publish-pages.sh', [], {
           ...PROTECTED_TAG, APT_SIGNING_KEY: secretKeyFile, APT_REPO_URL: otherServer.url, CI_PAGES_URL: otherServer.url,
-          PACKAGE_NAME: 'ephemeral-builder', HOST_DEB: 'ephemeral-builder_1.2.3_amd64.deb', IMAGE_DEB: 'ephemeral-builder-image-1.2.3_1.2.3_amd64.deb',
-        });
+          ARCHITECTURES: 'amd64', PACKAGE_NAME: 'ephemeral-builder', VERSION: '1.2.3',
+        }, failingPages);
         expect(r.exitCode).not.toBe(0);
         expect(r.all).toMatch(/fetch-apt-repo: .*InRelease is not signed by a key in|fetch-apt-repo: .*Release is not signed by a key in/);
         expect(r.all).not.toContain('publish-pages: signed out/SHA256SUMS');
@@ -277,22 +352,35 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       }
     });
 
-    it('pages on a protected tag: the key of the apt-signing environment signs the repository the site serves, with the build added and 1.0.0 kept, and SHA256SUMS; its GnuPG home is gone afterwards', async () => {
-      const r = await job('pages', { ...PROTECTED_TAG, APT_REPO_URL: server.url, CI_PAGES_URL: server.url });
+    it('pages on a protected tag: the key of the apt-signing environment signs the repository the site serves, with both architectures\' builds added in one update and 1.0.0 kept, and the one SHA256SUMS of both; its GnuPG home is gone afterwards', async () => {
+      const r = await job('pages', { ...PROTECTED_TAG, ...BOTH, APT_REPO_URL: server.url, CI_PAGES_URL: server.url });
       expect(r.exitCode, r.all.slice(-6000)).toBe(0);
       expect(r.all).toContain('fetch-apt-repo: copied');
+      expect(r.all).toContain('release-set: ephemeral-builder 1.2.3 for amd64 arm64: 12 files in out/SHA256SUMS');
       await expectKeyGone(r.all);
       const pub = artifacts('pages', 'public');
-      const packages = parseParagraphs(fs.readFileSync(path.join(pub, 'dists/stable/main/binary-amd64/Packages'), 'utf8'));
+      const indexOf = (arch: string) => parseParagraphs(fs.readFileSync(path.join(pub, `dists/stable/main/binary-${arch}/Packages`), 'utf8'));
+      const packages = indexOf('amd64');
       expect(packages.map((p) => `${field(p, 'Package')} ${field(p, 'Version')}`).sort()).toEqual([
         'ephemeral-builder 1.0.0', 'ephemeral-builder 1.2.3', 'ephemeral-builder-archive-keyring 1', 'ephemeral-builder-image-1.2.3 1.2.3',
       ]);
-      for (const p of packages) expect(sha256(path.join(pub, field(p, 'Filename')!))).toBe(field(p, 'SHA256'));
+      expect(indexOf('arm64').map((p) => `${field(p, 'Package')} ${field(p, 'Version')} ${field(p, 'Architecture')}`).sort()).toEqual([
+        'ephemeral-builder 1.2.3 arm64', 'ephemeral-builder-archive-keyring 1 all', 'ephemeral-builder-image-1.2.3 1.2.3 arm64',
+      ]);
+      for (const p of [...packages, ...indexOf('arm64')]) expect(sha256(path.join(pub, field(p, 'Filename')!))).toBe(field(p, 'SHA256'));
       // The earlier release is the very file published before, not a rebuilt look-alike.
       const old = packages.find((p) => field(p, 'Version') === '1.0.0')!;
       expect(sha256(path.join(pub, field(old, 'Filename')!))).toBe(sha256(previousDeb));
-      const newHost = packages.find((p) => field(p, 'Package') === 'ephemeral-builder' && field(p, 'Version') === '1.2.3')!;
-      expect(field(newHost, 'SHA256')).toBe(sha256(artifacts('build', 'out', 'ephemeral-builder_1.2.3_amd64.deb')));
+      for (const arch of ['amd64', 'arm64']) {
+        const host = indexOf(arch).find((p) => field(p, 'Package') === 'ephemeral-builder' && field(p, 'Version') === '1.2.3')!;
+        expect(field(host, 'SHA256')).toBe(sha256(artifacts(`build: [${arch}]`, 'out', arch, `ephemeral-builder_1.2.3_${arch}.deb`)));
+      }
+      // One update: one signed Release names both architectures and both indexes.
+      const [signed] = parseParagraphs(fs.readFileSync(path.join(pub, 'dists/stable/Release'), 'utf8'));
+      expect(field(signed!, 'Architectures')).toBe('amd64 arm64');
+      for (const arch of ['amd64', 'arm64']) {
+        expect(fs.readFileSync(path.join(pub, 'dists/stable/Release'), 'utf8')).toContain(` main/binary-${arch}/Packages\n`);
+      }
       // Signed by the CI key, valid for APT_VALID_FOR, verifiable with the keyring the repository publishes.
       const keyring = path.join(pub, 'ephemeral-builder-archive-keyring.gpg');
       // stripFinalNewline off: execa cuts a last 0x0a byte off binary output too, and a fresh key's
@@ -304,29 +392,57 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const [release] = parseParagraphs(fs.readFileSync(path.join(pub, 'dists/stable/Release'), 'utf8'));
       expect((Date.parse(field(release!, 'Valid-Until')!) - Date.parse(field(release!, 'Date')!)) / 1000).toBe(21 * 86400);
       expect(fs.readFileSync(path.join(pub, 'ephemeral-builder.sources'), 'utf8')).toMatch(new RegExp(`^URIs: ${server.url.replace(/[.]/g, '\\.')}$`, 'm'));
-      // SHA256SUMS, signed beside it for the release, as a host checks it.
-      const sums = await execa('gpgv', ['--keyring', keyring, artifacts('pages', 'out', 'SHA256SUMS.asc'), artifacts('build', 'out', 'SHA256SUMS')], { reject: false, all: true });
+      // SHA256SUMS of both architectures, signed beside it for the release, as a host checks it.
+      const sums = await execa('gpgv', ['--keyring', keyring, artifacts('pages', 'out', 'SHA256SUMS.asc'), artifacts('pages', 'out', 'SHA256SUMS')], { reject: false, all: true });
       expect(sums.exitCode, String(sums.all)).toBe(0);
       expect(String(sums.all)).toContain(key.fingerprint.slice(-16));
+      const listed = fs.readFileSync(artifacts('pages', 'out', 'SHA256SUMS'), 'utf8').trim().split('\n').map((l) => l.split(/ +/));
+      const perArch = (arch: string) => [
+        `ephemeral-builder-1.2.3-${arch}.tar.zst`, `ephemeral-builder_1.2.3_${arch}.deb`, `ephemeral-builder-image-1.2.3_1.2.3_${arch}.deb`,
+        `ephemeral-builder-1.2.3-${arch}.cdx.json`, `manifest-${arch}.json`,
+      ];
+      expect(listed.map(([, f]) => f)).toEqual([...perArch('amd64'), ...perArch('arm64'), 'install.sh', 'manifest.json']);
+      const inBuild: Record<string, string> = {};
+      for (const arch of ['amd64', 'arm64']) {
+        for (const f of buildFiles(arch)) inBuild[f === 'manifest.json' ? `manifest-${arch}.json` : f] = sha256(artifacts(`build: [${arch}]`, 'out', arch, f));
+      }
+      for (const [sum, f] of listed) expect(sum, f).toBe(f === 'manifest.json' ? inBuild['manifest-amd64.json'] : inBuild[f!]);
     });
 
-    it('release uploads the files, SHA256SUMS.asc, the manifest and the SBOM among them, and makes the release through the Releases API with a link to each', async () => {
+    it('release uploads every architecture\'s tarball, SBOM and manifest, install.sh, the one SHA256SUMS and its signature, and makes the release through the Releases API with a link to each', async () => {
       const api = await gitlabApi();
       try {
-        const r = await job('release', { ...PROTECTED_TAG, CI_API_V4_URL: api.url, CI_PROJECT_ID: '42', CI_JOB_TOKEN: 'job-token-1', CI_PAGES_URL: server.url });
+        const r = await job('release', { ...PROTECTED_TAG, ...BOTH, CI_API_V4_URL: api.url, CI_PROJECT_ID: '42', CI_JOB_TOKEN: 'job-token-1', CI_PAGES_URL: server.url });
         expect(r.exitCode, r.all.slice(-6000)).toBe(0);
         const base = '/api/v4/projects/42/packages/generic/ephemeral-builder/1.2.3/';
-        const files = ['ephemeral-builder-1.2.3-amd64.tar.zst', 'install.sh', 'SHA256SUMS', 'SHA256SUMS.asc', 'ephemeral-builder-archive-keyring.gpg', 'manifest.json', 'ephemeral-builder-1.2.3-amd64.cdx.json'];
+        const files = [
+          'ephemeral-builder-1.2.3-amd64.tar.zst', 'ephemeral-builder-1.2.3-arm64.tar.zst', 'SHA256SUMS', 'SHA256SUMS.asc', 'ephemeral-builder-archive-keyring.gpg',
+          'ephemeral-builder-1.2.3-amd64.cdx.json', 'manifest-amd64.json', 'ephemeral-builder-1.2.3-arm64.cdx.json', 'manifest-arm64.json', 'install.sh', 'manifest.json',
+        ];
         expect(api.requests.map((u) => `${u.method} ${u.url}`)).toEqual([...files.map((f) => `PUT ${base}${f}`), 'POST /api/v4/projects/42/releases']);
         expect(api.requests.every((u) => u.token === 'job-token-1')).toBe(true);
         const body = (f: string) => api.requests.find((u) => u.url === `${base}${f}`)!.body;
-        expect(createHash('sha256').update(body(files[0]!)).digest('hex')).toBe(sha256(artifacts('build', 'out', files[0]!)));
+        for (const arch of ['amd64', 'arm64']) {
+          const tarball = `ephemeral-builder-1.2.3-${arch}.tar.zst`;
+          expect(createHash('sha256').update(body(tarball)).digest('hex')).toBe(sha256(artifacts(`build: [${arch}]`, 'out', arch, tarball)));
+        }
+        expect(body('SHA256SUMS').toString()).toBe(fs.readFileSync(artifacts('pages', 'out', 'SHA256SUMS'), 'utf8'));
         expect(body('SHA256SUMS.asc').toString()).toBe(fs.readFileSync(artifacts('pages', 'out', 'SHA256SUMS.asc'), 'utf8'));
         expect(Buffer.compare(body('ephemeral-builder-archive-keyring.gpg'), fs.readFileSync(artifacts('pages', 'public', 'ephemeral-builder-archive-keyring.gpg')))).toBe(0);
+        // What a host downloads from the release verifies: the signature, then every file SHA256SUMS lists
+        // but the .debs (in the apt repository, not the release).
+        const downloaded = path.join(scratch, 'downloaded');
+        fs.mkdirSync(downloaded);
+        for (const f of files) fs.writeFileSync(path.join(downloaded, f), body(f));
+        const verified = await execa('sh', ['-c', 'gpgv --keyring ./ephemeral-builder-archive-keyring.gpg SHA256SUMS.asc SHA256SUMS && sha256sum --strict --ignore-missing -c SHA256SUMS'], { cwd: downloaded, reject: false, all: true });
+        expect(verified.exitCode, String(verified.all)).toBe(0);
+        expect(String(verified.all).split('\n').filter((l) => l.endsWith(': OK')).map((l) => l.replace(/: OK$/, '')).sort())
+          .toEqual(files.filter((f) => !/^SHA256SUMS|keyring/.test(f)).sort());
         const release = JSON.parse(api.requests.at(-1)!.body.toString()) as { tag_name: string; name: string; description: string; assets: { links: Array<{ name: string; url: string; link_type: string }> } };
         expect(release.tag_name).toBe('v1.2.3');
         expect(release.name).toBe('ephemeral-builder 1.2.3');
         expect(release.description).toContain('gpgv --keyring ./ephemeral-builder-archive-keyring.gpg SHA256SUMS.asc SHA256SUMS');
+        expect(release.description).toContain('download ephemeral-builder-1.2.3-ARCH.tar.zst for the host\'s architecture');
         expect(release.assets.links).toEqual([
           ...files.map((f) => ({ name: f, url: `${api.url}/projects/42/packages/generic/ephemeral-builder/1.2.3/${f}`, link_type: f.endsWith('.tar.zst') ? 'package' : 'other' })),
           { name: 'apt repository', url: server.url, link_type: 'other' },
@@ -336,26 +452,47 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       }
     });
 
-    it('without an SBOM the release links none; an existing release is refused with what to do', async () => {
-      fs.rmSync(artifacts('build', 'out', 'ephemeral-builder-1.2.3-amd64.cdx.json'));
+    it('release uploads nothing for a release missing a file of one architecture, or holding files other than the ones SHA256SUMS signed; an existing release is refused with what to do', async () => {
       const api = await gitlabApi({ release: 409 });
       try {
         const env = {
-          PACKAGE_NAME: 'ephemeral-builder', VERSION: '1.2.3', TARBALL: 'ephemeral-builder-1.2.3-amd64.tar.zst', CI_COMMIT_TAG: 'v1.2.3',
+          ...BOTH, PACKAGE_NAME: 'ephemeral-builder', VERSION: '1.2.3', CI_COMMIT_TAG: 'v1.2.3',
           CI_API_V4_URL: api.url, CI_PROJECT_ID: '42', CI_JOB_TOKEN: 'job-token-1',
         };
-        // The release job's working copy: out/ from build and pages, public/ from pages.
+        // The release job's working copy: out/ARCH from the build jobs, out/SHA256SUMS(.asc) and public/ from pages.
         const dir = path.join(scratch, 'release-job');
-        fs.cpSync(artifacts('build', 'out'), path.join(dir, 'out'), { recursive: true });
-        fs.copyFileSync(artifacts('pages', 'out', 'SHA256SUMS.asc'), path.join(dir, 'out', 'SHA256SUMS.asc'));
+        for (const arch of ['amd64', 'arm64']) fs.cpSync(artifacts(`build: [${arch}]`, 'out'), path.join(dir, 'out'), { recursive: true });
+        for (const f of ['SHA256SUMS', 'SHA256SUMS.asc']) fs.copyFileSync(artifacts('pages', 'out', f), path.join(dir, 'out', f));
         fs.cpSync(artifacts('pages', 'public'), path.join(dir, 'public'), { recursive: true });
         const run = async (file: string, args: string[]) => {
           const r = await execa('sh', [path.join(REPO, 'scripts/ci', file), ...args], { cwd: dir, reject: false, env: { PATH: BIN_PATH, ...env } });
           return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
         };
+        const sbom = path.join(dir, 'out/arm64/ephemeral-builder-1.2.3-arm64.cdx.json');
+        const kept = fs.readFileSync(sbom);
+        fs.rmSync(sbom);
+        const incomplete = await run('upload-release-files.sh', []);
+        expect(incomplete.exitCode).toBe(1);
+        expect(incomplete.stderr).toContain('release-env: out/arm64/ephemeral-builder-1.2.3-arm64.cdx.json is missing');
+        expect(incomplete.stderr).toContain('upload-release-files: not releasing ephemeral-builder 1.2.3: nothing was uploaded');
+        // An SBOM other than the one signed: the build's own SHA256SUMS catches it, and made to match, the signed one does.
+        fs.writeFileSync(sbom, Buffer.concat([kept, Buffer.from(' ')]));
+        const changed = await run('upload-release-files.sh', []);
+        expect(changed.exitCode).toBe(1);
+        expect(changed.stderr).toContain('release-env: out/arm64/SHA256SUMS does not verify');
+        const sums = path.join(dir, 'out/arm64/SHA256SUMS');
+        const keptSums = fs.readFileSync(sums);
+        fs.writeFileSync(sums, (await execa('sh', ['-c', 'sha256sum -- *.tar.zst *.deb *.cdx.json install.sh manifest.json'], { cwd: path.dirname(sums) })).stdout + '\n');
+        const resummed = await run('upload-release-files.sh', []);
+        expect(resummed.exitCode).toBe(1);
+        expect(resummed.stderr).toContain('release-set: out/SHA256SUMS is not the release\'s (the files differ from the ones it lists, or it lists other ones): it is the one the pages job signed');
+        fs.writeFileSync(sbom, kept);
+        fs.writeFileSync(sums, keptSums);
+        expect(api.requests).toEqual([]);
+
         const uploaded = await run('upload-release-files.sh', []);
         expect(uploaded.exitCode, uploaded.stderr).toBe(0);
-        expect(uploaded.stdout.split('\n')).toEqual(['ephemeral-builder-1.2.3-amd64.tar.zst', 'install.sh', 'SHA256SUMS', 'SHA256SUMS.asc', 'ephemeral-builder-archive-keyring.gpg', 'manifest.json']);
+        expect(uploaded.stdout.split('\n')).toHaveLength(11);
         const made = await run('create-release.sh', uploaded.stdout.split('\n'));
         expect(made.exitCode).toBe(1);
         expect(made.stderr).toContain('create-release: the release v1.2.3 exists already (HTTP 409: {"message":"Release already exists"}); delete it (Deploy > Releases) and run this job again');
@@ -380,7 +517,7 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       fs.cpSync(artifacts('pages', 'public'), deployed, { recursive: true });
       expect(JSON.parse(fs.readFileSync(path.join(deployed, 'manifest.json'), 'utf8')).version).toBe('1.2.3');
       // The tag pipeline's build is no part of a schedule's pipeline.
-      fs.rmSync(artifacts('build'), { recursive: true, force: true });
+      for (const arch of ['amd64', 'arm64']) fs.rmSync(artifacts(`build: [${arch}]`), { recursive: true, force: true });
       const served = await serveDirectory(deployed);
       const before = parseParagraphs(fs.readFileSync(path.join(deployed, 'dists/stable/Release'), 'utf8'))[0]!;
       const api = await gitlabApi();
@@ -390,7 +527,9 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
         expect(check.exitCode, check.all.slice(-6000)).toBe(0);
         expect(check.all).toContain('ephemeral-builder 1.2.3: nothing behind (trixie, trixie-updates, trixie-security)');
         expect(check.all).not.toMatch(/bootstrap: start/);
-        expect(fs.readFileSync(artifacts('rebuild', '.gitlab-ci-reports/dotenv/release.env'), 'utf8')).toBe('REBUILD=no\n');
+        // ARCHITECTURES is amd64 (the default): rebuild: [arm64] ends at once.
+        expect(fs.readFileSync(artifacts('rebuild: [amd64]', '.gitlab-ci-reports/dotenv/release.env'), 'utf8')).toBe('REBUILD=no\n');
+        expect(check.all).toContain('arm64 is not in ARCHITECTURES (amd64): this job builds nothing');
 
         const r = await job('pages', vars);
         expect(r.exitCode, r.all.slice(-6000)).toBe(0);
@@ -433,11 +572,11 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
         const mirror = mirrorFor(path.join(deployed, 'manifest.json'), 'mirror-behind', [{ name: 'libc6', version: `${libc.version}+security1` }]);
         const rebuilt = await job('rebuild', { ...vars, ...mirror });
         expect(rebuilt.exitCode, rebuilt.all.slice(-6000)).toBe(0);
-        expect(rebuilt.all).toMatch(/building recipes\/minimal\.ts as 1\.2\.4 from an empty cache/);
-        const dotenv = fs.readFileSync(artifacts('rebuild', '.gitlab-ci-reports/dotenv/release.env'), 'utf8');
+        expect(rebuilt.all).toMatch(/building recipes\/minimal\.ts as 1\.2\.4 for amd64 from an empty cache/);
+        const dotenv = fs.readFileSync(artifacts('rebuild: [amd64]', '.gitlab-ci-reports/dotenv/release.env'), 'utf8');
         expect(dotenv).toContain('VERSION=1.2.4\n');
         expect(dotenv).toMatch(/REBUILD=yes\n$/);
-        const notes = fs.readFileSync(artifacts('rebuild', 'out', 'release-notes.md'), 'utf8');
+        const notes = fs.readFileSync(artifacts('rebuild: [amd64]', 'out', 'amd64', 'release-notes.md'), 'utf8');
         expect(notes).toMatch(new RegExp(`^libc6 +${libc.version.replace(/[+.]/g, '\\$&')} +${libc.version.replace(/[+.]/g, '\\$&')}\\+security1 +trixie-security +SECURITY$`, 'm'));
         expect(notes).toContain('## ephemeral-builder 1.2.3 → 1.2.4\n');
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RecipeError } from '../../pipeline/errors.ts';
-import { validateRecipe } from '../../pipeline/recipe/load.ts';
+import { loadRecipe, validateRecipe } from '../../pipeline/recipe/load.ts';
 import { REPO } from '../helpers/paths.ts';
 
 const RECIPE_FILE = path.join(REPO, 'recipes/test-inline.ts');
@@ -21,6 +21,13 @@ function problemsOf(input: unknown, file = RECIPE_FILE): string[] {
 }
 
 describe('recipe schema', () => {
+  it('takes the architecture and the version from the command line over the recipe\'s (build --architecture, --version)', async () => {
+    const minimal = path.join(REPO, 'recipes/minimal.ts');
+    expect((await loadRecipe(minimal)).recipe.architecture).toBe('amd64');
+    const { recipe } = await loadRecipe(minimal, { architecture: 'arm64', version: '1.2.3' });
+    expect([recipe.architecture, recipe.version]).toEqual(['arm64', '1.2.3']);
+  });
+
   it('fills defaults for an empty recipe', () => {
     const { recipe, overlays } = validateRecipe({}, RECIPE_FILE);
     expect(recipe.suite).toBe('trixie');
