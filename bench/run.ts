@@ -31,7 +31,21 @@ import { buildEmulated } from './benchmarks/build-emulated.ts';
 import { teardown } from './benchmarks/teardown.ts';
 import { disposeShared } from './lib/product-host.ts';
 
-export const BENCHMARKS: Benchmark[] = [buildCold, rebuildOverlay, buildFull, pack, deb, size, memory, connect, parallel, teardown, ctlUse, sbom, buildEmulated];
+export const BENCHMARKS: Benchmark[] = [
+  buildCold,
+  rebuildOverlay,
+  buildFull,
+  pack,
+  deb,
+  size,
+  memory,
+  connect,
+  parallel,
+  teardown,
+  ctlUse,
+  sbom,
+  buildEmulated,
+];
 
 /** The READMEs with a summary, and the results directory as each links it. */
 const READMES = [
@@ -151,15 +165,33 @@ async function main(): Promise<number> {
       let result: BenchResult;
       try {
         const out = await b.run(ctx);
-        result = { name: b.name, title: b.title, anchor: b.anchor, startedAt: started.toISOString(), finishedAt: new Date().toISOString(),
-          durationS: (Date.now() - started.getTime()) / 1000, load: { start: loadStart, end: load1() }, ...out };
+        result = {
+          name: b.name,
+          title: b.title,
+          anchor: b.anchor,
+          startedAt: started.toISOString(),
+          finishedAt: new Date().toISOString(),
+          durationS: (Date.now() - started.getTime()) / 1000,
+          load: { start: loadStart, end: load1() },
+          ...out,
+        };
       } catch (err) {
         const message = (err as Error).stack ?? String(err);
         log(`${b.name} FAILED: ${message}`);
-        result = { name: b.name, title: b.title, anchor: b.anchor, startedAt: started.toISOString(), finishedAt: new Date().toISOString(),
-          durationS: (Date.now() - started.getTime()) / 1000, load: { start: loadStart, end: load1() }, runs: 0,
-          headlines: [{ metric: 'run', unit: 's', ours: Number.NaN, target: '–', status: 'FAILED' }], series: [],
-          notes: [`The benchmark failed: ${(err as Error).message.split('\n').slice(0, 8).join(' / ')}`], charts: [] };
+        result = {
+          name: b.name,
+          title: b.title,
+          anchor: b.anchor,
+          startedAt: started.toISOString(),
+          finishedAt: new Date().toISOString(),
+          durationS: (Date.now() - started.getTime()) / 1000,
+          load: { start: loadStart, end: load1() },
+          runs: 0,
+          headlines: [{ metric: 'run', unit: 's', ours: Number.NaN, target: '–', status: 'FAILED' }],
+          series: [],
+          notes: [`The benchmark failed: ${(err as Error).message.split('\n').slice(0, 8).join(' / ')}`],
+          charts: [],
+        };
       }
       done.push(result);
       for (const h of result.headlines) log(`${b.name}: ${h.metric}: ${h.status} (ratio ${h.ratio?.toFixed(3) ?? '–'})`);

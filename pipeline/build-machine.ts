@@ -24,12 +24,18 @@ export const TOOL_PACKAGES: Record<string, string> = {
  * tool's above, ca-certificates and curl for the release jobs' downloads and API calls, and qemu
  * (registered for binfmt_misc) for images of another architecture.
  */
-export const BUILD_MACHINE_PACKAGES: string[] = [...new Set([
-  ...Object.values(TOOL_PACKAGES).flatMap((p) => p.split(' ')), 'ca-certificates', 'curl', 'qemu-user-static', 'binfmt-support',
-])].sort();
+export const BUILD_MACHINE_PACKAGES: string[] = [
+  ...new Set([...Object.values(TOOL_PACKAGES).flatMap((p) => p.split(' ')), 'ca-certificates', 'curl', 'qemu-user-static', 'binfmt-support']),
+].sort();
 
 const DEBIAN_ARCHITECTURES: Partial<Record<NodeJS.Architecture, string>> = {
-  x64: 'amd64', arm64: 'arm64', arm: 'armhf', ia32: 'i386', ppc64: 'ppc64el', s390x: 's390x', riscv64: 'riscv64',
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'armhf',
+  ia32: 'i386',
+  ppc64: 'ppc64el',
+  s390x: 's390x',
+  riscv64: 'riscv64',
 };
 
 /** The build machine's Debian architecture (amd64 on x86-64). */
@@ -64,7 +70,10 @@ export function requireRunnable(architecture: string, buildMachine: string): voi
   requireTools(['arch-test']);
   const r = execaSync('arch-test', [architecture], { reject: false });
   if (r.exitCode === 0) return;
-  throw new ToolMissing('qemu-user-static', 'qemu-user-static binfmt-support',
+  throw new ToolMissing(
+    'qemu-user-static',
+    'qemu-user-static binfmt-support',
     `this ${buildMachine} machine cannot run ${architecture} programs (arch-test: ${String(r.stdout || r.stderr).trim()}), and bootstrapping and ` +
-    `verifying an ${architecture} image runs them: apt-get install qemu-user-static binfmt-support (setup.sh does), or build on an ${architecture} machine`);
+      `verifying an ${architecture} image runs them: apt-get install qemu-user-static binfmt-support (setup.sh does), or build on an ${architecture} machine`,
+  );
 }

@@ -40,7 +40,10 @@ export interface BuildResult {
 export async function build(recipe: ResolvedRecipe, opts: BuildOptions, reporter: Reporter): Promise<BuildResult> {
   const stages = PIPELINE.slice(0, opts.stopAfter ? PIPELINE.findIndex((s) => s.name === opts.stopAfter) + 1 : PIPELINE.length);
   const runner = new StageRunner(recipe, {
-    cache: new Cache(opts.cacheDir, opts.useCache), reporter, signal: opts.signal, scratchRoot: path.join(opts.cacheDir, 'tmp'),
+    cache: new Cache(opts.cacheDir, opts.useCache),
+    reporter,
+    signal: opts.signal,
+    scratchRoot: path.join(opts.cacheDir, 'tmp'),
   });
   const plan = runner.plan(stages);
   reporter.plan(plan);
@@ -79,8 +82,11 @@ async function keepTree(tree: string, outDir: string, stage: StageName): Promise
       const cp = await execa('cp', ['-a', '--reflink=auto', tree, tmp], { reject: false });
       if (cp.failed) {
         const full = /No space left on device/.test(cp.stderr);
-        throw new StageError(stage, `cannot copy the tree to ${final}: ${full ? 'no space left on device' : cp.stderr.split('\n')[0]}`,
-          full ? 'free space on the output filesystem, or choose another --out' : undefined);
+        throw new StageError(
+          stage,
+          `cannot copy the tree to ${final}: ${full ? 'no space left on device' : cp.stderr.split('\n')[0]}`,
+          full ? 'free space on the output filesystem, or choose another --out' : undefined,
+        );
       }
     }
     replaceDir(tmp, final);

@@ -74,8 +74,13 @@ export class Cache {
       // Level 3 with all cores: the cache is read back within minutes, so speed beats size here.
       await tools.run('tar', ['-I', 'zstd -T0 -3', '-cpf', archive, '-C', tree, '--numeric-owner', '--xattrs', '--xattrs-include=*', '.']);
       const entry: CacheEntry = {
-        stage, key, manifest, archive: 'tree.tar.zst', sha256: fileSha256(archive),
-        size: fs.statSync(archive).size, createdBy: `pid ${process.pid}`,
+        stage,
+        key,
+        manifest,
+        archive: 'tree.tar.zst',
+        sha256: fileSha256(archive),
+        size: fs.statSync(archive).size,
+        createdBy: `pid ${process.pid}`,
       };
       fs.writeFileSync(path.join(tmp, 'entry.json'), JSON.stringify(entry, null, 2));
       fs.rmSync(final, { recursive: true, force: true });

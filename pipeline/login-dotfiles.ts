@@ -6,8 +6,16 @@
 // deleted, so the surrounding blocks stay valid shell.
 
 /** The system-wide and skeleton login files a `bash -l` of the builder or root reads. */
-export const DOTFILES = ['/etc/skel/.bash_logout', '/etc/skel/.bashrc', '/etc/skel/.profile', '/root/.profile', '/root/.bashrc',
-  '/etc/bash.bashrc', '/etc/profile', '/etc/bash.bash_logout'];
+export const DOTFILES = [
+  '/etc/skel/.bash_logout',
+  '/etc/skel/.bashrc',
+  '/etc/skel/.profile',
+  '/root/.profile',
+  '/root/.bashrc',
+  '/etc/bash.bashrc',
+  '/etc/profile',
+  '/etc/bash.bash_logout',
+];
 
 export const MARK = '# ephemeral-builder: disabled for non-interactive GitLab Runner shells:';
 

@@ -50,7 +50,10 @@ export function parseInRelease(text: string, dist: string): MirrorState {
     codename: field('Codename'),
     suite: field('Suite'),
     // The security archive lists "updates/main" for what lives under main/, as apt understands it.
-    components: field('Components').split(/\s+/).filter(Boolean).map((c) => c.replace(/^updates\//, '')),
+    components: field('Components')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((c) => c.replace(/^updates\//, '')),
     architectures: field('Architectures').split(/\s+/).filter(Boolean),
     dist,
     packagesIndexes: packagesIndexesOf(text),
@@ -87,8 +90,14 @@ export function packagesIndexFor(state: MirrorState, component: string, arch: st
  * ~70 MB uncompressed), and checks the download against the sha256 the InRelease gives for it, so
  * an index is only believed when the signed InRelease vouches for it.
  */
-export async function readPackagesIndex(mirror: string, state: MirrorState, component: string, arch: string,
-  onLine: (line: string) => void, opts: RetryOptions = {}): Promise<void> {
+export async function readPackagesIndex(
+  mirror: string,
+  state: MirrorState,
+  component: string,
+  arch: string,
+  onLine: (line: string) => void,
+  opts: RetryOptions = {},
+): Promise<void> {
   const index = packagesIndexFor(state, component, arch);
   const base = `${mirror.replace(/\/$/, '')}/dists/${state.dist}`;
   if (!index) throw new StageError('mirror', `${base}/InRelease lists no Packages index for ${component} on ${arch}`);
@@ -101,22 +110,28 @@ export async function readPackagesIndex(mirror: string, state: MirrorState, comp
     url = `${base}/${index.file}`;
     res = await fetchWithRetry(url, opts);
   }
-  if (!res.ok || !res.body) throw new StageError('mirror', `${url}: HTTP ${res.status}`, 'the mirror is incomplete or being updated; try again, or use another mirror');
+  if (!res.ok || !res.body)
+    throw new StageError('mirror', `${url}: HTTP ${res.status}`, 'the mirror is incomplete or being updated; try again, or use another mirror');
   const hash = createHash('sha256');
-  const body = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, out) {
-      hash.update(chunk);
-      out.enqueue(chunk);
-    },
-  }));
+  const body = res.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        hash.update(chunk);
+        out.enqueue(chunk);
+      },
+    }),
+  );
   const decompress = index.file.endsWith('.xz') ? ['xz', '-dc'] : index.file.endsWith('.gz') ? ['gzip', '-dc'] : ['cat'];
   const child = execa(decompress[0] as string, decompress.slice(1), { stdin: body, buffer: false });
   for await (const line of child) onLine(line);
   await child;
   const actual = hash.digest('hex');
   if (actual !== index.sha256) {
-    throw new StageError('mirror', `${url} does not match the sha256 its InRelease gives (${actual.slice(0, 12)}, not ${index.sha256.slice(0, 12)})`,
-      'the mirror is inconsistent (being updated) or tampered with; try again, or use another mirror');
+    throw new StageError(
+      'mirror',
+      `${url} does not match the sha256 its InRelease gives (${actual.slice(0, 12)}, not ${index.sha256.slice(0, 12)})`,
+      'the mirror is inconsistent (being updated) or tampered with; try again, or use another mirror',
+    );
   }
 }
 
@@ -134,8 +149,14 @@ function copyOf(s: string): string {
  * stale when InRelease changes. The cache is text, a "name component" line each under a count:
  * the same names as JSON took 57 MB of node's memory to load, which was the build's peak.
  */
-export async function packageNames(mirror: string, state: MirrorState, components: string[], arch: string, cacheDir: string,
-  opts: RetryOptions = {}): Promise<Map<string, string>> {
+export async function packageNames(
+  mirror: string,
+  state: MirrorState,
+  components: string[],
+  arch: string,
+  cacheDir: string,
+  opts: RetryOptions = {},
+): Promise<Map<string, string>> {
   const cacheFile = path.join(cacheDir, 'indexes', `${state.inReleaseSha256}-${components.join('+')}-${arch}.txt`);
   const cached = fs.existsSync(cacheFile) ? readNames(cacheFile) : undefined;
   if (cached) return cached;
@@ -143,16 +164,23 @@ export async function packageNames(mirror: string, state: MirrorState, component
   for (const component of components) {
     // Line by line: holding the ~70 MB index as one string (then split into lines) took node to
     // 570 MB on a cold cache (measured); this is flat.
-    await readPackagesIndex(mirror, state, component, arch, (line) => {
-      if (line.startsWith('Package: ')) {
-        names.set(copyOf(line.slice(9).trim()), component);
-      } else if (line.startsWith('Provides: ')) {
-        for (const p of line.slice(10).split(',')) {
-          const virt = p.trim().split(/\s/)[0];
-          if (virt && !names.has(virt)) names.set(copyOf(virt), component);
+    await readPackagesIndex(
+      mirror,
+      state,
+      component,
+      arch,
+      (line) => {
+        if (line.startsWith('Package: ')) {
+          names.set(copyOf(line.slice(9).trim()), component);
+        } else if (line.startsWith('Provides: ')) {
+          for (const p of line.slice(10).split(',')) {
+            const virt = p.trim().split(/\s/)[0];
+            if (virt && !names.has(virt)) names.set(copyOf(virt), component);
+          }
         }
-      }
-    }, opts);
+      },
+      opts,
+    );
   }
   writeFileAtomic(cacheFile, `${NAMES_HEADER} ${names.size}\n${[...names].map(([n, c]) => `${n} ${c}\n`).join('')}`);
   return names;

@@ -78,10 +78,16 @@ export class StageRunner {
     const logFile = path.join(this.logDir, `${stage.name}.log`);
     const tools = new ToolRunner(logFile, (line) => reporter.toolOutput(stage.name, line), signal);
     const ctx: StageContext = {
-      recipe: this.recipe, workDir: this.workDir, signal, tools,
+      recipe: this.recipe,
+      workDir: this.workDir,
+      signal,
+      tools,
       progress: (text) => reporter.stageProgress(stage.name, text),
       log: (line) => tools.log(line),
-      warn: (text) => { tools.log(`warning: ${text}`); reporter.warn(text); },
+      warn: (text) => {
+        tools.log(`warning: ${text}`);
+        reporter.warn(text);
+      },
     };
     const started = Date.now();
     reporter.stageStart(stage.name, entry.cache);
@@ -89,7 +95,12 @@ export class StageRunner {
     try {
       this.checkSignal();
       if (stage.cache && this.caches(stage) && cache.enabled) {
-        release = await cache.lock(stage.name, entry.key, (owner) => reporter.info(`${stage.name}: waiting for ${owner}, which is building the same cache entry`), signal);
+        release = await cache.lock(
+          stage.name,
+          entry.key,
+          (owner) => reporter.info(`${stage.name}: waiting for ${owner}, which is building the same cache entry`),
+          signal,
+        );
         const tree = path.join(this.workDir, `${stage.name}-rootfs`);
         if (await cache.restore(stage.name, entry.key, tree, tools, ctx.warn)) {
           reporter.stageEnd(stage.name, 'cached', Date.now() - started);
@@ -150,7 +161,15 @@ export class StageRunner {
       return new StageError(stage, err.message, err.hint ?? hintFor(err), err.tail, logFile, { cause: err });
     }
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOSPC') return new StageError(stage, `no space left on device${e.path ? ` writing ${e.path}` : ''}`, 'free disk space, or point --out / --cache-dir at a larger filesystem', tools?.lines(), logFile, { cause: err });
+    if (e.code === 'ENOSPC')
+      return new StageError(
+        stage,
+        `no space left on device${e.path ? ` writing ${e.path}` : ''}`,
+        'free disk space, or point --out / --cache-dir at a larger filesystem',
+        tools?.lines(),
+        logFile,
+        { cause: err },
+      );
     return new StageError(stage, e.message ?? String(err), undefined, tools?.lines(), logFile, { cause: err });
   }
 }
@@ -159,7 +178,7 @@ function hintFor(err: ToolFailed): string | undefined {
   const text = err.tail.join('\n');
   if (/No space left on device/i.test(text)) return 'free disk space, or point --out / --cache-dir at a larger filesystem';
   if (/Could not resolve|Temporary failure resolving|Connection refused|Network is unreachable|Failed to fetch/i.test(text)) {
-    return 'the mirror is unreachable: check the network and the recipe\'s mirror';
+    return "the mirror is unreachable: check the network and the recipe's mirror";
   }
   return undefined;
 }

@@ -35,10 +35,7 @@ export interface Stage<I, O> {
   /** Optional: false when the recipe gives the stage nothing to do; it then passes its input on, uncached. */
   applies?(recipe: ResolvedRecipe): boolean;
   /** Present when the stage's output is a tree worth caching. */
-  readonly cache?: {
-    treeOf(output: O): string;
-    fromTree(rootfs: string): O;
-  };
+  readonly cache?: { treeOf(output: O): string; fromTree(rootfs: string): O };
 }
 
 /** A root filesystem on disk, owned by this build. */

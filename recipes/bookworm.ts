@@ -3,8 +3,4 @@
 import { defineRecipe } from '../pipeline/recipe/define.ts';
 import base from './default.ts';
 
-export default defineRecipe({
-  ...base,
-  name: 'ephemeral-builder-bookworm',
-  suite: 'bookworm',
-});
+export default defineRecipe({ ...base, name: 'ephemeral-builder-bookworm', suite: 'bookworm' });

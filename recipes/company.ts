@@ -10,19 +10,23 @@ export default defineRecipe({
   ...minimal,
   name: 'company-builder',
   packages: [...minimal.packages, 'ca-certificates', 'company-tools'],
-  repositories: [{
-    name: 'company',
-    uri: process.env.COMPANY_APT_URL ?? 'https://apt.company.example/debian',
-    suites: ['stable'],
-    components: ['main'],
-    key: process.env.COMPANY_APT_KEY ?? 'company/company-archive-keyring.asc',
-    ...(process.env.COMPANY_APT_FINGERPRINT ? { fingerprint: process.env.COMPANY_APT_FINGERPRINT } : {}),
-  }],
-  steps: [{
-    // update-ca-certificates adds every certificate under /usr/local/share/ca-certificates to the
-    // system bundle (/etc/ssl/certs/ca-certificates.crt) that OpenSSL, curl, git and apt read.
-    name: 'company-ca',
-    files: [{ from: 'company/company-root-ca.crt', to: '/usr/local/share/ca-certificates/company-root-ca.crt' }],
-    run: ['update-ca-certificates'],
-  }],
+  repositories: [
+    {
+      name: 'company',
+      uri: process.env.COMPANY_APT_URL ?? 'https://apt.company.example/debian',
+      suites: ['stable'],
+      components: ['main'],
+      key: process.env.COMPANY_APT_KEY ?? 'company/company-archive-keyring.asc',
+      ...(process.env.COMPANY_APT_FINGERPRINT ? { fingerprint: process.env.COMPANY_APT_FINGERPRINT } : {}),
+    },
+  ],
+  steps: [
+    {
+      // update-ca-certificates adds every certificate under /usr/local/share/ca-certificates to the
+      // system bundle (/etc/ssl/certs/ca-certificates.crt) that OpenSSL, curl, git and apt read.
+      name: 'company-ca',
+      files: [{ from: 'company/company-root-ca.crt', to: '/usr/local/share/ca-certificates/company-root-ca.crt' }],
+      run: ['update-ca-certificates'],
+    },
+  ],
 });

@@ -25,25 +25,36 @@ export const buildCold: Benchmark = {
     const include = `--include=${r.packages.join(',')}`;
     const sides: Side[] = [
       {
-        label: 'ephemeral-builder', role: 'ours', unit: 's',
+        label: 'ephemeral-builder',
+        role: 'ours',
+        unit: 's',
         async run() {
           const out = path.join(work, 'ours');
           const b = await cliBuild({ recipe: file, out, cacheDir: BENCH_CACHE, noCache: true, stopAfter: 'verify' });
           removeTree(out);
-          return { value: b.run.wallMs / 1000, cpuS: b.run.userS + b.run.sysS, extra: { stages: b.stages, outsideStagesMs: b.outsideStagesMs, maxRssKiB: b.run.maxRssKiB } };
+          return {
+            value: b.run.wallMs / 1000,
+            cpuS: b.run.userS + b.run.sysS,
+            extra: { stages: b.stages, outsideStagesMs: b.outsideStagesMs, maxRssKiB: b.run.maxRssKiB },
+          };
         },
       },
-      ...(['mmdebstrap', 'debootstrap'] as const).map((tool): Side => ({
-        label: tool, role: 'anchor', unit: 's',
-        async run() {
-          const dir = path.join(work, tool);
-          removeTree(dir);
-          const args = tool === 'mmdebstrap' ? mmdebstrapAnchorArgs(r, dir, path.join(work, 'keys')) : [`--variant=${r.variant}`, include, r.suite, dir, r.mirror];
-          const t = await runTimedOk(tool, args);
-          removeTree(dir);
-          return { value: t.wallMs / 1000, cpuS: t.userS + t.sysS, extra: { maxRssKiB: t.maxRssKiB } };
-        },
-      })),
+      ...(['mmdebstrap', 'debootstrap'] as const).map(
+        (tool): Side => ({
+          label: tool,
+          role: 'anchor',
+          unit: 's',
+          async run() {
+            const dir = path.join(work, tool);
+            removeTree(dir);
+            const args =
+              tool === 'mmdebstrap' ? mmdebstrapAnchorArgs(r, dir, path.join(work, 'keys')) : [`--variant=${r.variant}`, include, r.suite, dir, r.mirror];
+            const t = await runTimedOk(tool, args);
+            removeTree(dir);
+            return { value: t.wallMs / 1000, cpuS: t.userS + t.sysS, extra: { maxRssKiB: t.maxRssKiB } };
+          },
+        }),
+      ),
     ];
     const { series, extras } = await alternate(sides, { rounds, log: ctx.log, name: 'build-cold' });
     const ours = medianOf(series, 'ephemeral-builder');
@@ -61,7 +72,15 @@ export const buildCold: Benchmark = {
       ],
       series,
       notes: [
-        `Recipe ${path.relative(REPO, file)}: ${r.suite}, ${r.variant}, packages ${r.packages.join(' ')}; sources ${r.aptSources.map((s) => `${s.dist} (${s.uri})`).join(', ')}. Anchors: \`mmdebstrap ${mmdebstrapAnchorArgs(r, 'DIR', path.join(work, 'keys')).map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}\`, and \`debootstrap --variant=${r.variant} ${include} ${r.suite} DIR ${r.mirror}\` (one mirror: the suite alone, so it installs fewer updates).`,
+        `Recipe ${path.relative(REPO, file)}: ${r.suite}, ${r.variant}, packages ${r.packages.join(' ')}; sources ${r.aptSources.map((s) => `${s.dist} (${s.uri})`).join(', ')}. Anchors: \`mmdebstrap ${mmdebstrapAnchorArgs(
+          r,
+          'DIR',
+          path.join(work, 'keys'),
+        )
+          .map((a) => (a.includes(' ') ? `"${a}"` : a))
+          .join(
+            ' ',
+          )}\`, and \`debootstrap --variant=${r.variant} ${include} ${r.suite} DIR ${r.mirror}\` (one mirror: the suite alone, so it installs fewer updates).`,
         `Our stages (median): ${describeMedians(stages)}. Our bootstrap stage runs the same mmdebstrap; the rest (${overhead.toFixed(1)} s at the median) is start-up, the mirror checks, overlays and verify.`,
         'Every run downloads its packages from the mirror (no proxy, no shared apt cache), so network speed shows in every sample; alternating spreads it over both sides.',
       ],

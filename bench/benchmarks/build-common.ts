@@ -43,5 +43,7 @@ export function stageMedians(extras: Record<string, unknown>[]): Record<string, 
 }
 
 export function describeMedians(m: Record<string, number>): string {
-  return Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ');
+  return Object.entries(m)
+    .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+    .join(', ');
 }

@@ -21,7 +21,9 @@ export const buildEmulated: Benchmark = {
     const work = freshDir('build-emulated');
     const sides: Side[] = [
       {
-        label: 'ephemeral-builder (arm64)', role: 'ours', unit: 's',
+        label: 'ephemeral-builder (arm64)',
+        role: 'ours',
+        unit: 's',
         async run() {
           const out = path.join(work, 'ours');
           const b = await cliBuild({ recipe: file, out, cacheDir: BENCH_CACHE, noCache: true, stopAfter: 'verify' });
@@ -30,7 +32,9 @@ export const buildEmulated: Benchmark = {
         },
       },
       {
-        label: 'mmdebstrap (arm64)', role: 'anchor', unit: 's',
+        label: 'mmdebstrap (arm64)',
+        role: 'anchor',
+        unit: 's',
         async run() {
           const dir = path.join(work, 'mmdebstrap');
           removeTree(dir);

@@ -28,18 +28,26 @@ export const buildFull: Benchmark = {
     const debLevel = r.compression.debLevel;
     const sides: Side[] = [
       {
-        label: 'ephemeral-builder', role: 'ours', unit: 's',
+        label: 'ephemeral-builder',
+        role: 'ours',
+        unit: 's',
         async run() {
           const out = path.join(work, 'ours');
           removeTree(out);
           const b = await cliBuild({ recipe: file, out, cacheDir: BENCH_CACHE, noCache: true, sampleMs: 500 });
           const sizes = Object.fromEntries(fs.readdirSync(out).map((f) => [f, fs.statSync(path.join(out, f)).size]));
           removeTree(out);
-          return { value: b.run.wallMs / 1000, cpuS: b.run.userS + b.run.sysS, extra: { stages: b.stages, outsideStagesMs: b.outsideStagesMs, memory: b.run.memory, sizes } };
+          return {
+            value: b.run.wallMs / 1000,
+            cpuS: b.run.userS + b.run.sysS,
+            extra: { stages: b.stages, outsideStagesMs: b.outsideStagesMs, memory: b.run.memory, sizes },
+          };
         },
       },
       {
-        label: 'mmdebstrap + tar|zstd + dpkg-deb', role: 'anchor', unit: 's',
+        label: 'mmdebstrap + tar|zstd + dpkg-deb',
+        role: 'anchor',
+        unit: 's',
         async run() {
           const dir = path.join(work, 'anchor');
           removeTree(dir);
@@ -52,7 +60,11 @@ export const buildFull: Benchmark = {
           const deb = await runTimedOk('dpkg-deb', [`-Z${debTool}`, `-z${debLevel}`, '--root-owner-group', '-b', staging.dir, path.join(dir, 'image.deb')]);
           const sizes = { 'image.tar.zst': fs.statSync(path.join(dir, 'image.tar.zst')).size, 'image.deb': fs.statSync(path.join(dir, 'image.deb')).size };
           removeTree(dir);
-          const parts = { mmdebstrap: mm.wallMs / 1000, [`tar | zstd -${level}`]: tar.wallMs / 1000, [`dpkg-deb -Z${debTool} -z${debLevel}`]: deb.wallMs / 1000 };
+          const parts = {
+            mmdebstrap: mm.wallMs / 1000,
+            [`tar | zstd -${level}`]: tar.wallMs / 1000,
+            [`dpkg-deb -Z${debTool} -z${debLevel}`]: deb.wallMs / 1000,
+          };
           const cpu = [mm, tar, deb].reduce((a, t) => a + t.userS + t.sysS, 0);
           return { value: Object.values(parts).reduce((a, b) => a + b, 0), cpuS: cpu, extra: { parts, sizes } };
         },
@@ -62,13 +74,18 @@ export const buildFull: Benchmark = {
     const ours = medianOf(series, 'ephemeral-builder');
     const anchor = medianOf(series, 'mmdebstrap + tar|zstd + dpkg-deb');
     const bars = sides.flatMap((s) => buildBars(s.label, extras[s.label] ?? [], series.find((x) => x.label === s.label)?.samples ?? []));
-    const chart = ctx.writeChart('build-full', stackedBarChart(`Full cold build with all artifacts (${path.relative(REPO, file)}): stages per run`, 'seconds', bars));
+    const chart = ctx.writeChart(
+      'build-full',
+      stackedBarChart(`Full cold build with all artifacts (${path.relative(REPO, file)}): stages per run`, 'seconds', bars),
+    );
     const oursStages = stageMedians(extras['ephemeral-builder'] ?? []);
     const anchorParts = stageMedians(extras['mmdebstrap + tar|zstd + dpkg-deb'] ?? []);
     const peaks = (extras['ephemeral-builder'] ?? []).map((e) => (e.memory as { peakTreeRssKiB?: number } | undefined)?.peakTreeRssKiB ?? NaN);
     return {
       runs: rounds,
-      headlines: [{ metric: 'full cold build vs the anchor sum', unit: 's', ours, anchor, ratio: ours / anchor, target: 'report the stage breakdown', status: 'INFO' }],
+      headlines: [
+        { metric: 'full cold build vs the anchor sum', unit: 's', ours, anchor, ratio: ours / anchor, target: 'report the stage breakdown', status: 'INFO' },
+      ],
       series,
       notes: [
         `Our stages (median): ${describeMedians(oursStages)}.`,

@@ -22,7 +22,8 @@ const TARGET = 1.25;
 
 async function echoOk(p: ProductHost, port: number): Promise<number> {
   const r = await sshRun(p, port, 'echo ok');
-  if (r.exitCode !== 0 || r.stdout.trim() !== 'ok') throw new Error(`ssh to port ${port}: exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr.slice(-400))}`);
+  if (r.exitCode !== 0 || r.stdout.trim() !== 'ok')
+    throw new Error(`ssh to port ${port}: exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr.slice(-400))}`);
   return r.firstOutputMs;
 }
 
@@ -36,9 +37,15 @@ async function setSyscallFilter(p: ProductHost, value: 'yes' | 'no'): Promise<vo
 
 /** Start and exit of one container without ssh, timed inside the host (ms each). */
 async function containerStartExit(p: ProductHost, n: number): Promise<number[]> {
-  const out = await p.host.execOk(`for i in $(seq ${n}); do s=$(date +%s%N); /usr/lib/${PRODUCT}/spawn --exec /bin/true </dev/null >/dev/null 2>&1 || echo fail; e=$(date +%s%N); echo $(( (e - s) / 1000 )); done`, { timeoutMs: 10 * 60_000 });
+  const out = await p.host.execOk(
+    `for i in $(seq ${n}); do s=$(date +%s%N); /usr/lib/${PRODUCT}/spawn --exec /bin/true </dev/null >/dev/null 2>&1 || echo fail; e=$(date +%s%N); echo $(( (e - s) / 1000 )); done`,
+    { timeoutMs: 10 * 60_000 },
+  );
   if (out.includes('fail')) throw new Error(`spawn --exec /bin/true failed inside the host:\n${out}`);
-  return out.trim().split('\n').map((l) => Number(l) / 1000);
+  return out
+    .trim()
+    .split('\n')
+    .map((l) => Number(l) / 1000);
 }
 
 /**
@@ -73,7 +80,10 @@ async function filterState(p: ProductHost): Promise<string> {
   return out.split('\n').find((l) => l.includes('system call filter')) ?? `no filter line in doctor's output:\n${out}`;
 }
 
-interface Variant { connect: Alternated; container: number[] }
+interface Variant {
+  connect: Alternated;
+  container: number[];
+}
 
 export const connect: Benchmark = {
   name: 'connect',
@@ -90,14 +100,26 @@ export const connect: Benchmark = {
       { label: `sshd -i: ${what}`, role: 'anchor', unit: 'ms', before: idle, run: async () => ({ value: await f(p.anchorPort) }) },
     ];
     ctx.log('connect: warm-up');
-    await alternate(sides((port) => echoOk(p, port), 'warm-up'), { rounds: 0, warmup: 3, log: ctx.log, name: 'connect' });
+    await alternate(
+      sides((port) => echoOk(p, port), 'warm-up'),
+      { rounds: 0, warmup: 3, log: ctx.log, name: 'connect' },
+    );
     const state = await filterState(p);
-    if (!state.startsWith('ok    nspawn\'s system call filter is on, stored:')) throw new Error(`the host is not in its default state (the stored filter in use): ${state}`);
+    if (!state.startsWith("ok    nspawn's system call filter is on, stored:"))
+      throw new Error(`the host is not in its default state (the stored filter in use): ${state}`);
     ctx.log(`connect: ${state}`);
-    const main = await alternate(sides((port) => echoOk(p, port), 'first output'), { rounds: n, log: () => {}, name: 'connect' });
+    const main = await alternate(
+      sides((port) => echoOk(p, port), 'first output'),
+      { rounds: n, log: () => {}, name: 'connect' },
+    );
     const [ours, anchor] = main.series as [Series, Series];
-    ctx.log(`connect: ours p50 ${ours.summary.median.toFixed(0)} ms p95 ${ours.summary.p95.toFixed(0)} ms; anchor p50 ${anchor.summary.median.toFixed(0)} ms p95 ${anchor.summary.p95.toFixed(0)} ms`);
-    const banner = await alternate(sides((port) => bannerMs(port), 'TCP connect to SSH banner'), { rounds: Math.min(n, 20), log: () => {}, name: 'connect banner' });
+    ctx.log(
+      `connect: ours p50 ${ours.summary.median.toFixed(0)} ms p95 ${ours.summary.p95.toFixed(0)} ms; anchor p50 ${anchor.summary.median.toFixed(0)} ms p95 ${anchor.summary.p95.toFixed(0)} ms`,
+    );
+    const banner = await alternate(
+      sides((port) => bannerMs(port), 'TCP connect to SSH banner'),
+      { rounds: Math.min(n, 20), log: () => {}, name: 'connect banner' },
+    );
     await waitIdle(p);
     const container = await containerStartExit(p, 10);
     const floor = await nspawnFloor(p, 20);
@@ -108,26 +130,52 @@ export const connect: Benchmark = {
       await enter();
       try {
         await waitIdle(p);
-        const connect = await alternate(sides((port) => echoOk(p, port), `first output, ${what}`), { rounds: n, log: () => {}, name: `connect (${what})` });
+        const connect = await alternate(
+          sides((port) => echoOk(p, port), `first output, ${what}`),
+          { rounds: n, log: () => {}, name: `connect (${what})` },
+        );
         return { connect, container: await containerStartExit(p, 10) };
       } finally {
         await leave();
       }
     };
-    const compiled = await variant('nspawn compiling its filter', () => p.host.execOk(`mv ${STORED_FILTER} ${STORED_FILTER}.away`), () => p.host.execOk(`mv ${STORED_FILTER}.away ${STORED_FILTER}`));
-    const unfiltered = await variant('SYSCALL_FILTER=no', () => setSyscallFilter(p, 'no'), () => setSyscallFilter(p, 'yes'));
+    const compiled = await variant(
+      'nspawn compiling its filter',
+      () => p.host.execOk(`mv ${STORED_FILTER} ${STORED_FILTER}.away`),
+      () => p.host.execOk(`mv ${STORED_FILTER}.away ${STORED_FILTER}`),
+    );
+    const unfiltered = await variant(
+      'SYSCALL_FILTER=no',
+      () => setSyscallFilter(p, 'no'),
+      () => setSyscallFilter(p, 'yes'),
+    );
     const [cOurs, cAnchor] = compiled.connect.series as [Series, Series];
     const [uOurs, uAnchor] = unfiltered.connect.series as [Series, Series];
-    const chart = ctx.writeChart('connect', latencyCdfChart('Connect to first output (ssh … echo ok), one connection at a time', 'ms', [
-      { label: 'ephemeral-builder (container per connection)', samples: ours.samples },
-      { label: 'plain socket-activated sshd -i', samples: anchor.samples },
-    ], (xs) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95) })));
+    const chart = ctx.writeChart(
+      'connect',
+      latencyCdfChart(
+        'Connect to first output (ssh … echo ok), one connection at a time',
+        'ms',
+        [
+          { label: 'ephemeral-builder (container per connection)', samples: ours.samples },
+          { label: 'plain socket-activated sshd -i', samples: anchor.samples },
+        ],
+        (xs) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95) }),
+      ),
+    );
     const [bOurs, bAnchor] = banner.series as [Series, Series];
     const containerSeries = seriesOf('container start + exit without ssh (spawn --exec /bin/true, inside the host)', 'info', 'ms', container);
     const containerCompiledSeries = seriesOf('the same with nspawn compiling its filter (no stored filter)', 'info', 'ms', compiled.container);
     const containerUnfilteredSeries = seriesOf('the same with SYSCALL_FILTER=no', 'info', 'ms', unfiltered.container);
     const extra = ours.summary.median - anchor.summary.median;
-    const floorSeries = (['direct', 'bare', 'isolated'] as const).map((k) => seriesOf(`start to the program's first clock reading: ${k === 'direct' ? 'started directly' : `under systemd-nspawn, ${k}`} (inside the host)`, 'info', 'ms', floor[k]));
+    const floorSeries = (['direct', 'bare', 'isolated'] as const).map((k) =>
+      seriesOf(
+        `start to the program's first clock reading: ${k === 'direct' ? 'started directly' : `under systemd-nspawn, ${k}`} (inside the host)`,
+        'info',
+        'ms',
+        floor[k],
+      ),
+    );
     const [fDirect, fBare, fIsolated] = floorSeries.map((s) => s.summary.median) as [number, number, number];
     const allowance = (TARGET - 1) * anchor.summary.median;
     return {
@@ -135,11 +183,53 @@ export const connect: Benchmark = {
       headlines: [
         ratioHeadline('connect to first output, p50', 'ms', ours.summary.median, anchor.summary.median, TARGET, `≤ ${TARGET}×`),
         { ...ratioHeadline('connect to first output, p95', 'ms', ours.summary.p95, anchor.summary.p95, TARGET, `≤ ${TARGET}×`), status: 'INFO' },
-        { ...ratioHeadline('connect to first output, p50, nspawn compiling its filter per container (no stored filter)', 'ms', cOurs.summary.median, cAnchor.summary.median, TARGET, `≤ ${TARGET}×`), status: 'INFO' },
-        { ...ratioHeadline('connect to first output, p50, with SYSCALL_FILTER=no (opt-out, not the default)', 'ms', uOurs.summary.median, uAnchor.summary.median, TARGET, `≤ ${TARGET}×`), status: 'INFO' },
-        { ...limitHeadline(`systemd-nspawn's own start with the isolation the issue requires (no filter), over starting the program directly, against what ${TARGET}× allows over the anchor`, 'ms', fIsolated - fDirect, allowance, `< ${allowance.toFixed(0)} ms`), status: 'INFO' },
+        {
+          ...ratioHeadline(
+            'connect to first output, p50, nspawn compiling its filter per container (no stored filter)',
+            'ms',
+            cOurs.summary.median,
+            cAnchor.summary.median,
+            TARGET,
+            `≤ ${TARGET}×`,
+          ),
+          status: 'INFO',
+        },
+        {
+          ...ratioHeadline(
+            'connect to first output, p50, with SYSCALL_FILTER=no (opt-out, not the default)',
+            'ms',
+            uOurs.summary.median,
+            uAnchor.summary.median,
+            TARGET,
+            `≤ ${TARGET}×`,
+          ),
+          status: 'INFO',
+        },
+        {
+          ...limitHeadline(
+            `systemd-nspawn's own start with the isolation the issue requires (no filter), over starting the program directly, against what ${TARGET}× allows over the anchor`,
+            'ms',
+            fIsolated - fDirect,
+            allowance,
+            `< ${allowance.toFixed(0)} ms`,
+          ),
+          status: 'INFO',
+        },
       ],
-      series: [ours, anchor, bOurs, bAnchor, containerSeries, cOurs, cAnchor, containerCompiledSeries, uOurs, uAnchor, containerUnfilteredSeries, ...floorSeries],
+      series: [
+        ours,
+        anchor,
+        bOurs,
+        bAnchor,
+        containerSeries,
+        cOurs,
+        cAnchor,
+        containerCompiledSeries,
+        uOurs,
+        uAnchor,
+        containerUnfilteredSeries,
+        ...floorSeries,
+      ],
       notes: [
         `Host: Debian 13 booted with systemd-nspawn -b on this machine (nested containers, cgroup v1 hybrid), ${PRODUCT} ${p.installed} installed with dpkg -i; the anchor is the host's own OpenSSH, run as \`sshd -i\` per connection by an Accept=yes socket, with our image's sshd settings, keys and authorized key. Client: this machine's ssh, a new connection each time, no multiplexing.`,
         `Where our extra ${extra.toFixed(0)} ms (median) goes: the server's SSH banner comes ${(bOurs.summary.median - bAnchor.summary.median).toFixed(0)} ms later with ours (median banner ${bOurs.summary.median.toFixed(0)} vs ${bAnchor.summary.median.toFixed(0)} ms): that is systemd starting the spawn helper, systemd-nspawn setting up the container (private users, mounts, read-only root) and container-init copying the home template before exec'ing sshd -i. A container's start and exit alone takes ${containerSeries.summary.median.toFixed(0)} ms (median, inside the host, no ssh).`,

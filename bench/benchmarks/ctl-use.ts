@@ -17,7 +17,10 @@ import { median } from '../lib/stats.ts';
 
 /** Runs `command` inside the host and returns its wall time in ms, measured inside the host. */
 async function timedInside(p: ProductHost, command: string, timeoutMs = 10 * 60_000): Promise<number> {
-  const out = await p.host.execOk(`s=$(date +%s%N); ${command} >/tmp/eb-bench-cmd.log 2>&1 || { cat /tmp/eb-bench-cmd.log; exit 1; }; e=$(date +%s%N); echo $(( (e - s) / 1000 ))`, { timeoutMs, env: APT_ENV });
+  const out = await p.host.execOk(
+    `s=$(date +%s%N); ${command} >/tmp/eb-bench-cmd.log 2>&1 || { cat /tmp/eb-bench-cmd.log; exit 1; }; e=$(date +%s%N); echo $(( (e - s) / 1000 ))`,
+    { timeoutMs, env: APT_ENV },
+  );
   return Number(out.trim().split('\n').at(-1)) / 1000;
 }
 
@@ -46,7 +49,9 @@ export const ctlUse: Benchmark = {
     // nothing else running there), and what one fork + exec of /bin/true costs, timed the same way.
     const forks: number[] = [];
     for (const to of ['1.0.0', '1.1.0']) {
-      const out = await p.host.execOk(`a=$(cut -d' ' -f5 /proc/loadavg); ${PRODUCT}ctl use ${to} >/dev/null; b=$(cut -d' ' -f5 /proc/loadavg); echo $((b - a - 1))`);
+      const out = await p.host.execOk(
+        `a=$(cut -d' ' -f5 /proc/loadavg); ${PRODUCT}ctl use ${to} >/dev/null; b=$(cut -d' ' -f5 /proc/loadavg); echo $((b - a - 1))`,
+      );
       forks.push(Number(out.trim()));
     }
     const trueMs: number[] = [];
@@ -63,7 +68,10 @@ export const ctlUse: Benchmark = {
     fs.rmSync(repo, { recursive: true, force: true });
     const key = await makeSigningKey('ephemeral-builder bench repository <bench@example.invalid>');
     const server = await serveDirectory(repo);
-    ctx.shared.set('dispose:apt-repo', async () => { await server.close(); await key.dispose(); });
+    ctx.shared.set('dispose:apt-repo', async () => {
+      await server.close();
+      await key.dispose();
+    });
     const debs = Object.values(p.builds).flatMap((b) => [b.imageDeb, b.hostDeb]);
     await publish({ repoDir: repo, gnupgHome: key.gnupgHome, debs, sourcesUri: server.url });
     addAptSource(p.host, { repoDir: repo, name: PRODUCT, uri: server.url });
@@ -88,7 +96,13 @@ export const ctlUse: Benchmark = {
     const headlines: Headline[] = [
       limitHeadline(`${PRODUCT}ctl use VERSION (median)`, 'ms', median(use), 100, '< 100 ms'),
       { metric: 'apt rollback (downgrade, image still installed), median', unit: 'ms', ours: median(apt.downgrade), target: 'report', status: 'INFO' },
-      { metric: `apt rollback to an image no longer installed (downloads its ${imageKB} kB .deb)`, unit: 'ms', ours: coldRollback, target: 'report', status: 'INFO' },
+      {
+        metric: `apt rollback to an image no longer installed (downloads its ${imageKB} kB .deb)`,
+        unit: 'ms',
+        ours: coldRollback,
+        target: 'report',
+        status: 'INFO',
+      },
     ];
     return {
       runs: rounds,

@@ -34,14 +34,20 @@ export const deb: Benchmark = {
     const anchorLabel = `dpkg-deb -Z${tool} -z${level}`;
     const sides: Side[] = [
       {
-        label: oursLabel, role: 'ours', unit: 's',
+        label: oursLabel,
+        role: 'ours',
+        unit: 's',
         async run() {
-          const t = await runTimedOk(process.execPath, [...CLI_NODE_FLAGS, WORKER, staging.dir, oursOut, tool, String(level), String(r.sourceDateEpoch)], { sampleMs: 200 });
+          const t = await runTimedOk(process.execPath, [...CLI_NODE_FLAGS, WORKER, staging.dir, oursOut, tool, String(level), String(r.sourceDateEpoch)], {
+            sampleMs: 200,
+          });
           return { value: t.wallMs / 1000, cpuS: t.userS + t.sysS, extra: { bytes: sizeOf(oursOut), memory: t.memory } };
         },
       },
       {
-        label: anchorLabel, role: 'anchor', unit: 's',
+        label: anchorLabel,
+        role: 'anchor',
+        unit: 's',
         async run() {
           const t = await runTimedOk('dpkg-deb', [`-Z${tool}`, `-z${level}`, '--root-owner-group', '-b', staging.dir, anchorOut], { sampleMs: 200 });
           return { value: t.wallMs / 1000, cpuS: t.userS + t.sysS, extra: { bytes: sizeOf(anchorOut), memory: t.memory } };
@@ -52,7 +58,8 @@ export const deb: Benchmark = {
     const ours = medianOf(res.series, oursLabel);
     const anchor = medianOf(res.series, anchorLabel);
     ctx.shared.set('deb:ours-deb', { file: oursOut, staging: staging.dir, rootfs });
-    const peak = (label: string, what: (m: TreeMemory) => number) => Math.max(...(res.extras[label] ?? []).map((e) => (e.memory ? what(e.memory as TreeMemory) : NaN))) * 1024 / 1e6;
+    const peak = (label: string, what: (m: TreeMemory) => number) =>
+      (Math.max(...(res.extras[label] ?? []).map((e) => (e.memory ? what(e.memory as TreeMemory) : NaN))) * 1024) / 1e6;
     const nodePeak = peak(oursLabel, (m) => m.hwmByCommKiB.node ?? NaN);
     const cpu = (label: string) => summarize(res.series.find((s) => s.label === label)?.cpuS ?? []).median;
     const dataBytes = Number((await runTimedOk('du', ['-sb', staging.imageRoot])).stdout.split('\t')[0]);

@@ -52,9 +52,18 @@ export const memory: Benchmark = {
           const json = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { image?: { sizeBytes?: number } };
           imageBytes = json.image?.sizeBytes ?? imageBytes;
         }
-        const top = Object.entries(m.hwmByCommKiB).sort((a, b2) => b2[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${MB(v).toFixed(0)}`);
-        ctx.log(`memory: ${name} #${i + 1}: tree peak ${MB(m.peakTreeRssKiB).toFixed(0)} MB, node ${MB(m.hwmByCommKiB.node ?? NaN).toFixed(0)} MB; per program: ${top.join(', ')}`);
-        runs.push({ stages: b.stages, hwmByCommMB: Object.fromEntries(Object.entries(m.hwmByCommKiB).map(([k, v]) => [k, Math.round(MB(v))])), wallS: b.run.wallMs / 1000 });
+        const top = Object.entries(m.hwmByCommKiB)
+          .sort((a, b2) => b2[1] - a[1])
+          .slice(0, 6)
+          .map(([k, v]) => `${k} ${MB(v).toFixed(0)}`);
+        ctx.log(
+          `memory: ${name} #${i + 1}: tree peak ${MB(m.peakTreeRssKiB).toFixed(0)} MB, node ${MB(m.hwmByCommKiB.node ?? NaN).toFixed(0)} MB; per program: ${top.join(', ')}`,
+        );
+        runs.push({
+          stages: b.stages,
+          hwmByCommMB: Object.fromEntries(Object.entries(m.hwmByCommKiB).map(([k, v]) => [k, Math.round(MB(v))])),
+          wallS: b.run.wallMs / 1000,
+        });
         removeTree(out);
       }
       series.push(seriesOf(`${name}: whole process tree (sum of RSS)`, 'ours', 'MB', tree, loads));
@@ -69,7 +78,10 @@ export const memory: Benchmark = {
       for (const run of runs as { hwmByCommMB: Record<string, number> }[]) {
         for (const [comm, mb] of Object.entries(run.hwmByCommMB)) byProgram.set(comm, Math.max(byProgram.get(comm) ?? 0, mb));
       }
-      const top = [...byProgram].sort((a, b2) => b2[1] - a[1]).slice(0, 5).map(([comm, mb]) => `${comm} ${mb} MB`);
+      const top = [...byProgram]
+        .sort((a, b2) => b2[1] - a[1])
+        .slice(0, 5)
+        .map(([comm, mb]) => `${comm} ${mb} MB`);
       notes.push(`${name}: the largest programs of the build, each at its own peak: ${top.join(', ')}.`);
       nodePeaks.push(summarize(node).median);
       imageSizes.push(imageBytes);
@@ -80,10 +92,19 @@ export const memory: Benchmark = {
     const growth = big / small;
     headlines.push({
       metric: `growth of node's peak, default vs minimal image (${(bigImage / 1e6).toFixed(0)} vs ${(smallImage / 1e6).toFixed(0)} MB tree, ${(bigImage / smallImage).toFixed(1)}×)`,
-      unit: 'MB', ours: big, anchor: small, ratio: growth, target: 'flat (≤ 1.25× while the tree grows)', status: Number.isFinite(growth) ? (growth <= 1.25 ? 'PASS' : 'MISS') : 'FAILED',
+      unit: 'MB',
+      ours: big,
+      anchor: small,
+      ratio: growth,
+      target: 'flat (≤ 1.25× while the tree grows)',
+      status: Number.isFinite(growth) ? (growth <= 1.25 ? 'PASS' : 'MISS') : 'FAILED',
     });
-    notes.push(`Full cold builds (\`build --no-cache\`, every artifact at the recipe's compression levels) of ${path.relative(REPO, MINIMAL_RECIPE)} and ${path.relative(REPO, DEFAULT_RECIPE)}, ${rounds} run(s) each.`);
-    notes.push('"Whole process tree" sums the RSS of every process of the build at each 0.2 s tick (shared pages count once per process, so it over-states); "node" is the high-water mark of the build tool itself.');
+    notes.push(
+      `Full cold builds (\`build --no-cache\`, every artifact at the recipe's compression levels) of ${path.relative(REPO, MINIMAL_RECIPE)} and ${path.relative(REPO, DEFAULT_RECIPE)}, ${rounds} run(s) each.`,
+    );
+    notes.push(
+      '"Whole process tree" sums the RSS of every process of the build at each 0.2 s tick (shared pages count once per process, so it over-states); "node" is the high-water mark of the build tool itself.',
+    );
     return { runs: rounds, headlines, series, notes, charts: [], details: perRecipe };
   },
 };

@@ -44,17 +44,31 @@ export const pack: Benchmark = {
       const anchorLabel = `tar | zstd -${level}${long}`;
       const sides: Side[] = [
         {
-          label: oursLabel, role: 'ours', unit: 's',
+          label: oursLabel,
+          role: 'ours',
+          unit: 's',
           async run() {
-            const t = await runTimedOk(process.execPath, [...CLI_NODE_FLAGS, WORKER, rootfs, oursOut, String(level), String(r.sourceDateEpoch), ...(useLong ? ['long'] : [])], { sampleMs: 200 });
+            const t = await runTimedOk(
+              process.execPath,
+              [...CLI_NODE_FLAGS, WORKER, rootfs, oursOut, String(level), String(r.sourceDateEpoch), ...(useLong ? ['long'] : [])],
+              { sampleMs: 200 },
+            );
             const inProcessS = (JSON.parse(t.stdout.trim().split('\n').pop() ?? '{}') as { ms?: number }).ms ?? NaN;
-            return { value: t.wallMs / 1000, cpuS: t.userS + t.sysS, extra: { bytes: sizeOf(oursOut), memory: t.memory, maxRssKiB: t.maxRssKiB, inProcessS: inProcessS / 1000 } };
+            return {
+              value: t.wallMs / 1000,
+              cpuS: t.userS + t.sysS,
+              extra: { bytes: sizeOf(oursOut), memory: t.memory, maxRssKiB: t.maxRssKiB, inProcessS: inProcessS / 1000 },
+            };
           },
         },
         {
-          label: anchorLabel, role: 'anchor', unit: 's',
+          label: anchorLabel,
+          role: 'anchor',
+          unit: 's',
           async run() {
-            const t = await shTimed(`tar --sort=name --numeric-owner -cf - -C '${rootfs}' . | zstd -q -T0 -${level}${long} > '${anchorOut}'`, { sampleMs: 200 });
+            const t = await shTimed(`tar --sort=name --numeric-owner -cf - -C '${rootfs}' . | zstd -q -T0 -${level}${long} > '${anchorOut}'`, {
+              sampleMs: 200,
+            });
             return { value: t.wallMs / 1000, cpuS: t.userS + t.sysS, extra: { bytes: sizeOf(anchorOut), memory: t.memory, maxRssKiB: t.maxRssKiB } };
           },
         },
@@ -63,11 +77,20 @@ export const pack: Benchmark = {
       series.push(...res.series);
       const ours = medianOf(res.series, oursLabel);
       const anchor = medianOf(res.series, anchorLabel);
-      headlines.push(ratioHeadline(`tarball at zstd -${level}${long}${isRecipeLevel ? ' (recipe level)' : ' (--fast)'}, whole worker process`, 's', ours, anchor, 1.2, '≤ 1.2×'));
+      headlines.push(
+        ratioHeadline(
+          `tarball at zstd -${level}${long}${isRecipeLevel ? ' (recipe level)' : ' (--fast)'}, whole worker process`,
+          's',
+          ours,
+          anchor,
+          1.2,
+          '≤ 1.2×',
+        ),
+      );
       const oursExtras = res.extras[oursLabel] ?? [];
-      const nodePeak = Math.max(...oursExtras.map((e) => (e.memory as TreeMemory | undefined)?.hwmByCommKiB.node ?? NaN)) * 1024 / 1e6;
-      const treePeak = Math.max(...oursExtras.map((e) => (e.memory as TreeMemory | undefined)?.peakTreeRssKiB ?? NaN)) * 1024 / 1e6;
-      const anchorPeak = Math.max(...(res.extras[anchorLabel] ?? []).map((e) => (e.memory as TreeMemory | undefined)?.peakTreeRssKiB ?? NaN)) * 1024 / 1e6;
+      const nodePeak = (Math.max(...oursExtras.map((e) => (e.memory as TreeMemory | undefined)?.hwmByCommKiB.node ?? NaN)) * 1024) / 1e6;
+      const treePeak = (Math.max(...oursExtras.map((e) => (e.memory as TreeMemory | undefined)?.peakTreeRssKiB ?? NaN)) * 1024) / 1e6;
+      const anchorPeak = (Math.max(...(res.extras[anchorLabel] ?? []).map((e) => (e.memory as TreeMemory | undefined)?.peakTreeRssKiB ?? NaN)) * 1024) / 1e6;
       if (isRecipeLevel) {
         headlines.push(limitHeadline(`peak RSS of our writer (node process), zstd -${level}`, 'MB', nodePeak, 200, '< 200 MB'));
         ctx.shared.set('pack:ours-tarball', { file: oursOut, level, rootfs, long: useLong });
@@ -77,11 +100,24 @@ export const pack: Benchmark = {
       // The stage's own time: the worker's process also loads the TypeScript modules (about
       // 0.3 s here), which a build pays once at start-up, not in its pack stage.
       const inProcess = summarize(oursExtras.map((e) => Number(e.inProcessS))).median;
-      headlines.push(ratioHeadline(`pack stage's own time (packTarball in the worker, without node's start-up) at zstd -${level}${long}`, 's', inProcess, anchor, 1.2, '≤ 1.2×'));
-      notes.push(`zstd -${level}${long}: sizes ours ${sizeOf(oursOut).toLocaleString('en-US')} B, anchor ${sizeOf(anchorOut).toLocaleString('en-US')} B; CPU s (median) ours ${cpuOurs.toFixed(1)}, anchor ${cpuAnchor.toFixed(1)}; peak RSS ours: node ${nodePeak.toFixed(0)} MB, whole tree ${treePeak.toFixed(0)} MB (anchor tree ${anchorPeak.toFixed(0)} MB).`);
+      headlines.push(
+        ratioHeadline(
+          `pack stage's own time (packTarball in the worker, without node's start-up) at zstd -${level}${long}`,
+          's',
+          inProcess,
+          anchor,
+          1.2,
+          '≤ 1.2×',
+        ),
+      );
+      notes.push(
+        `zstd -${level}${long}: sizes ours ${sizeOf(oursOut).toLocaleString('en-US')} B, anchor ${sizeOf(anchorOut).toLocaleString('en-US')} B; CPU s (median) ours ${cpuOurs.toFixed(1)}, anchor ${cpuAnchor.toFixed(1)}; peak RSS ours: node ${nodePeak.toFixed(0)} MB, whole tree ${treePeak.toFixed(0)} MB (anchor tree ${anchorPeak.toFixed(0)} MB).`,
+      );
       details[`level${level}`] = res.extras;
     }
-    notes.unshift(`Tree: the verified rootfs of ${path.relative(REPO, file)} (${rootfs}). Ours: packTarball(tree) in a node process (scan, bytewise sort, GNU tar headers (tar-header.ts) with numeric owners and empty names, clamped mtimes, zstd -T${Math.max(2, os.availableParallelism())} child). Anchor: GNU tar | zstd -T0.`);
+    notes.unshift(
+      `Tree: the verified rootfs of ${path.relative(REPO, file)} (${rootfs}). Ours: packTarball(tree) in a node process (scan, bytewise sort, GNU tar headers (tar-header.ts) with numeric owners and empty names, clamped mtimes, zstd -T${Math.max(2, os.availableParallelism())} child). Anchor: GNU tar | zstd -T0.`,
+    );
     return { runs: rounds, headlines, series, notes, charts: [], details };
   },
 };

@@ -13,11 +13,15 @@ import { latencyCdfChart } from '../lib/svg.ts';
 const JOB = 'echo start; seq 1 200000 | sha256sum >/dev/null; git --version >/dev/null; echo done';
 const SIZES = [8, 16, 32];
 
-interface Burst { ms: number[]; failures: string[] }
+interface Burst {
+  ms: number[];
+  failures: string[];
+}
 
 async function burst(p: ProductHost, port: number, n: number): Promise<Burst> {
   const results = await Promise.all(Array.from({ length: n }, () => sshRun(p, port, JOB, 300_000)));
-  const failures = results.filter((r) => r.exitCode !== 0 || !r.stdout.includes('done'))
+  const failures = results
+    .filter((r) => r.exitCode !== 0 || !r.stdout.includes('done'))
     .map((r) => `exit ${r.exitCode}: ${(r.stderr.trim().split('\n').at(-1) ?? '').slice(0, 200)}`);
   return { ms: results.map((r) => r.totalMs), failures };
 }
@@ -47,7 +51,9 @@ export const parallel: Benchmark = {
         const b = await burst(p, p.port, n);
         acc.ms.push(...b.ms);
         acc.failures.push(...b.failures);
-        ctx.log(`parallel: round ${round + 1}/${rounds}: ${n} at once: p50 ${median(b.ms).toFixed(0)} ms, p95 ${percentile(b.ms, 95).toFixed(0)} ms, ${b.failures.length} failed (single median so far ${median(single).toFixed(0)} ms)`);
+        ctx.log(
+          `parallel: round ${round + 1}/${rounds}: ${n} at once: p50 ${median(b.ms).toFixed(0)} ms, p95 ${percentile(b.ms, 95).toFixed(0)} ms, ${b.failures.length} failed (single median so far ${median(single).toFixed(0)} ms)`,
+        );
         await waitIdle(p, 120_000);
       }
     }
@@ -65,17 +71,31 @@ export const parallel: Benchmark = {
     for (const n of SIZES) {
       const acc = bySize.get(n) as { ms: number[]; failures: string[]; loads: number[] };
       series.push(seriesOf(`ours: ${n} at once`, 'ours', 'ms', acc.ms));
-      const h = limitHeadline(`${n} at once: p95 vs one connection (median); ${acc.ms.length - acc.failures.length}/${acc.ms.length} succeeded`, 'ms', percentile(acc.ms, 95), 3 * singleMedian, 'all succeed, p95 ≤ 3×');
+      const h = limitHeadline(
+        `${n} at once: p95 vs one connection (median); ${acc.ms.length - acc.failures.length}/${acc.ms.length} succeeded`,
+        'ms',
+        percentile(acc.ms, 95),
+        3 * singleMedian,
+        'all succeed, p95 ≤ 3×',
+      );
       const ratio = percentile(acc.ms, 95) / singleMedian;
       headlines.push({ ...h, anchor: singleMedian, ratio, status: acc.failures.length ? 'MISS' : ratio <= 3 ? 'PASS' : 'MISS' });
     }
     series.push(seriesOf('sshd -i: one connection', 'info', 'ms', anchorSingle));
     for (const n of SIZES) series.push(seriesOf(`sshd -i: ${n} at once`, 'info', 'ms', anchorBursts.get(n)?.ms ?? []));
-    const chart = ctx.writeChart('parallel', latencyCdfChart('Parallel connections, each running a short job: connect to exit', 'ms', [
-      { label: 'ours: one connection', samples: single },
-      ...SIZES.map((n) => ({ label: `ours: ${n} at once`, samples: bySize.get(n)?.ms ?? [] })),
-      { label: 'sshd -i: 32 at once (no container)', samples: anchorBursts.get(32)?.ms ?? [] },
-    ], (xs) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95) })));
+    const chart = ctx.writeChart(
+      'parallel',
+      latencyCdfChart(
+        'Parallel connections, each running a short job: connect to exit',
+        'ms',
+        [
+          { label: 'ours: one connection', samples: single },
+          ...SIZES.map((n) => ({ label: `ours: ${n} at once`, samples: bySize.get(n)?.ms ?? [] })),
+          { label: 'sshd -i: 32 at once (no container)', samples: anchorBursts.get(32)?.ms ?? [] },
+        ],
+        (xs) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95) }),
+      ),
+    );
     const failures = SIZES.flatMap((n) => (bySize.get(n)?.failures ?? []).map((f) => `${n}: ${f}`));
     return {
       runs: rounds,

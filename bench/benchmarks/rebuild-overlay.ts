@@ -39,8 +39,13 @@ export const rebuildOverlay: Benchmark = {
     const coldRounds = Math.min(ctx.runs(3), rebuildRounds);
     const sides: Side[] = [
       {
-        label: 'rebuild (overlay changed)', role: 'ours', unit: 's', rounds: rebuildRounds,
-        async before() { change(); },
+        label: 'rebuild (overlay changed)',
+        role: 'ours',
+        unit: 's',
+        rounds: rebuildRounds,
+        async before() {
+          change();
+        },
         async run() {
           const b = await cliBuild({ recipe: file, out, cacheDir: BENCH_CACHE, stopAfter: 'verify' });
           removeTree(out);
@@ -48,7 +53,10 @@ export const rebuildOverlay: Benchmark = {
         },
       },
       {
-        label: 'cold build', role: 'anchor', unit: 's', rounds: coldRounds,
+        label: 'cold build',
+        role: 'anchor',
+        unit: 's',
+        rounds: coldRounds,
         async run() {
           const b = await cliBuild({ recipe: file, out, cacheDir: BENCH_CACHE, stopAfter: 'verify', noCache: true });
           removeTree(out);
@@ -66,12 +74,14 @@ export const rebuildOverlay: Benchmark = {
     const rebuildStages = stageMedians(rebuildExtras);
     return {
       runs: rebuildRounds,
-      headlines: [ratioHeadline('overlay-only rebuild vs cold build', 's', rebuild, cold, 0.10, '≤ 0.10× (10 %)')],
+      headlines: [ratioHeadline('overlay-only rebuild vs cold build', 's', rebuild, cold, 0.1, '≤ 0.10× (10 %)')],
       series,
       notes: [
         `Recipe: ${path.relative(REPO, base)} plus one bench overlay (${path.relative(WORK, overlayDir)}) before hygiene; its file gets new content before every rebuild. Both sides build to \`--stop-after verify\`.`,
         `Rebuild stages (median): ${describeMedians(rebuildStages)}. Cold stages (median): ${describeMedians(stageMedians(extras['cold build'] ?? []))}.`,
-        notCached ? `WARNING: ${notCached} rebuild(s) did not restore the bootstrap from the cache.` : 'Every rebuild restored the bootstrap from the cache (stage outcome "cached").',
+        notCached
+          ? `WARNING: ${notCached} rebuild(s) did not restore the bootstrap from the cache.`
+          : 'Every rebuild restored the bootstrap from the cache (stage outcome "cached").',
       ],
       charts: [chart],
       details: { rebuildStageMedians: rebuildStages, perRun: extras },

@@ -29,7 +29,10 @@ export const sbom: Benchmark = {
     let components = 0;
     const sides: Side[] = [
       {
-        label: 'SBOM of the verified tree', role: 'ours', unit: 'ms', rounds: 5,
+        label: 'SBOM of the verified tree',
+        role: 'ours',
+        unit: 'ms',
+        rounds: 5,
         async run() {
           const t0 = performance.now();
           const text = imageSbom({ rootfs: tree.rootfs, treeDigest: tree.treeDigest ?? '0'.repeat(64) }, r);
@@ -39,8 +42,13 @@ export const sbom: Benchmark = {
         },
       },
       {
-        label: 'cached rebuild', role: 'anchor', unit: 'ms', rounds: ctx.runs(3),
-        async before() { fs.writeFileSync(marker, `changed ${crypto.randomUUID()}\n`); },
+        label: 'cached rebuild',
+        role: 'anchor',
+        unit: 'ms',
+        rounds: ctx.runs(3),
+        async before() {
+          fs.writeFileSync(marker, `changed ${crypto.randomUUID()}\n`);
+        },
         async run() {
           const b = await cliBuild({ recipe: file, out, cacheDir: BENCH_CACHE });
           removeTree(out);

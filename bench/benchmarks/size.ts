@@ -26,14 +26,14 @@ export const size: Benchmark = {
 
     // Ours as the pack stage writes it: the recipe's level, long-distance matching if the stage uses it.
     const ourZstd = `zstd -${r.compression.tarballLevel}${TARBALL_LONG ? ' --long=27' : ''}`;
-    let tarball = (ctx.shared.get('pack:ours-tarball') as { file: string; rootfs: string; long: boolean } | undefined);
+    let tarball = ctx.shared.get('pack:ours-tarball') as { file: string; rootfs: string; long: boolean } | undefined;
     if (!tarball || tarball.rootfs !== rootfs || tarball.long !== TARBALL_LONG || !fs.existsSync(tarball.file)) {
       ctx.log(`size: writing our tarball (${ourZstd})`);
       const f = path.join(work, 'ours.tar.zst');
       await runTimedOk(process.execPath, [TARBALL_WORKER, rootfs, f, String(r.compression.tarballLevel), sde, ...(TARBALL_LONG ? ['long'] : [])]);
       tarball = { file: f, rootfs, long: TARBALL_LONG };
     }
-    let debFile = (ctx.shared.get('deb:ours-deb') as { file: string; rootfs: string } | undefined);
+    let debFile = ctx.shared.get('deb:ours-deb') as { file: string; rootfs: string } | undefined;
     if (!debFile || debFile.rootfs !== rootfs || !fs.existsSync(debFile.file)) {
       ctx.log(`size: writing our image .deb (${r.compression.deb} -${r.compression.debLevel})`);
       const staging = await makeStaging(path.join(work, 'staging'), rootfs, r, 'copy');
@@ -56,15 +56,26 @@ export const size: Benchmark = {
     fs.rmSync(staging9.dir, { recursive: true, force: true });
 
     const s = {
-      oursTarball: sizeOf(tarball.file), anchorTarball: sizeOf(zstdLong), oursDeb: sizeOf(debFile.file), anchorDeb: sizeOf(xz9),
-      oursDeb9: sizeOf(oursDeb9), rawTar,
+      oursTarball: sizeOf(tarball.file),
+      anchorTarball: sizeOf(zstdLong),
+      oursDeb: sizeOf(debFile.file),
+      anchorDeb: sizeOf(xz9),
+      oursDeb9: sizeOf(oursDeb9),
+      rawTar,
     };
     const mb = (b: number) => b / 1e6;
     return {
       runs: 1,
       headlines: [
         ratioHeadline(`.tar.zst (${ourZstd}) vs zstd -19 --long`, 'MB', mb(s.oursTarball), mb(s.anchorTarball), 1.05, '≤ 1.05× (within 5 %)'),
-        ratioHeadline(`image .deb (${r.compression.deb} -${r.compression.debLevel}) vs xz -9`, 'MB', mb(s.oursDeb), mb(s.anchorDeb), 1.05, '≤ 1.05× (within 5 %)'),
+        ratioHeadline(
+          `image .deb (${r.compression.deb} -${r.compression.debLevel}) vs xz -9`,
+          'MB',
+          mb(s.oursDeb),
+          mb(s.anchorDeb),
+          1.05,
+          '≤ 1.05× (within 5 %)',
+        ),
       ],
       series: [
         seriesOf('our .tar.zst', 'ours', 'MB', [mb(s.oursTarball)]),

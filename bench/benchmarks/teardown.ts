@@ -34,8 +34,14 @@ async function slotAfterExit(p: ProductHost, port: number, units: string): Promi
   if (r.exitCode !== 0) throw new Error(`ssh to port ${port}: exit ${r.exitCode}: ${r.stderr.slice(-300)}`);
   const exited = start + r.totalMs;
   for (let i = 0; i < 100; i++) {
-    const out = await p.host.execOk(`journalctl --sync; journalctl -q -o json --output-fields=UNIT -u '${units}' MESSAGE_ID=${UNIT_SUCCESS} --since @${Math.floor(start / 1000) - 1}`);
-    const entry = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { __REALTIME_TIMESTAMP: string })
+    const out = await p.host.execOk(
+      `journalctl --sync; journalctl -q -o json --output-fields=UNIT -u '${units}' MESSAGE_ID=${UNIT_SUCCESS} --since @${Math.floor(start / 1000) - 1}`,
+    );
+    const entry = out
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { __REALTIME_TIMESTAMP: string })
       .find((e) => Number(e.__REALTIME_TIMESTAMP) / 1000 > start);
     if (entry) return Number(entry.__REALTIME_TIMESTAMP) / 1000 - exited;
     await new Promise((res) => setTimeout(res, 100));
@@ -52,15 +58,28 @@ async function setMaxConnections(p: ProductHost, socket: string, max: number | u
 
 export const teardown: Benchmark = {
   name: 'teardown',
-  title: 'How long a slot stays taken after the client disconnects, and the job rate at the runner\'s limit',
+  title: "How long a slot stays taken after the client disconnects, and the job rate at the runner's limit",
   anchor: 'a plain socket-activated sshd -i on the same host',
   async run(ctx) {
     const p = await productHost(ctx);
     const rounds = ctx.runs(40);
-    const slots = await alternate([
-      { label: 'ours: slot taken after the client exited', role: 'ours', unit: 'ms', run: async () => ({ value: await slotAfterExit(p, p.port, `${PRODUCT}@*`) }) },
-      { label: 'sshd -i: slot taken after the client exited', role: 'anchor', unit: 'ms', run: async () => ({ value: await slotAfterExit(p, p.anchorPort, `${ANCHOR_UNIT}@*`) }) },
-    ], { rounds, warmup: 2, log: ctx.log, name: 'teardown' });
+    const slots = await alternate(
+      [
+        {
+          label: 'ours: slot taken after the client exited',
+          role: 'ours',
+          unit: 'ms',
+          run: async () => ({ value: await slotAfterExit(p, p.port, `${PRODUCT}@*`) }),
+        },
+        {
+          label: 'sshd -i: slot taken after the client exited',
+          role: 'anchor',
+          unit: 'ms',
+          run: async () => ({ value: await slotAfterExit(p, p.anchorPort, `${ANCHOR_UNIT}@*`) }),
+        },
+      ],
+      { rounds, warmup: 2, log: ctx.log, name: 'teardown' },
+    );
     const [ours = [], anchor = []] = slots.series.map((s) => s.samples);
 
     // At the limit: ours as shipped (two slots per job), the anchor as the tutorial has it.
@@ -74,7 +93,9 @@ export const teardown: Benchmark = {
           await waitIdle(p, 120_000);
           const counter = async (property: string) => Number((await p.host.execOk(`systemctl show -P ${property} ${sockets[side]}`)).trim());
           const r = await runBackToBack({ port: side === 'ours' ? p.port : p.anchorPort, identity: p.key }, LIMIT, JOBS, counter);
-          ctx.log(`teardown: ${side}: ${JOBS} jobs at limit ${LIMIT} in ${r.seconds} s (${(JOBS / r.seconds).toFixed(2)} jobs/s), ${r.refused.length} refused, ${r.failed.length} failed, socket refused ${r.refusedBySocket}`);
+          ctx.log(
+            `teardown: ${side}: ${JOBS} jobs at limit ${LIMIT} in ${r.seconds} s (${(JOBS / r.seconds).toFixed(2)} jobs/s), ${r.refused.length} refused, ${r.failed.length} failed, socket refused ${r.refusedBySocket}`,
+          );
           runs[side].push(r);
         }
       }
@@ -89,15 +110,38 @@ export const teardown: Benchmark = {
     const rate = (side: 'ours' | 'anchor') => (JOBS * runs[side].length - refused(side) - failed(side)) / secondsOf(side).reduce((a, b) => a + b, 0);
 
     const headlines: Headline[] = [
-      { ...ratioHeadline('slot still taken after the client exited, p50', 'ms', percentile(ours, 50), percentile(anchor, 50), Infinity, 'report'), status: 'INFO' },
-      { ...ratioHeadline('slot still taken after the client exited, p95', 'ms', percentile(ours, 95), percentile(anchor, 95), Infinity, 'report'), status: 'INFO' },
-      { ...ratioHeadline(`${JOBS} jobs back to back at the runner's limit (${LIMIT}); ours ${rate('ours').toFixed(2)} jobs/s, ${refused('ours')} refused; sshd -i ${rate('anchor').toFixed(2)} jobs/s, ${refused('anchor')} refused`, 's',
-        percentile(secondsOf('ours'), 50), percentile(secondsOf('anchor'), 50), Infinity, 'report'), status: 'INFO' },
+      {
+        ...ratioHeadline('slot still taken after the client exited, p50', 'ms', percentile(ours, 50), percentile(anchor, 50), Infinity, 'report'),
+        status: 'INFO',
+      },
+      {
+        ...ratioHeadline('slot still taken after the client exited, p95', 'ms', percentile(ours, 95), percentile(anchor, 95), Infinity, 'report'),
+        status: 'INFO',
+      },
+      {
+        ...ratioHeadline(
+          `${JOBS} jobs back to back at the runner's limit (${LIMIT}); ours ${rate('ours').toFixed(2)} jobs/s, ${refused('ours')} refused; sshd -i ${rate('anchor').toFixed(2)} jobs/s, ${refused('anchor')} refused`,
+          's',
+          percentile(secondsOf('ours'), 50),
+          percentile(secondsOf('anchor'), 50),
+          Infinity,
+          'report',
+        ),
+        status: 'INFO',
+      },
     ];
-    const chart = ctx.writeChart('teardown', latencyCdfChart('Slot still taken after the client exited', 'ms', [
-      { label: 'ours (container torn down)', samples: ours },
-      { label: 'sshd -i (process exits)', samples: anchor },
-    ], (xs) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95) })));
+    const chart = ctx.writeChart(
+      'teardown',
+      latencyCdfChart(
+        'Slot still taken after the client exited',
+        'ms',
+        [
+          { label: 'ours (container torn down)', samples: ours },
+          { label: 'sshd -i (process exits)', samples: anchor },
+        ],
+        (xs) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95) }),
+      ),
+    );
     return {
       runs: rounds,
       headlines,
@@ -107,7 +151,7 @@ export const teardown: Benchmark = {
         seriesOf(`sshd -i: ${JOBS} jobs at limit ${LIMIT} (MaxConnections ${LIMIT})`, 'anchor', 's', secondsOf('anchor')),
       ],
       notes: [
-        'Slot: from the ssh client\'s exit (`ssh builder@127.0.0.1 true`, one connection on an idle host) to the journal\'s "Deactivated successfully" of its unit, which is when systemd stops counting the connection against MaxConnections. For ours that is sshd, the container\'s init and nspawn ending and the container torn down; for sshd -i, the process exiting. The client\'s exit is when node saw it, which on a busy machine can be a few ms after the server side was done: a slot freed within that shows as 0 or less.',
+        "Slot: from the ssh client's exit (`ssh builder@127.0.0.1 true`, one connection on an idle host) to the journal's \"Deactivated successfully\" of its unit, which is when systemd stops counting the connection against MaxConnections. For ours that is sshd, the container's init and nspawn ending and the container torn down; for sshd -i, the process exiting. The client's exit is when node saw it, which on a busy machine can be a few ms after the server side was done: a slot freed within that shows as 0 or less.",
         `Rate: ${JOBS} jobs per run, ${runs.ours.length} runs a side, alternating; a job is a ControlMaster connection with three \`bash -l\` stages, and each of the ${LIMIT} lanes connects its next job the moment its last one ended, while that connection is being closed (test/e2e/product/runner-load.ts). Ours with MaxConnections ${2 * LIMIT}, as shipped; the anchor with MaxConnections ${LIMIT}, as the tutorial sets it. Refused: ours ${refused('ours')}, sshd -i ${refused('anchor')}; failed stages: ours ${failed('ours')}, sshd -i ${failed('anchor')}.`,
       ],
       charts: [chart],

@@ -70,7 +70,9 @@ export async function alternate(sides: Side[], o: { rounds: number; warmup?: num
         await side.after?.(round);
       }
       const tag = counted ? `round ${round - warmup + 1}/${side.rounds ?? o.rounds}` : `warm-up ${round + 1}/${warmup}`;
-      o.log(`${o.name}: ${tag} ${side.label}: ${sample.value.toFixed(side.unit === 'ms' ? 1 : 2)} ${side.unit} (load ${load}, ${((performance.now() - t0) / 1000).toFixed(1)} s with setup)`);
+      o.log(
+        `${o.name}: ${tag} ${side.label}: ${sample.value.toFixed(side.unit === 'ms' ? 1 : 2)} ${side.unit} (load ${load}, ${((performance.now() - t0) / 1000).toFixed(1)} s with setup)`,
+      );
       if (!counted) continue;
       const acc = samples.get(side.label);
       if (!acc) continue;
@@ -85,7 +87,15 @@ export async function alternate(sides: Side[], o: { rounds: number; warmup?: num
   for (const side of sides) {
     const acc = samples.get(side.label);
     if (!acc) continue;
-    series.push({ label: side.label, role: side.role, unit: side.unit, samples: acc.values, summary: summarize(acc.values), loads: acc.loads, ...(acc.cpu.length ? { cpuS: acc.cpu } : {}) });
+    series.push({
+      label: side.label,
+      role: side.role,
+      unit: side.unit,
+      samples: acc.values,
+      summary: summarize(acc.values),
+      loads: acc.loads,
+      ...(acc.cpu.length ? { cpuS: acc.cpu } : {}),
+    });
     extras[side.label] = acc.extras;
   }
   return { series, extras };

@@ -41,7 +41,14 @@ export const CLI_NODE_FLAGS = (fs.readFileSync(CLI, 'utf8').split('\n', 1)[0] ??
 
 export function cliArgs(o: CliBuildOptions): string[] {
   return [
-    CLI, 'build', o.recipe, '--json', '--out', o.out, '--cache-dir', o.cacheDir,
+    CLI,
+    'build',
+    o.recipe,
+    '--json',
+    '--out',
+    o.out,
+    '--cache-dir',
+    o.cacheDir,
     ...(o.noCache ? ['--no-cache'] : []),
     ...(o.stopAfter ? ['--stop-after', o.stopAfter] : []),
     ...(o.version ? ['--version', o.version] : []),
@@ -59,7 +66,9 @@ export async function cliBuild(o: CliBuildOptions): Promise<CliBuild> {
   // node's flags); its `node` is this one, Node 24 (bench/run.ts runs under it).
   const [cli, ...args] = cliArgs(o);
   const run = await runTimed(cli as string, args, {
-    cwd: REPO, keepStdout: false, sampleMs: o.sampleMs,
+    cwd: REPO,
+    keepStdout: false,
+    sampleMs: o.sampleMs,
     env: { CI: '1', PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` },
     onLine: (line) => {
       if (!line.startsWith('{')) return;

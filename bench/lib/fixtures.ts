@@ -52,20 +52,25 @@ export function variantRecipe(name: string, base: string, overrides: Partial<Rec
   // Node decides ESM from the nearest package.json; this directory is outside the repository.
   fs.writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
   const file = path.join(dir, `${name}.ts`);
-  fs.writeFileSync(file, [
-    `// Written by bench/lib/fixtures.ts: ${path.relative(REPO, base)} with benchmark overrides.`,
-    `import { defineRecipe } from ${JSON.stringify(path.join(REPO, 'pipeline/recipe/define.ts'))};`,
-    `import base from ${JSON.stringify(base)};`,
-    '',
-    // Object fields (limits, ssh...) are merged into the base's, not replaced.
-    `export default defineRecipe({`,
-    '  ...base,',
-    ...Object.entries(overrides).map(([k, v]) => (v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? `  ${k}: { ...(base as Record<string, any>).${k}, ...${JSON.stringify(v)} },`
-      : `  ${k}: ${JSON.stringify(v)},`)),
-    '});',
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    file,
+    [
+      `// Written by bench/lib/fixtures.ts: ${path.relative(REPO, base)} with benchmark overrides.`,
+      `import { defineRecipe } from ${JSON.stringify(path.join(REPO, 'pipeline/recipe/define.ts'))};`,
+      `import base from ${JSON.stringify(base)};`,
+      '',
+      // Object fields (limits, ssh...) are merged into the base's, not replaced.
+      `export default defineRecipe({`,
+      '  ...base,',
+      ...Object.entries(overrides).map(([k, v]) =>
+        v !== null && typeof v === 'object' && !Array.isArray(v)
+          ? `  ${k}: { ...(base as Record<string, any>).${k}, ...${JSON.stringify(v)} },`
+          : `  ${k}: ${JSON.stringify(v)},`,
+      ),
+      '});',
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 

@@ -58,7 +58,11 @@ function forwardStopSignals(): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       for (const pid of running) {
-        try { process.kill(-pid, sig); } catch { /* gone */ }
+        try {
+          process.kill(-pid, sig);
+        } catch {
+          /* gone */
+        }
       }
       process.exit(128 + os.constants.signals[sig]);
     });
@@ -71,7 +75,10 @@ export async function runTimed(cmd: string, args: string[], opts: RunOptions = {
   const timeFile = path.join(os.tmpdir(), `eb-bench-time-${process.pid}-${Math.random().toString(16).slice(2)}`);
   const t0 = performance.now();
   const child = spawn(TIME, ['-f', '%e %U %S %M', '-o', timeFile, cmd, ...args], {
-    cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true,
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    detached: true,
   });
   forwardStopSignals();
   if (child.pid) running.add(child.pid);
@@ -92,16 +99,30 @@ export async function runTimed(cmd: string, args: string[], opts: RunOptions = {
     }
   });
   err.setEncoding('utf8');
-  err.on('data', (s: string) => { stderr = (stderr + s).slice(-64 * 1024); });
+  err.on('data', (s: string) => {
+    stderr = (stderr + s).slice(-64 * 1024);
+  });
   if (child.stdin) {
-    child.stdin.on('error', () => { /* the command exited without reading its input: its exit code says why */ });
+    child.stdin.on('error', () => {
+      /* the command exited without reading its input: its exit code says why */
+    });
     child.stdin.end(opts.input);
   }
   let timer: NodeJS.Timeout | undefined;
   if (opts.timeoutMs) {
     timer = setTimeout(() => {
-      try { process.kill(-(child.pid as number), 'SIGTERM'); } catch { /* gone */ }
-      setTimeout(() => { try { process.kill(-(child.pid as number), 'SIGKILL'); } catch { /* gone */ } }, 10_000).unref();
+      try {
+        process.kill(-(child.pid as number), 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      setTimeout(() => {
+        try {
+          process.kill(-(child.pid as number), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, 10_000).unref();
     }, opts.timeoutMs);
   }
   const exitCode = await new Promise<number>((resolve, reject) => {

@@ -54,9 +54,7 @@ export async function productHost(ctx: BenchContext): Promise<ProductHost> {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const port = await freeLoopbackPort();
-  const recipe = variantRecipe('product', MINIMAL_RECIPE, {
-    name: PRODUCT, ssh: { listenAddress: '127.0.0.1', port }, limits: { maxConnections: 64 },
-  });
+  const recipe = variantRecipe('product', MINIMAL_RECIPE, { name: PRODUCT, ssh: { listenAddress: '127.0.0.1', port }, limits: { maxConnections: 64 } });
   const builds: Record<string, ProductBuild> = {};
   for (const version of VERSIONS) {
     ctx.log(`product: building ${PRODUCT} ${version} (recipes/minimal.ts, port ${port}, --fast)`);
@@ -82,10 +80,15 @@ export async function productHost(ctx: BenchContext): Promise<ProductHost> {
 
   product.anchorPort = await freeLoopbackPort();
   await setUpAnchor(product);
-  for (const [label, p] of [['ours', port], ['anchor', product.anchorPort]] as const) {
+  for (const [label, p] of [
+    ['ours', port],
+    ['anchor', product.anchorPort],
+  ] as const) {
     const r = await sshRun(product, p, 'echo ok');
     if (r.exitCode !== 0 || r.stdout.trim() !== 'ok') {
-      throw new Error(`${label} on port ${p}: ssh exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}\n${await host.journal(30)}`);
+      throw new Error(
+        `${label} on port ${p}: ssh exit ${r.exitCode}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}\n${await host.journal(30)}`,
+      );
     }
   }
   ctx.log(`product: ours on 127.0.0.1:${port}, anchor sshd -i on 127.0.0.1:${product.anchorPort}; both answer`);
@@ -120,14 +123,32 @@ async function setUpAnchor(p: ProductHost): Promise<void> {
   const debianDefaults = fs.readFileSync(host.path('/etc/ssh/sshd_config'), 'utf8');
   const config = `${sshdDropIn(USER).split(KEY_DIR).join(`/etc/${PRODUCT}/ssh`)}\n# Debian's defaults, as in the image:\n${debianDefaults}`;
   host.writeFile(ANCHOR_CONFIG, config, 0o644);
-  host.writeFile(`/etc/systemd/system/${ANCHOR_UNIT}.socket`, [
-    '[Unit]', 'Description=benchmark anchor: plain socket-activated sshd -i', '',
-    '[Socket]', `ListenStream=127.0.0.1:${p.anchorPort}`, 'Accept=yes', 'MaxConnections=64', '',
-  ].join('\n'));
-  host.writeFile(`/etc/systemd/system/${ANCHOR_UNIT}@.service`, [
-    '[Unit]', 'Description=benchmark anchor: sshd -i (connection %i)', '',
-    '[Service]', `ExecStart=-/usr/sbin/sshd -i -f ${ANCHOR_CONFIG}`, 'StandardInput=socket', 'StandardError=journal', '',
-  ].join('\n'));
+  host.writeFile(
+    `/etc/systemd/system/${ANCHOR_UNIT}.socket`,
+    [
+      '[Unit]',
+      'Description=benchmark anchor: plain socket-activated sshd -i',
+      '',
+      '[Socket]',
+      `ListenStream=127.0.0.1:${p.anchorPort}`,
+      'Accept=yes',
+      'MaxConnections=64',
+      '',
+    ].join('\n'),
+  );
+  host.writeFile(
+    `/etc/systemd/system/${ANCHOR_UNIT}@.service`,
+    [
+      '[Unit]',
+      'Description=benchmark anchor: sshd -i (connection %i)',
+      '',
+      '[Service]',
+      `ExecStart=-/usr/sbin/sshd -i -f ${ANCHOR_CONFIG}`,
+      'StandardInput=socket',
+      'StandardError=journal',
+      '',
+    ].join('\n'),
+  );
   // ssh.service is masked, so nothing else makes sshd's privilege separation directory.
   await host.execOk(`mkdir -p -m 0755 /run/sshd && /usr/sbin/sshd -t -f ${ANCHOR_CONFIG} && systemctl daemon-reload && systemctl start ${ANCHOR_UNIT}.socket`);
 }
@@ -143,10 +164,32 @@ export interface SshResult {
 }
 
 export function sshArgs(p: ProductHost, port: number, command: string): string[] {
-  return ['-F', '/dev/null', '-i', p.key, '-p', String(port),
-    '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
-    '-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', 'GSSAPIAuthentication=no', '-o', 'ConnectTimeout=60',
-    `${USER}@127.0.0.1`, command];
+  return [
+    '-F',
+    '/dev/null',
+    '-i',
+    p.key,
+    '-p',
+    String(port),
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    'ControlMaster=no',
+    '-o',
+    'ControlPath=none',
+    '-o',
+    'GSSAPIAuthentication=no',
+    '-o',
+    'ConnectTimeout=60',
+    `${USER}@127.0.0.1`,
+    command,
+  ];
 }
 
 /** One ssh connection running `command`, timed from spawn to first output and to exit. */
@@ -164,7 +207,9 @@ export function sshRun(p: ProductHost, port: number, command: string, timeoutMs 
       stdout += s;
     });
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => { stderr += s; });
+    child.stderr.on('data', (s: string) => {
+      stderr += s;
+    });
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
@@ -178,14 +223,20 @@ export function bannerMs(port: number, timeoutMs = 60_000): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const socket = net.connect({ port, host: '127.0.0.1' });
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no banner from port ${port} within ${timeoutMs} ms`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no banner from port ${port} within ${timeoutMs} ms`));
+    }, timeoutMs);
     socket.once('data', () => {
       clearTimeout(timer);
       const ms = performance.now() - t0;
       socket.destroy();
       resolve(ms);
     });
-    socket.once('error', (e) => { clearTimeout(timer); reject(e); });
+    socket.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
 
@@ -205,7 +256,8 @@ export async function disposeShared(shared: Map<string, unknown>, log: (l: strin
   const p = shared.get(KEY) as ProductHost | undefined;
   shared.delete(KEY);
   for (const [k, v] of shared) {
-    if (k.startsWith('dispose:') && typeof v === 'function') await (v as () => Promise<void>)().catch((e: unknown) => log(`cleanup ${k}: ${(e as Error).message}`));
+    if (k.startsWith('dispose:') && typeof v === 'function')
+      await (v as () => Promise<void>)().catch((e: unknown) => log(`cleanup ${k}: ${(e as Error).message}`));
   }
   if (!p) return;
   const r = await p.host.poweroff({ timeoutMs: 60_000 });

@@ -84,12 +84,18 @@ export function mergeResults(stem: string, base: Omit<ResultsFile, 'benchmarks'>
 export function fmtValue(v: number | undefined, unit: Unit): string {
   if (v === undefined || !Number.isFinite(v)) return '–';
   switch (unit) {
-    case 's': return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} s`;
-    case 'ms': return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ms`;
-    case 'MB': return `${v.toFixed(1)} MB`;
-    case 'MiB': return `${v.toFixed(0)} MiB`;
-    case 'bytes': return `${v.toLocaleString('en-US')} B`;
-    case 'count': return String(v);
+    case 's':
+      return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} s`;
+    case 'ms':
+      return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ms`;
+    case 'MB':
+      return `${v.toFixed(1)} MB`;
+    case 'MiB':
+      return `${v.toFixed(0)} MiB`;
+    case 'bytes':
+      return `${v.toLocaleString('en-US')} B`;
+    case 'count':
+      return String(v);
   }
 }
 
@@ -113,10 +119,15 @@ function ordered(file: ResultsFile): BenchResult[] {
 /** linkTo: where each benchmark's row links (its section in a results file). */
 export function summaryTable(file: ResultsFile, linkTo: string | ((name: string) => string) = ''): string {
   const linkPrefix = (name: string) => (typeof linkTo === 'string' ? linkTo : linkTo(name));
-  const rows = ['| benchmark | metric | ours | anchor | ratio | target | result | load 1-min (start → end) |', '| --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const rows = [
+    '| benchmark | metric | ours | anchor | ratio | target | result | load 1-min (start → end) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
   for (const b of ordered(file)) {
     for (const h of b.headlines) {
-      rows.push(`| [${b.name}](${linkPrefix(b.name)}#${b.name}) | ${cell(h.metric)} | ${fmtValue(h.ours, h.unit)} | ${fmtValue(h.anchor, h.unit)} | ${fmtRatio(h.ratio)} | ${cell(h.target)} | **${h.status}** | ${b.load.start.toFixed(2)} → ${b.load.end.toFixed(2)} |`);
+      rows.push(
+        `| [${b.name}](${linkPrefix(b.name)}#${b.name}) | ${cell(h.metric)} | ${fmtValue(h.ours, h.unit)} | ${fmtValue(h.anchor, h.unit)} | ${fmtRatio(h.ratio)} | ${cell(h.target)} | **${h.status}** | ${b.load.start.toFixed(2)} → ${b.load.end.toFixed(2)} |`,
+      );
     }
   }
   return rows.join('\n');
@@ -128,9 +139,15 @@ export function renderMarkdown(file: ResultsFile, stem: string): string {
   lines.push(`# Benchmarks ${file.date} on ${m.hostname}`);
   lines.push('');
   lines.push(`Machine: ${m.hostname}, ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}.`);
-  lines.push(`Tools: ${Object.entries(file.tools).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+  lines.push(
+    `Tools: ${Object.entries(file.tools)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
+  );
   lines.push('');
-  lines.push('The machine is shared with test runs: each benchmark records the 1-minute load average at its start and end, and each sample the load when it started (JSON). On 2 CPUs, a load above 2 means the figures include waiting for a CPU. Ours and the anchor always run alternately in the same run, so contention hits both sides alike.');
+  lines.push(
+    'The machine is shared with test runs: each benchmark records the 1-minute load average at its start and end, and each sample the load when it started (JSON). On 2 CPUs, a load above 2 means the figures include waiting for a CPU. Ours and the anchor always run alternately in the same run, so contention hits both sides alike.',
+  );
   lines.push('');
   lines.push(`Raw samples: [${stem}.json](${stem}.json). Reproduce: \`npm run bench -- NAME\` (see [bench/README.md](../README.md)).`);
   lines.push('');
@@ -143,7 +160,9 @@ export function renderMarkdown(file: ResultsFile, stem: string): string {
     lines.push('');
     lines.push(`**${b.title}** — anchor: ${b.anchor}.`);
     lines.push('');
-    lines.push(`Run ${b.startedAt} (${Math.round(b.durationS)} s), ${b.runs} timed run(s) per side, load ${b.load.start.toFixed(2)} → ${b.load.end.toFixed(2)}.`);
+    lines.push(
+      `Run ${b.startedAt} (${Math.round(b.durationS)} s), ${b.runs} timed run(s) per side, load ${b.load.start.toFixed(2)} → ${b.load.end.toFixed(2)}.`,
+    );
     lines.push('');
     if (b.series.length) {
       lines.push('| series | n | median | p95 | min | max | spread (max−min)/median | CPU s (median) | load at samples |');
@@ -152,12 +171,16 @@ export function renderMarkdown(file: ResultsFile, stem: string): string {
         const u = s.unit;
         const cpu = s.cpuS?.length ? [...s.cpuS].sort((a, b2) => a - b2)[Math.floor((s.cpuS.length - 1) / 2)] : undefined;
         const loads = s.loads?.length ? `${Math.min(...s.loads).toFixed(1)}–${Math.max(...s.loads).toFixed(1)}` : '–';
-        lines.push(`| ${cell(s.label)}${s.role === 'ours' ? ' (ours)' : s.role === 'anchor' ? ' (anchor)' : ''} | ${s.summary.n} | ${fmtValue(s.summary.median, u)} | ${fmtValue(s.summary.p95, u)} | ${fmtValue(s.summary.min, u)} | ${fmtValue(s.summary.max, u)} | ${Number.isFinite(s.summary.spread) ? `${(s.summary.spread * 100).toFixed(0)} %` : '–'} | ${cpu === undefined ? '–' : cpu.toFixed(1)} | ${loads} |`);
+        lines.push(
+          `| ${cell(s.label)}${s.role === 'ours' ? ' (ours)' : s.role === 'anchor' ? ' (anchor)' : ''} | ${s.summary.n} | ${fmtValue(s.summary.median, u)} | ${fmtValue(s.summary.p95, u)} | ${fmtValue(s.summary.min, u)} | ${fmtValue(s.summary.max, u)} | ${Number.isFinite(s.summary.spread) ? `${(s.summary.spread * 100).toFixed(0)} %` : '–'} | ${cpu === undefined ? '–' : cpu.toFixed(1)} | ${loads} |`,
+        );
       }
       lines.push('');
     }
     for (const h of b.headlines) {
-      lines.push(`- ${h.metric}: ours ${fmtValue(h.ours, h.unit)}${h.anchor !== undefined ? `, anchor ${fmtValue(h.anchor, h.unit)}` : ''}, ratio ${fmtRatio(h.ratio)}; target ${h.target}: **${h.status}**`);
+      lines.push(
+        `- ${h.metric}: ours ${fmtValue(h.ours, h.unit)}${h.anchor !== undefined ? `, anchor ${fmtValue(h.anchor, h.unit)}` : ''}, ratio ${fmtRatio(h.ratio)}; target ${h.target}: **${h.status}**`,
+      );
     }
     if (b.headlines.length) lines.push('');
     for (const n of b.notes) lines.push(`- ${n}`);
@@ -172,7 +195,12 @@ export function renderMarkdown(file: ResultsFile, stem: string): string {
  * what ran that day), with the stem of the file each came from.
  */
 export function latestResults(dir: string, machineId: string): { file: ResultsFile; stemOf: Map<string, string> } | undefined {
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(`-${machineId}.json`)).sort() : [];
+  const files = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith(`-${machineId}.json`))
+        .sort()
+    : [];
   if (!files.length) return undefined;
   const stemOf = new Map<string, string>();
   let merged: ResultsFile | undefined;
@@ -183,4 +211,3 @@ export function latestResults(dir: string, machineId: string): { file: ResultsFi
   }
   return { file: merged!, stemOf };
 }
-

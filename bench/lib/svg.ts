@@ -76,8 +76,11 @@ export function stackedBarChart(title: string, unit: string, bars: StackedBar[])
       if (s.value <= 0) continue;
       const x0 = x(acc);
       const w = x(acc + s.value) - x0;
-      out.push(`<rect x="${x0.toFixed(1)}" y="${y}" width="${Math.max(w, 0.5).toFixed(1)}" height="${barH}" fill="${color(s.name)}"><title>${esc(`${b.label}: ${s.name} ${fmt(s.value)} ${unit}`)}</title></rect>`);
-      if (w > 34) out.push(`<text x="${(x0 + w / 2).toFixed(1)}" y="${y + barH / 2 + 4}" text-anchor="middle" fill="#fff" font-size="11">${fmt(s.value)}</text>`);
+      out.push(
+        `<rect x="${x0.toFixed(1)}" y="${y}" width="${Math.max(w, 0.5).toFixed(1)}" height="${barH}" fill="${color(s.name)}"><title>${esc(`${b.label}: ${s.name} ${fmt(s.value)} ${unit}`)}</title></rect>`,
+      );
+      if (w > 34)
+        out.push(`<text x="${(x0 + w / 2).toFixed(1)}" y="${y + barH / 2 + 4}" text-anchor="middle" fill="#fff" font-size="11">${fmt(s.value)}</text>`);
       acc += s.value;
     }
     out.push(`<text x="${(x(acc) + 6).toFixed(1)}" y="${y + barH / 2 + 4}" fill="#333">${fmt(acc)}</text>`);
@@ -115,7 +118,9 @@ export function latencyCdfChart(title: string, unit: string, groups: LatencyGrou
   const out = chartStart(width, height, title);
   xGrid(out, max, step, x, top, top + plotH, '#eee');
   for (const p of [0, 0.25, 0.5, 0.75, 0.95, 1]) {
-    out.push(`<line x1="${left}" y1="${y(p).toFixed(1)}" x2="${left + plotW}" y2="${y(p).toFixed(1)}" stroke="${p === 0.5 || p === 0.95 ? '#ccc' : '#eee'}"${p === 0.95 ? ' stroke-dasharray="4 3"' : ''}/>`);
+    out.push(
+      `<line x1="${left}" y1="${y(p).toFixed(1)}" x2="${left + plotW}" y2="${y(p).toFixed(1)}" stroke="${p === 0.5 || p === 0.95 ? '#ccc' : '#eee'}"${p === 0.95 ? ' stroke-dasharray="4 3"' : ''}/>`,
+    );
     if (p !== 1) out.push(`<text x="${left - 6}" y="${(y(p) + 4).toFixed(1)}" text-anchor="end" fill="#555">${Math.round(p * 100)}%</text>`);
   }
   out.push(`<text x="${left + plotW / 2}" y="${top + plotH + 32}" text-anchor="middle" fill="#333">${esc(unit)} (connect to first output)</text>`);

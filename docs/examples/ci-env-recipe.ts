@@ -3,7 +3,4 @@
 import { defineRecipe } from '../../pipeline/recipe/define.ts';
 import minimal from '../../recipes/minimal.ts';
 
-export default defineRecipe({
-  ...minimal,
-  overlays: ['builder-user', 'dotfiles', 'template-home', 'sshd', 'container-init', './overlays/ci-env', 'hygiene'],
-});
+export default defineRecipe({ ...minimal, overlays: ['builder-user', 'dotfiles', 'template-home', 'sshd', 'container-init', './overlays/ci-env', 'hygiene'] });

@@ -26,10 +26,12 @@ export function upsert(text: string, name: string, line: string): string {
 
 /** The name that already holds an id in a passwd or group table (field 3), other than `except`. */
 export function idHolder(text: string, id: number, except: string): string | undefined {
-  return lines(text).find((l) => {
-    const f = l.split(':');
-    return f[0] !== except && f[2] === String(id);
-  })?.split(':')[0];
+  return lines(text)
+    .find((l) => {
+      const f = l.split(':');
+      return f[0] !== except && f[2] === String(id);
+    })
+    ?.split(':')[0];
 }
 
 export function userEntries(u: UserSpec): Record<Table, string> {

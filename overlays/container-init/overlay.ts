@@ -17,7 +17,11 @@ export function containerInitFiles(user: { name: string; uid: number; gid: numbe
   const { name, uid, gid } = user;
   return [
     { path: CONTAINER_INIT, content: fs.readFileSync(SCRIPT, 'utf8').replace('@BUILDER_ENV@', BUILDER_ENV), mode: 0o755 },
-    { path: BUILDER_ENV, content: `BUILDER_USER=${name}\nBUILDER_UID=${uid}\nBUILDER_GID=${gid}\nBUILDER_HOME=${homeOf(name)}\nBUILDER_TEMPLATE=${templateOf(name)}\n`, mode: 0o644 },
+    {
+      path: BUILDER_ENV,
+      content: `BUILDER_USER=${name}\nBUILDER_UID=${uid}\nBUILDER_GID=${gid}\nBUILDER_HOME=${homeOf(name)}\nBUILDER_TEMPLATE=${templateOf(name)}\n`,
+      mode: 0o644,
+    },
   ];
 }
 

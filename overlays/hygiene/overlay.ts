@@ -12,16 +12,33 @@ import { walkTree } from '../../pipeline/util/tree-digest.ts';
 export const EMPTIED_DIRS = ['/dev', '/tmp', '/var/tmp', '/var/lib/apt/lists', '/var/cache/apt/archives', '/var/cache/man'];
 /** Files removed outright; a trailing * matches any suffix in that directory. */
 export const REMOVED = [
-  '/etc/ssh/ssh_host_*', '/var/cache/apt/*.bin', '/var/cache/ldconfig/aux-cache', '/var/lib/dbus/machine-id',
-  '/var/cache/debconf/*-old', '/var/lib/dpkg/*-old', '/etc/passwd-', '/etc/group-', '/etc/shadow-', '/etc/gshadow-',
-  '/var/lib/systemd/catalog/database', '/var/lib/dpkg/lock*', '/var/lib/apt/extended_states', '/root/.ssh',
-  '/var/log/*', '/etc/.pwd.lock', '/var/cache/private/*',
+  '/etc/ssh/ssh_host_*',
+  '/var/cache/apt/*.bin',
+  '/var/cache/ldconfig/aux-cache',
+  '/var/lib/dbus/machine-id',
+  '/var/cache/debconf/*-old',
+  '/var/lib/dpkg/*-old',
+  '/etc/passwd-',
+  '/etc/group-',
+  '/etc/shadow-',
+  '/etc/gshadow-',
+  '/var/lib/systemd/catalog/database',
+  '/var/lib/dpkg/lock*',
+  '/var/lib/apt/extended_states',
+  '/root/.ssh',
+  '/var/log/*',
+  '/etc/.pwd.lock',
+  '/var/cache/private/*',
 ];
 
 export default defineOverlay({
   description: 'removes host keys, caches, logs and temporary files; empties machine-id; clamps mtimes',
   apply({ image, recipe, log }) {
-    for (const pattern of REMOVED) for (const p of expand(image, pattern)) { log(`removed ${p}`); image.remove(p); }
+    for (const pattern of REMOVED)
+      for (const p of expand(image, pattern)) {
+        log(`removed ${p}`);
+        image.remove(p);
+      }
     for (const dir of EMPTIED_DIRS) for (const entry of image.list(dir)) image.remove(`${dir}/${entry}`);
     // Packages that log (dpkg, apt, alternatives) expect /var/log to exist.
     image.mkdir('/var/log');
@@ -39,7 +56,10 @@ function expand(image: ImageRoot, pattern: string): string[] {
   const slash = pattern.lastIndexOf('/');
   const dir = pattern.slice(0, slash);
   const prefix = pattern.slice(slash + 1, -1);
-  return image.list(dir).filter((n) => n.startsWith(prefix)).map((n) => `${dir}/${n}`);
+  return image
+    .list(dir)
+    .filter((n) => n.startsWith(prefix))
+    .map((n) => `${dir}/${n}`);
 }
 
 function isLink(image: ImageRoot, p: string): boolean {

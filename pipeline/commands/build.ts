@@ -59,10 +59,19 @@ export async function buildCommand(recipeFile: string, flags: BuildFlags): Promi
       signal: controller.signal,
       onRetry: (n, why, ms) => reporter.warn(`mirror: ${why}; retry ${n} in ${ms} ms`),
     });
-    const result = await build(recipe, {
-      outDir: path.resolve(flags.out), cacheDir: path.resolve(flags.cacheDir), useCache: flags.cache,
-      dryRun: Boolean(flags.dryRun), stopAfter: flags.stopAfter, fast: Boolean(flags.fast), signal: controller.signal,
-    }, reporter);
+    const result = await build(
+      recipe,
+      {
+        outDir: path.resolve(flags.out),
+        cacheDir: path.resolve(flags.cacheDir),
+        useCache: flags.cache,
+        dryRun: Boolean(flags.dryRun),
+        stopAfter: flags.stopAfter,
+        fast: Boolean(flags.fast),
+        signal: controller.signal,
+      },
+      reporter,
+    );
     await reporter.done(result);
     if (!flags.json) printResult(result);
   } catch (err) {

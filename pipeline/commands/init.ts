@@ -8,7 +8,11 @@ import { UsageError } from '../errors.ts';
 import { BUILD_MACHINE_PACKAGES } from '../build-machine.ts';
 import { ASSET_ROOT, BUILDER_VERSION } from '../package-root.ts';
 
-interface Scaffold { file: string; content: string; mode: number }
+interface Scaffold {
+  file: string;
+  content: string;
+  mode: number;
+}
 
 const TEMPLATES = path.join(ASSET_ROOT, 'templates/init');
 /** Where a scaffolded repository finds the builder's CI scripts. */
@@ -44,18 +48,24 @@ function templates(name: string): Scaffold[] {
 
 function packageJson(name: string): string {
   const own = builderManifest();
-  return `${JSON.stringify({
-    name, private: true, type: 'module',
-    description: `GitLab Runner SSH build containers: the ${name} image`,
-    scripts: {
-      typecheck: 'tsc -p .',
-      test: 'npm run typecheck && ephemeral-builder build recipe.ts --fast --stop-after verify --out out/test',
-      build: 'ephemeral-builder build recipe.ts',
+  return `${JSON.stringify(
+    {
+      name,
+      private: true,
+      type: 'module',
+      description: `GitLab Runner SSH build containers: the ${name} image`,
+      scripts: {
+        typecheck: 'tsc -p .',
+        test: 'npm run typecheck && ephemeral-builder build recipe.ts --fast --stop-after verify --out out/test',
+        build: 'ephemeral-builder build recipe.ts',
+      },
+      // Exact versions, as the builder pins its own: the builder, and Node.js 24 it runs on.
+      dependencies: { 'ephemeral-builder': BUILDER_VERSION, node: own.dependencies.node },
+      devDependencies: { typescript: own.devDependencies.typescript, '@types/node': own.devDependencies['@types/node'] },
     },
-    // Exact versions, as the builder pins its own: the builder, and Node.js 24 it runs on.
-    dependencies: { 'ephemeral-builder': BUILDER_VERSION, node: own.dependencies.node },
-    devDependencies: { typescript: own.devDependencies.typescript, '@types/node': own.devDependencies['@types/node'] },
-  }, null, 2)}\n`;
+    null,
+    2,
+  )}\n`;
 }
 
 function setupSh(): string {
@@ -83,7 +93,10 @@ if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install 
 function gitlabCi(): string {
   const own = fs.readFileSync(path.join(ASSET_ROOT, '.gitlab-ci.yml'), 'utf8');
   return own
-    .replace(/^# Release pipeline of ephemeral-builder:/m, '# Release pipeline of this image repository (made by `ephemeral-builder init`, from the builder\'s own):')
+    .replace(
+      /^# Release pipeline of ephemeral-builder:/m,
+      "# Release pipeline of this image repository (made by `ephemeral-builder init`, from the builder's own):",
+    )
     .replaceAll('scripts/ci/', `${PACKAGE_CI}/`)
     .replace(/docs\/release-ci\.md/g, 'node_modules/ephemeral-builder/docs/release-ci.md')
     .replace(/^(\s*RECIPE:\s*)recipes\/default\.ts$/m, '$1recipe.ts')
@@ -92,7 +105,13 @@ function gitlabCi(): string {
 
 export function initCommand(dir: string, flags: { name?: string }): void {
   const target = path.resolve(dir);
-  const name = flags.name ?? path.basename(target).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+|-+$/g, '');
+  const name =
+    flags.name ??
+    path
+      .basename(target)
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^[^a-z]+|-+$/g, '');
   if (!/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/.test(name)) {
     throw new UsageError(`init: "${name}" cannot name an image (2-40 characters of a-z, 0-9 and "-", starting with a letter); pass --name`);
   }
@@ -109,9 +128,13 @@ export function initCommand(dir: string, flags: { name?: string }): void {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, f.content, { mode: f.mode, flag: 'wx' });
   }
-  process.stdout.write([
-    `created ${name} in ${target}:`, ...files.map((f) => `  ${f.file}`),
-    'next, as root on a Debian 12 or 13 machine:',
-    `  cd ${target} && sh setup.sh && npx ephemeral-builder build recipe.ts`, '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      `created ${name} in ${target}:`,
+      ...files.map((f) => `  ${f.file}`),
+      'next, as root on a Debian 12 or 13 machine:',
+      `  cd ${target} && sh setup.sh && npx ephemeral-builder build recipe.ts`,
+      '',
+    ].join('\n'),
+  );
 }

@@ -28,7 +28,8 @@ async function imageFor(target: string, out: string) {
     const manifest = path.join(out, 'manifest.json');
     if (!fs.existsSync(manifest)) throw new UsageError(`${manifest}: no build of ${target} here; build it first, or pass --out DIR of its build`);
     const record = await loadImageRecord(manifest);
-    if (record.name !== recipe.name) throw new UsageError(`${manifest} is a build of ${record.name}, not of ${target} (${recipe.name}); pass --out DIR of its build`);
+    if (record.name !== recipe.name)
+      throw new UsageError(`${manifest} is a build of ${record.name}, not of ${target} (${recipe.name}); pass --out DIR of its build`);
     return record;
   }
   return loadImageRecord(target);

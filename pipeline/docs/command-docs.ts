@@ -17,11 +17,14 @@ export function manPage(program: Command, version: string, date: string): string
   const name = program.name();
   const out: string[] = [
     `.TH ${name.toUpperCase()} 1 "${date}" "${name} ${version}" "User Commands"`,
-    '.SH NAME', `${name} \\- ${roff(program.description())}`,
+    '.SH NAME',
+    `${name} \\- ${roff(program.description())}`,
     '.SH SYNOPSIS',
     ...program.commands.map((c) => `.B ${name} ${c.name()}\n${roff(c.usage())}\n.br`),
     '.SH DESCRIPTION',
-    roff('Builds an image and its artifacts (image and host .deb packages, a tarball with install.sh, an SBOM, manifest.json and SHA256SUMS) from a TypeScript recipe, publishes them to a signed apt repository, and tells what an image holds and whether it is behind its sources.'),
+    roff(
+      'Builds an image and its artifacts (image and host .deb packages, a tarball with install.sh, an SBOM, manifest.json and SHA256SUMS) from a TypeScript recipe, publishes them to a signed apt repository, and tells what an image holds and whether it is behind its sources.',
+    ),
     '.SH COMMANDS',
   ];
   for (const c of program.commands) {
@@ -36,10 +39,19 @@ export function manPage(program: Command, version: string, date: string): string
   }
   out.push(
     '.SH EXIT STATUS',
-    roff('0 success; 1 a build failed; 2 bad input or usage (a bad recipe, a missing tool, not root); 130 interrupted by SIGINT, 143 by SIGTERM. outdated: 0 nothing behind, 1 something behind, 2 an error.'),
-    '.SH ENVIRONMENT', '.TP', '.B CI', roff('plain timestamped progress lines instead of the live task list.'),
-    '.TP', '.B XDG_CACHE_HOME', roff(`the cache directory's parent (default ~/.cache/${name}).`),
-    '.SH SEE ALSO', roff(`${name}ctl(8), mmdebstrap(1), systemd-nspawn(1)`), '',
+    roff(
+      '0 success; 1 a build failed; 2 bad input or usage (a bad recipe, a missing tool, not root); 130 interrupted by SIGINT, 143 by SIGTERM. outdated: 0 nothing behind, 1 something behind, 2 an error.',
+    ),
+    '.SH ENVIRONMENT',
+    '.TP',
+    '.B CI',
+    roff('plain timestamped progress lines instead of the live task list.'),
+    '.TP',
+    '.B XDG_CACHE_HOME',
+    roff(`the cache directory's parent (default ~/.cache/${name}).`),
+    '.SH SEE ALSO',
+    roff(`${name}ctl(8), mmdebstrap(1), systemd-nspawn(1)`),
+    '',
   );
   return out.join('\n');
 }
@@ -49,9 +61,15 @@ export function bashCompletion(program: Command): string {
   const name = program.name();
   const fn = `_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
   const cases = program.commands.map((c) => {
-    const opts = visibleOptions(c).flatMap((o) => [o.long, o.short].filter(Boolean)).join(' ');
-    const choices = visibleOptions(c).filter((o) => o.argChoices).map((o) => `      ${o.long}) COMPREPLY=($(compgen -W "${o.argChoices?.join(' ')}" -- "$cur")); return ;;`);
-    const files = visibleOptions(c).filter((o) => (o.required || o.optional) && !o.argChoices).flatMap((o) => [o.long, o.short].filter(Boolean));
+    const opts = visibleOptions(c)
+      .flatMap((o) => [o.long, o.short].filter(Boolean))
+      .join(' ');
+    const choices = visibleOptions(c)
+      .filter((o) => o.argChoices)
+      .map((o) => `      ${o.long}) COMPREPLY=($(compgen -W "${o.argChoices?.join(' ')}" -- "$cur")); return ;;`);
+    const files = visibleOptions(c)
+      .filter((o) => (o.required || o.optional) && !o.argChoices)
+      .flatMap((o) => [o.long, o.short].filter(Boolean));
     return [
       `    ${c.name()})`,
       '      case "$prev" in',

@@ -109,7 +109,7 @@ function unwrapField(field: SchemaNode, at: string): { inner: SchemaNode; descri
     if (defaultText === undefined) {
       if (def.type === 'default') defaultText = `\`${JSON.stringify(def.defaultValue)}\``;
       // prefault({}) parses {} through the object, so every field below takes its own default.
-      else if (def.type === 'prefault') defaultText = 'each field\'s default';
+      else if (def.type === 'prefault') defaultText = "each field's default";
       else if (def.type === 'optional') defaultText = 'not set';
     }
     n = def.innerType as SchemaNode;
@@ -138,7 +138,9 @@ function typeOf(node: SchemaNode): string {
     case 'boolean':
       return 'boolean';
     case 'enum':
-      return `one of ${Object.values(def.entries ?? {}).map((v) => `\`${JSON.stringify(v)}\``).join(', ')}`;
+      return `one of ${Object.values(def.entries ?? {})
+        .map((v) => `\`${JSON.stringify(v)}\``)
+        .join(', ')}`;
     case 'array': {
       const element = unwrap(def.element as SchemaNode);
       const inner = typeOf(element);
@@ -157,7 +159,9 @@ function rulesOf(node: SchemaNode): string[] {
   const rules: string[] = [];
   const own = def.error?.({});
   if (typeof own === 'string') rules.push(own);
-  for (const { _zod: { def: c } } of def.checks ?? []) {
+  for (const {
+    _zod: { def: c },
+  } of def.checks ?? []) {
     const message = c.error?.({});
     if (typeof message === 'string') rules.push(message);
     else if (c.check === 'min_length' && c.minimum !== undefined) rules.push(`must have at least ${counted(c.minimum, def.type)}`);
@@ -180,7 +184,10 @@ function sentence(rule: string): string {
 
 /** GitHub's anchor for a heading made of one code span. */
 function anchor(title: string): string {
-  return title.toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-');
+  return title
+    .toLowerCase()
+    .replace(/[^a-z0-9 _-]/g, '')
+    .replace(/ /g, '-');
 }
 
 export function renderRecipeReference(schema: unknown = recipeSchema): string {
@@ -188,7 +195,7 @@ export function renderRecipeReference(schema: unknown = recipeSchema): string {
     '# Recipe reference',
     '',
     '<!-- Generated from pipeline/recipe/schema.ts by `npx node pipeline/docs/recipe-reference.ts --write`.',
-    '     Do not edit: change the schema\'s .describe() texts and regenerate. A unit test fails when this',
+    "     Do not edit: change the schema's .describe() texts and regenerate. A unit test fails when this",
     '     file and the schema disagree. -->',
     '',
     'A recipe is a TypeScript module whose default export is `defineRecipe({...})` (see',

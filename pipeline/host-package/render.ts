@@ -69,9 +69,14 @@ export function listenStream(address: string, port: number): string {
 export function bindsValue(binds: HostRecipe['binds']): string {
   const problems: string[] = [];
   const words = binds.map((b, i) => {
-    for (const [key, value] of [['source', b.source], ['target', b.target]] as const) {
+    for (const [key, value] of [
+      ['source', b.source],
+      ['target', b.target],
+    ] as const) {
       if (value !== undefined && !SHELL_SAFE_PATH.test(value)) {
-        problems.push(`binds[${i}].${key}: "${value}" must be a path of letters, digits and _ . / + @ = , - only (no spaces, colons or quotes: it is passed to systemd-nspawn --bind-ro)`);
+        problems.push(
+          `binds[${i}].${key}: "${value}" must be a path of letters, digits and _ . / + @ = , - only (no spaces, colons or quotes: it is passed to systemd-nspawn --bind-ro)`,
+        );
       }
     }
     const target = b.target && b.target !== b.source ? `:${b.target}` : '';
@@ -148,8 +153,9 @@ export function renderHostTemplate(relPath: string, values: Record<string, strin
 function hostLintianOverrides(name: string): string {
   return [
     '# The host tool reads the dpkg database of an installed image (outdated hands it to apt-get as',
-    '# its Dir::State::status), never the host\'s own.',
-    `uses-dpkg-database-directly [usr/sbin/${name}ctl]`, '',
+    "# its Dir::State::status), never the host's own.",
+    `uses-dpkg-database-directly [usr/sbin/${name}ctl]`,
+    '',
   ].join('\n');
 }
 
@@ -177,11 +183,7 @@ export function renderHostFiles(recipe: HostRecipe): HostPackageFiles {
       postrm: render('debian/postrm'),
     },
     triggers: render('debian/triggers'),
-    imageMaintainerScripts: {
-      preinst: render('debian/preinst'),
-      prerm: render('debian/image-prerm'),
-      postrm: render('debian/image-postrm'),
-    },
+    imageMaintainerScripts: { preinst: render('debian/preinst'), prerm: render('debian/image-prerm'), postrm: render('debian/image-postrm') },
     installSh: render('install.sh'),
     // The image's tags come from shipping a foreign root file system; the pack work keeps the list.
     lintianOverrides: { host: hostLintianOverrides(name), image: renderImageLintianOverrides(recipe.name, recipe.version) },

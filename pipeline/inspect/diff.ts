@@ -5,7 +5,11 @@
 import { compareDebianVersions } from '../publish/version-order.ts';
 import type { ImageRecord } from './image-record.ts';
 
-export interface PackageChange { name: string; from?: string; to?: string }
+export interface PackageChange {
+  name: string;
+  from?: string;
+  to?: string;
+}
 
 export interface ImageDiff {
   from: { name: string; version: string };
@@ -41,10 +45,16 @@ export function diffImages(a: ImageRecord, b: ImageRecord): ImageDiff {
   const before = packageMap(a);
   const after = packageMap(b);
   const d: ImageDiff = {
-    from: { name: a.name, version: a.version }, to: { name: b.name, version: b.version },
+    from: { name: a.name, version: a.version },
+    to: { name: b.name, version: b.version },
     recipeChanged: a.recipeDigest && b.recipeDigest ? a.recipeDigest !== b.recipeDigest : null,
-    sizeBytes: numbers(a.sizeBytes, b.sizeBytes), fileCount: numbers(a.fileCount, b.fileCount),
-    added: [], removed: [], upgraded: [], downgraded: [], warnings,
+    sizeBytes: numbers(a.sizeBytes, b.sizeBytes),
+    fileCount: numbers(a.fileCount, b.fileCount),
+    added: [],
+    removed: [],
+    upgraded: [],
+    downgraded: [],
+    warnings,
   };
   for (const [name, version] of after) {
     const old = before.get(name);
@@ -64,7 +74,9 @@ export function renderDiffMarkdown(d: ImageDiff): string {
   const out = [`## ${d.from.name} ${d.from.version} → ${d.to.name === d.from.name ? '' : `${d.to.name} `}${d.to.version}`, ''];
   for (const w of d.warnings) out.push(`> **Warning:** ${w}`, '');
   const changed = d.added.length + d.removed.length + d.upgraded.length + d.downgraded.length;
-  out.push(`- Packages: ${changed === 0 ? 'no change' : `${d.upgraded.length} upgraded, ${d.downgraded.length} downgraded, ${d.added.length} added, ${d.removed.length} removed`}`);
+  out.push(
+    `- Packages: ${changed === 0 ? 'no change' : `${d.upgraded.length} upgraded, ${d.downgraded.length} downgraded, ${d.added.length} added, ${d.removed.length} removed`}`,
+  );
   out.push(`- Recipe: ${d.recipeChanged === null ? 'not recorded on both sides' : d.recipeChanged ? 'changed' : 'unchanged'}`);
   if (d.sizeBytes.change !== null) out.push(`- Size: ${mb(d.sizeBytes.from ?? 0)} → ${mb(d.sizeBytes.to ?? 0)} (${signed(d.sizeBytes.change, mb)})`);
   if (d.fileCount.change !== null) out.push(`- Files: ${d.fileCount.from} → ${d.fileCount.to} (${signed(d.fileCount.change, String)})`);

@@ -76,10 +76,18 @@ async function fromManifest(text: string, from: string, opts: RetryOptions): Pro
     throw new UsageError(`${from}: not an ephemeral-builder manifest (format 1 or 2 with name, version and image.packages)`);
   }
   const record = {
-    from, name: m.name, version: m.version, architecture: m.architecture ?? 'amd64', recipeDigest: m.recipe?.digest,
-    sourceDateEpoch: m.sourceDateEpoch, sizeBytes: m.image?.sizeBytes, fileCount: m.image?.fileCount, packages: m.image?.packages ?? [],
+    from,
+    name: m.name,
+    version: m.version,
+    architecture: m.architecture ?? 'amd64',
+    recipeDigest: m.recipe?.digest,
+    sourceDateEpoch: m.sourceDateEpoch,
+    sizeBytes: m.image?.sizeBytes,
+    fileCount: m.image?.fileCount,
+    packages: m.image?.packages ?? [],
   };
-  if (m.format === 2 && Array.isArray(m.sources)) return { ...record, sources: m.sources.map((s) => ({ uri: s.uri, suite: s.suite, components: s.components })) };
+  if (m.format === 2 && Array.isArray(m.sources))
+    return { ...record, sources: m.sources.map((s) => ({ uri: s.uri, suite: s.suite, components: s.components })) };
   // Format 1 recorded the suite on one mirror; the sources an image has now are derived from it.
   const mirror = m.mirror?.url ?? 'http://deb.debian.org/debian';
   const suite = m.mirror?.suite ?? m.suite ?? 'trixie';
@@ -101,7 +109,10 @@ function fromImageDir(dir: string, from: string): ImageRecord {
   if (!image.exists('/var/lib/dpkg/status')) throw new UsageError(`${dir}: no /var/lib/dpkg/status; give an image directory such as /var/lib/<name>/current`);
   const packages = installedPackages(image).map((p) => ({ name: p.name, version: p.version, architecture: p.architecture }));
   const sources: SourceRef[] = [];
-  for (const file of image.list('/etc/apt/sources.list.d').filter((f) => f.endsWith('.sources')).sort()) {
+  for (const file of image
+    .list('/etc/apt/sources.list.d')
+    .filter((f) => f.endsWith('.sources'))
+    .sort()) {
     let paragraphs: ReturnType<typeof parseParagraphs>;
     try {
       paragraphs = parseParagraphs(image.readText(`/etc/apt/sources.list.d/${file}`));
@@ -117,7 +128,8 @@ function fromImageDir(dir: string, from: string): ImageRecord {
       }
     }
   }
-  if (!sources.length) throw new UsageError(`${dir}: the image has no deb822 sources in /etc/apt/sources.list.d (built before images recorded them); use its manifest.json`);
+  if (!sources.length)
+    throw new UsageError(`${dir}: the image has no deb822 sources in /etc/apt/sources.list.d (built before images recorded them); use its manifest.json`);
   const arch = packages.find((p) => p.architecture !== 'all')?.architecture ?? 'amd64';
   const name = (image.readTextIfExists('/etc/hostname') ?? path.basename(path.dirname(path.resolve(dir)))).trim();
   return { from, name, version: path.basename(fs.realpathSync(dir)), architecture: arch, packages, sources };
@@ -130,10 +142,12 @@ async function fromImageDeb(file: string): Promise<ImageRecord> {
     const r = await execa('dpkg-deb', ['-x', file, dir], { reject: false });
     if (r.exitCode !== 0) throw new UsageError(`${file}: dpkg-deb cannot read it (${r.stderr.trim().split('\n').pop()})`);
     const images = path.join(dir, 'usr/lib');
-    const found = fs.existsSync(images) ? fs.readdirSync(images).flatMap((n) => {
-      const d = path.join(images, n, 'images');
-      return fs.existsSync(d) ? fs.readdirSync(d).map((v) => ({ name: n, version: v, dir: path.join(d, v) })) : [];
-    }) : [];
+    const found = fs.existsSync(images)
+      ? fs.readdirSync(images).flatMap((n) => {
+          const d = path.join(images, n, 'images');
+          return fs.existsSync(d) ? fs.readdirSync(d).map((v) => ({ name: n, version: v, dir: path.join(d, v) })) : [];
+        })
+      : [];
     if (found.length !== 1) throw new UsageError(`${file}: not an ephemeral-builder image package (no /usr/lib/<name>/images/<version>/ in it)`);
     const img = found[0]!;
     const listing = await execa('dpkg-deb', ['-c', file]);

@@ -36,33 +36,54 @@ export async function findOutdated(record: ImageRecord, rewrite: Map<string, str
   for (const source of record.sources) {
     const from = rewriteUri(source.uri, rewrite);
     const lookup = await fetchInRelease(from, source.suite, opts);
-    if (!lookup.found) throw new StageError('outdated', `${source.suite} at ${from}: HTTP ${lookup.status} for its InRelease`, 'check the image\'s sources and the network (or --rewrite)');
+    if (!lookup.found)
+      throw new StageError(
+        'outdated',
+        `${source.suite} at ${from}: HTTP ${lookup.status} for its InRelease`,
+        "check the image's sources and the network (or --rewrite)",
+      );
     sources.push({ uri: source.uri, suite: source.suite, inReleaseSha256: lookup.state.inReleaseSha256 });
     const arches = lookup.state.separateAllIndex ? [record.architecture, 'all'] : [record.architecture];
-    const indexes = source.components.flatMap((component) => arches.map((arch) => ({ component, arch })))
+    const indexes = source.components
+      .flatMap((component) => arches.map((arch) => ({ component, arch })))
       .filter(({ component, arch }) => packagesIndexFor(lookup.state, component, arch));
     if (!indexes.some((i) => i.arch === record.architecture)) {
       throw new StageError('outdated', `${source.suite} at ${from} lists no Packages index for ${record.architecture} in ${source.components.join(', ')}`);
     }
     for (const { component, arch } of indexes) {
       let name = '';
-      await readPackagesIndex(from, lookup.state, component, arch, (line) => {
-        if (line.startsWith('Package: ')) name = line.slice(9).trim();
-        else if (line.startsWith('Version: ')) {
-          const version = line.slice(9).trim();
-          const seen = newest.get(name);
-          const order = seen ? compareDebianVersions(version, seen.version) : 1;
-          // The same version in the suite and its security suite (after a point release) is a security fix.
-          if (order > 0 || (order === 0 && isSecuritySuite(source))) newest.set(name, { version, source });
-        }
-      }, opts);
+      await readPackagesIndex(
+        from,
+        lookup.state,
+        component,
+        arch,
+        (line) => {
+          if (line.startsWith('Package: ')) name = line.slice(9).trim();
+          else if (line.startsWith('Version: ')) {
+            const version = line.slice(9).trim();
+            const seen = newest.get(name);
+            const order = seen ? compareDebianVersions(version, seen.version) : 1;
+            // The same version in the suite and its security suite (after a point release) is a security fix.
+            if (order > 0 || (order === 0 && isSecuritySuite(source))) newest.set(name, { version, source });
+          }
+        },
+        opts,
+      );
     }
   }
   const packages: OutdatedPackage[] = [];
   for (const p of record.packages) {
     const best = newest.get(p.name);
     if (best && compareDebianVersions(best.version, p.version) > 0) {
-      packages.push({ name: p.name, architecture: p.architecture, installed: p.version, available: best.version, suite: best.source.suite, uri: best.source.uri, security: isSecuritySuite(best.source) });
+      packages.push({
+        name: p.name,
+        architecture: p.architecture,
+        installed: p.version,
+        available: best.version,
+        suite: best.source.suite,
+        uri: best.source.uri,
+        security: isSecuritySuite(best.source),
+      });
     }
   }
   packages.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -79,7 +100,8 @@ export function parseRewrites(values: string[]): Map<string, string> {
   const map = new Map<string, string>();
   for (const v of values) {
     const eq = v.indexOf('=');
-    if (eq <= 0 || eq === v.length - 1) throw new UsageError(`--rewrite ${JSON.stringify(v)}: expected FROM=TO, e.g. http://deb.debian.org/debian=http://mirror.local/debian`);
+    if (eq <= 0 || eq === v.length - 1)
+      throw new UsageError(`--rewrite ${JSON.stringify(v)}: expected FROM=TO, e.g. http://deb.debian.org/debian=http://mirror.local/debian`);
     map.set(v.slice(0, eq).replace(/\/$/, ''), v.slice(eq + 1).replace(/\/$/, ''));
   }
   return map;
@@ -93,9 +115,20 @@ export function renderOutdated(report: OutdatedReport): string {
     return `${lines.join('\n')}\n`;
   }
   const security = report.packages.filter((p) => p.security).length;
-  lines.push(`${image.name} ${image.version}: ${report.packages.length} package${report.packages.length === 1 ? '' : 's'} behind, ${security} with a security fix`);
-  const rows = [['package', 'installed', 'available', 'from', ''], ...report.packages.map((p) => [p.name, p.installed, p.available, p.suite, p.security ? 'SECURITY' : ''])];
+  lines.push(
+    `${image.name} ${image.version}: ${report.packages.length} package${report.packages.length === 1 ? '' : 's'} behind, ${security} with a security fix`,
+  );
+  const rows = [
+    ['package', 'installed', 'available', 'from', ''],
+    ...report.packages.map((p) => [p.name, p.installed, p.available, p.suite, p.security ? 'SECURITY' : '']),
+  ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  for (const r of rows) lines.push(r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  for (const r of rows)
+    lines.push(
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
   return `${lines.join('\n')}\n`;
 }

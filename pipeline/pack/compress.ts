@@ -80,30 +80,49 @@ export interface CompressResult {
  * if the signal aborts. The caller owns `outFile` and removes it on failure. `recycle` gets each
  * chunk back once it is written, for a source that reuses its buffers (tar-writer.ts).
  */
-export async function compressTo(source: AsyncIterable<Buffer>, outFile: string, spec: CompressionSpec, signal?: AbortSignal,
-  recycle?: (chunk: Buffer) => void): Promise<CompressResult> {
+export async function compressTo(
+  source: AsyncIterable<Buffer>,
+  outFile: string,
+  spec: CompressionSpec,
+  signal?: AbortSignal,
+  recycle?: (chunk: Buffer) => void,
+): Promise<CompressResult> {
   const { cmd, args } = compressorCommand(spec);
   const fd = fs.openSync(outFile, 'w', 0o644);
   let closed = false;
-  const closeFd = () => { if (!closed) { closed = true; fs.closeSync(fd); } };
+  const closeFd = () => {
+    if (!closed) {
+      closed = true;
+      fs.closeSync(fd);
+    }
+  };
   try {
     const child = spawn(cmd, args, { stdio: ['pipe', fd, 'pipe'], signal }) as ChildProcessByStdio<Writable, null, Readable>;
     // The child has its own copy of the descriptor now.
     closeFd();
     let stderr = '';
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => { if (stderr.length < 64 * 1024) stderr += s; });
+    child.stderr.on('data', (s: string) => {
+      if (stderr.length < 64 * 1024) stderr += s;
+    });
     const exited = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', reject);
       child.once('close', (code, sig) => resolve({ code, sig }));
     });
     // An early exit of the compressor shows up as EPIPE on stdin; the exit status says why.
     let stdinError: Error | undefined;
-    child.stdin.on('error', (err) => { stdinError = err; });
-    const failure = exited.then((r) => {
-      if (r.code === 0) return undefined;
-      return new Error(`${cmd} ${args.join(' ')} failed (${r.sig ? `killed by ${r.sig}` : `exit code ${r.code}`})${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
-    }, (err: Error) => err);
+    child.stdin.on('error', (err) => {
+      stdinError = err;
+    });
+    const failure = exited.then(
+      (r) => {
+        if (r.code === 0) return undefined;
+        return new Error(
+          `${cmd} ${args.join(' ')} failed (${r.sig ? `killed by ${r.sig}` : `exit code ${r.code}`})${stderr.trim() ? `: ${stderr.trim()}` : ''}`,
+        );
+      },
+      (err: Error) => err,
+    );
 
     let bytesIn = 0;
     try {
@@ -111,7 +130,13 @@ export async function compressTo(source: AsyncIterable<Buffer>, outFile: string,
         bytesIn += chunk.length;
         if (stdinError) break;
         // The write callback runs once the bytes are in the pipe: the chunk may be reused then.
-        child.stdin.write(chunk, recycle && ((err) => { if (!err) recycle(chunk); }));
+        child.stdin.write(
+          chunk,
+          recycle &&
+            ((err) => {
+              if (!err) recycle(chunk);
+            }),
+        );
         // Backpressure, with a few MiB in flight so that producing the next chunk overlaps with
         // the pipe draining (waiting at the stream's 16 KiB mark made packing 2x slower).
         if (child.stdin.writableLength >= IN_FLIGHT) {
@@ -146,13 +171,16 @@ export async function compressBuffer(data: Buffer, spec: CompressionSpec, signal
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => out.push(b));
   child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (s: string) => { stderr += s; });
+  child.stderr.on('data', (s: string) => {
+    stderr += s;
+  });
   child.stdin.on('error', () => {});
   child.stdin.end(data);
   const { code, sig } = await new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (c, s) => resolve({ code: c, sig: s }));
   });
-  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${sig ? `killed by ${sig}` : `exit code ${code}`})${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
+  if (code !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} failed (${sig ? `killed by ${sig}` : `exit code ${code}`})${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
   return Buffer.concat(out);
 }

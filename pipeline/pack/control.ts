@@ -54,7 +54,8 @@ export function foldDescription(paragraphs: string[], width = 79): string[] {
 }
 
 export function formatControl(f: ControlFields, installedSize: number): string {
-  if (f.synopsis.length > 80 || f.synopsis.includes('\n')) throw new Error(`package ${f.package}: the synopsis must be one line of at most 80 characters: "${f.synopsis}"`);
+  if (f.synopsis.length > 80 || f.synopsis.includes('\n'))
+    throw new Error(`package ${f.package}: the synopsis must be one line of at most 80 characters: "${f.synopsis}"`);
   const lines = [
     `Package: ${f.package}`,
     `Version: ${f.version}`,

@@ -89,7 +89,7 @@ function appendFile(target: string, file: string): void {
   const fd = fs.openSync(target, 'a');
   try {
     forEachChunk(file, (chunk) => {
-      for (let off = 0; off < chunk.length;) off += fs.writeSync(fd, chunk, off);
+      for (let off = 0; off < chunk.length; ) off += fs.writeSync(fd, chunk, off);
     });
   } finally {
     fs.closeSync(fd);
@@ -116,7 +116,8 @@ export async function buildDeb(spec: DebSpec): Promise<DebResult> {
     const md5Of = (e: TarEntry) => written.md5.get(e.type === 'link' ? (e.linkname as string) : e.path);
     const md5sums = spec.data
       .filter((e) => (e.type === 'file' || e.type === 'link') && md5Of(e) !== undefined && !conffiles.has(e.path))
-      .map((e) => `${md5Of(e)}  ${e.path}\n`).join('');
+      .map((e) => `${md5Of(e)}  ${e.path}\n`)
+      .join('');
     const installedSize = installedSizeKiB(spec.data);
     const control = formatControl(spec.control, installedSize);
     const controlFiles: SyntheticFile[] = [{ path: 'control', mode: 0o644, content: control }];

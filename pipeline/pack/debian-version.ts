@@ -19,10 +19,15 @@ export function debianVersion(semver: string): string {
   const [, major, minor, patch, pre, build] = m;
   // dpkg splits a version at its last "-" into upstream version and Debian revision, so a hyphen
   // inside the pre-release or build part would silently change how the version sorts.
-  for (const [part, what] of [[pre, 'pre-release'], [build, 'build metadata']] as const) {
+  for (const [part, what] of [
+    [pre, 'pre-release'],
+    [build, 'build metadata'],
+  ] as const) {
     if (part?.includes('-')) {
-      throw new RecipeError(`version: "${semver}" has a "-" inside its ${what} ("${part}"); dpkg would read it as a Debian revision`,
-        'separate identifiers with "." instead, e.g. 1.4.0-rc.1');
+      throw new RecipeError(
+        `version: "${semver}" has a "-" inside its ${what} ("${part}"); dpkg would read it as a Debian revision`,
+        'separate identifiers with "." instead, e.g. 1.4.0-rc.1',
+      );
     }
   }
   return `${major}.${minor}.${patch}${pre ? `~${pre}` : ''}${build ? `+${build}` : ''}`;

@@ -43,7 +43,10 @@ export function rfc2822(epochSeconds: number): string {
 }
 
 function indent(text: string): string {
-  return text.split('\n').map((l) => (l === '' ? ' .' : ` ${l}`)).join('\n');
+  return text
+    .split('\n')
+    .map((l) => (l === '' ? ' .' : ` ${l}`))
+    .join('\n');
 }
 
 /** A machine-readable (DEP-5) copyright file. The packaging is MIT (Expat), as the project is. */

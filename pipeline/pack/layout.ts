@@ -11,7 +11,10 @@ import { artifactNames, imageDir, type ArtifactNames } from './debian-version.ts
 import { docFiles, lintianOverridesFile } from './doc-files.ts';
 import { mergeEntries, scanTree, syntheticEntries, type SyntheticFile, type TarEntry } from './tar-entries.ts';
 
-export type LayoutRecipe = Pick<ResolvedRecipe, 'name' | 'version' | 'architecture' | 'maintainer' | 'description' | 'suite' | 'user' | 'digest' | 'sourceDateEpoch'>;
+export type LayoutRecipe = Pick<
+  ResolvedRecipe,
+  'name' | 'version' | 'architecture' | 'maintainer' | 'description' | 'suite' | 'user' | 'digest' | 'sourceDateEpoch'
+>;
 
 export interface PackageLayout {
   control: ControlFields;
@@ -72,7 +75,10 @@ export function controlFields(r: LayoutRecipe, names: ArtifactNames, hostDepends
  * own (parents added, sorted, hard links resolved per archive).
  */
 /** A file pack adds inside the image (its SBOM, what it is): a path in the image and its text. */
-export interface ImageRecordFile { path: string; content: string }
+export interface ImageRecordFile {
+  path: string;
+  content: string;
+}
 
 export async function packLayout(r: LayoutRecipe, rootfs: string, hostFiles: HostPackageFiles, records: ImageRecordFile[] = []): Promise<PackLayout> {
   const names = artifactNames(r.name, r.version, r.architecture);
@@ -81,22 +87,31 @@ export async function packLayout(r: LayoutRecipe, rootfs: string, hostFiles: Hos
   const dir = imageDir(r.name, r.version);
 
   const imageTree = await scanTree(rootfs, dir, sde);
-  const imageExtras = syntheticEntries([
-    ...docFiles({
-      package: names.imagePackage, debianVersion: names.debianVersion, maintainer: r.maintainer, sourceDateEpoch: sde,
-      changes: [`Image ${r.version} of ${r.name}: Debian ${r.suite}, built from recipe ${r.digest.slice(0, 16)}.`],
-      comment: [
-        `This package ships a Debian ${r.suite} root file system in ${dir}.`,
-        `Each Debian package in it keeps its own copyright and license information in ${dir}/usr/share/doc/<package>/copyright.`,
-      ],
-    }),
-    lintianOverridesFile(names.imagePackage, hostFiles.lintianOverrides.image),
-    // Inside the image, so that a host (and a job) can read what the image it runs holds.
-    ...records.map((f) => ({ path: `${dir}${f.path}`, mode: 0o644, content: f.content })),
-  ], sde);
+  const imageExtras = syntheticEntries(
+    [
+      ...docFiles({
+        package: names.imagePackage,
+        debianVersion: names.debianVersion,
+        maintainer: r.maintainer,
+        sourceDateEpoch: sde,
+        changes: [`Image ${r.version} of ${r.name}: Debian ${r.suite}, built from recipe ${r.digest.slice(0, 16)}.`],
+        comment: [
+          `This package ships a Debian ${r.suite} root file system in ${dir}.`,
+          `Each Debian package in it keeps its own copyright and license information in ${dir}/usr/share/doc/<package>/copyright.`,
+        ],
+      }),
+      lintianOverridesFile(names.imagePackage, hostFiles.lintianOverrides.image),
+      // Inside the image, so that a host (and a job) can read what the image it runs holds.
+      ...records.map((f) => ({ path: `${dir}${f.path}`, mode: 0o644, content: f.content })),
+    ],
+    sde,
+  );
 
   const hostExtra: SyntheticFile[] = docFiles({
-    package: names.hostPackage, debianVersion: names.debianVersion, maintainer: r.maintainer, sourceDateEpoch: sde,
+    package: names.hostPackage,
+    debianVersion: names.debianVersion,
+    maintainer: r.maintainer,
+    sourceDateEpoch: sde,
     changes: [`Host part of ${r.name} ${r.version}, for image package ${names.imagePackage}.`],
   });
   if (hostFiles.lintianOverrides.host) hostExtra.push(lintianOverridesFile(names.hostPackage, hostFiles.lintianOverrides.host));
@@ -108,7 +123,10 @@ export async function packLayout(r: LayoutRecipe, rootfs: string, hostFiles: Hos
     host: {
       control: fields.host,
       data: mergeEntries([hostEntries], sde),
-      conffiles: hostFiles.files.filter((f) => f.conffile).map((f) => f.path).sort(),
+      conffiles: hostFiles.files
+        .filter((f) => f.conffile)
+        .map((f) => f.path)
+        .sort(),
       scripts: hostFiles.maintainerScripts,
       triggers: hostFiles.triggers,
     },

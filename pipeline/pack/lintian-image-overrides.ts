@@ -28,7 +28,10 @@ export const IMAGE_LINTIAN_OVERRIDES: LintianOverride[] = [
   { tag: 'custom-library-search-path', reason: `${ROOTFS}; its binaries use the library paths of its own packages` },
   { tag: 'embedded-library', reason: `${ROOTFS}; its libraries are the Debian packages installed in it` },
   { tag: 'undeclared-elf-prerequisites', reason: `${ROOTFS}; its binaries find their libraries inside the image, not through this package's Depends` },
-  { tag: 'shared-library-lacks-prerequisites', reason: `${ROOTFS}; its libraries come from its own Debian packages, whose dependencies apt resolved inside the image` },
+  {
+    tag: 'shared-library-lacks-prerequisites',
+    reason: `${ROOTFS}; its libraries come from its own Debian packages, whose dependencies apt resolved inside the image`,
+  },
   { tag: 'library-not-linked-against-libc', reason: `${ROOTFS}; perl and other modules in it are built this way by their Debian packages` },
   { tag: 'shared-library-is-executable', reason: `${ROOTFS}; its dynamic loader (ld-linux) is executable as libc6 ships it` },
   { tag: 'static-library-has-unneeded-sections', reason: `${ROOTFS}; static libraries of its -dev packages are as Debian ships them` },
@@ -38,7 +41,8 @@ export const IMAGE_LINTIAN_OVERRIDES: LintianOverride[] = [
   { tag: 'binary-from-other-architecture', reason: `${ROOTFS}; firmware and helper binaries of its packages are as Debian ships them` },
   { tag: 'no-code-sections', reason: `${ROOTFS}; libc6-dev ships these empty static stubs (libdl.a, libanl.a) on purpose` },
   {
-    tag: 'unpack-message-for-deb-data', reason: `${ROOTFS}; lintian's ar cannot open some static libraries of its -dev packages (e.g. libm.a, a linker script)`,
+    tag: 'unpack-message-for-deb-data',
+    reason: `${ROOTFS}; lintian's ar cannot open some static libraries of its -dev packages (e.g. libm.a, a linker script)`,
     // This hint names the file without brackets: "ar failed for usr/lib/…/libm.a".
     context: (dir) => `ar failed for ${dir}/*`,
   },
@@ -61,15 +65,24 @@ export const IMAGE_LINTIAN_OVERRIDES: LintianOverride[] = [
   // The image's /etc, units and package state belong to the container, not to the host.
   { tag: 'service-file-is-not-a-file', reason: `${ROOTFS}; these are the image's own systemd enablement symlinks, never read by the host's systemd` },
   { tag: 'systemd-service-file-refers-to-unusual-wantedby-target', reason: `${ROOTFS}; units of its own packages, never loaded by the host's systemd` },
-  { tag: 'directory-in-etc-sv-directory-without-executable-run-script', reason: `${ROOTFS}; runit service directories of its own packages, unused on the host` },
-  { tag: 'absolute-symlink-in-top-level-folder', reason: `${ROOTFS}; absolute symlinks (e.g. /etc/alternatives) resolve inside the container, where the image is /` },
+  {
+    tag: 'directory-in-etc-sv-directory-without-executable-run-script',
+    reason: `${ROOTFS}; runit service directories of its own packages, unused on the host`,
+  },
+  {
+    tag: 'absolute-symlink-in-top-level-folder',
+    reason: `${ROOTFS}; absolute symlinks (e.g. /etc/alternatives) resolve inside the container, where the image is /`,
+  },
   { tag: 'broken-gz', reason: `${ROOTFS}; the image's dpkg database names an alternative after a .gz file it does not gzip` },
   { tag: 'privacy-breach-generic', reason: `${ROOTFS}; documentation of its packages (e.g. gcc's NEWS.html) as Debian ships it; nothing on the host opens it` },
   { tag: 'privacy-breach-logo', reason: `${ROOTFS}; documentation of its packages (e.g. gcc's NEWS.html) as Debian ships it; nothing on the host opens it` },
   { tag: 'national-encoding', reason: `${ROOTFS}; files of its own packages (e.g. perl's Encode tables) in their native encodings` },
   // Owners and modes are those its packages and its builder user set; dpkg unpacks them as they are.
   { tag: 'wrong-file-owner-uid-or-gid', reason: `${ROOTFS}; its files keep the numeric owners of the image (system groups of its packages, the builder user)` },
-  { tag: 'elevated-privileges', reason: `${ROOTFS}; its setuid/setgid programs (su, passwd, ssh-agent) act inside the container, whose users are private (--private-users)` },
+  {
+    tag: 'elevated-privileges',
+    reason: `${ROOTFS}; its setuid/setgid programs (su, passwd, ssh-agent) act inside the container, whose users are private (--private-users)`,
+  },
   { tag: 'non-standard-dir-perm', reason: `${ROOTFS}; directory modes set by its packages (e.g. /etc/credstore 0700, /var/cache/ldconfig 0700)` },
   { tag: 'non-standard-file-perm', reason: `${ROOTFS}; file modes set by its packages (e.g. /etc/shadow 0640, /etc/.pwd.lock 0600)` },
   { tag: 'non-standard-executable-perm', reason: `${ROOTFS}; file modes set by its packages` },

@@ -17,7 +17,11 @@ export function stableJson(value: unknown): string {
   const sort = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(sort);
     if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])]));
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      );
     }
     return v;
   };
@@ -47,7 +51,9 @@ export interface ManifestInput {
 
 export function manifestJson(m: ManifestInput): string {
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  const pkgs: Pick<InstalledPackage, 'name' | 'version' | 'architecture'>[] = [...m.tree.packages].sort(byName).map((p) => ({ name: p.name, version: p.version, architecture: p.architecture }));
+  const pkgs: Pick<InstalledPackage, 'name' | 'version' | 'architecture'>[] = [...m.tree.packages]
+    .sort(byName)
+    .map((p) => ({ name: p.name, version: p.version, architecture: p.architecture }));
   return stableJson({
     format: MANIFEST_FORMAT,
     name: m.recipe.name,
@@ -70,5 +76,8 @@ export function sha256sums(records: Pick<ArtifactRecord, 'file' | 'sha256'>[]): 
   for (const r of records) {
     if (/[\n\\/]/.test(r.file)) throw new Error(`artifact name "${r.file}" cannot go into SHA256SUMS`);
   }
-  return [...records].sort((a, b) => (a.file < b.file ? -1 : 1)).map((r) => `${r.sha256}  ${r.file}\n`).join('');
+  return [...records]
+    .sort((a, b) => (a.file < b.file ? -1 : 1))
+    .map((r) => `${r.sha256}  ${r.file}\n`)
+    .join('');
 }

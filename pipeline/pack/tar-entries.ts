@@ -97,8 +97,11 @@ export async function scanTree(root: string, prefix: string, sourceDateEpoch: nu
     }
   }
   if (refused.length) {
-    throw new StageError('pack', `the tree holds ${refused.length} device node(s), socket(s) or fifo(s), which an image must not ship:\n  ${list(refused)}`,
-      'remove them in an overlay (systemd-nspawn provides /dev in every container)');
+    throw new StageError(
+      'pack',
+      `the tree holds ${refused.length} device node(s), socket(s) or fifo(s), which an image must not ship:\n  ${list(refused)}`,
+      'remove them in an overlay (systemd-nspawn provides /dev in every container)',
+    );
   }
   if (badNames.length) {
     throw new StageError('pack', `file names that are not valid UTF-8 or contain a newline cannot be packed:\n  ${list(badNames)}`);
@@ -134,8 +137,14 @@ export function syntheticEntries(files: SyntheticFile[], sourceDateEpoch: number
   return files.map((f) => {
     const data = typeof f.content === 'string' ? Buffer.from(f.content) : f.content;
     return {
-      path: archivePath(f.path), type: 'file' as const, mode: f.mode & 0o7777, uid: f.uid ?? 0, gid: f.gid ?? 0,
-      mtime: sourceDateEpoch, size: data.length, data,
+      path: archivePath(f.path),
+      type: 'file' as const,
+      mode: f.mode & 0o7777,
+      uid: f.uid ?? 0,
+      gid: f.gid ?? 0,
+      mtime: sourceDateEpoch,
+      size: data.length,
+      data,
     };
   });
 }

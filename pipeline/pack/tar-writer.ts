@@ -65,7 +65,9 @@ export interface TarStream {
  */
 export function tarStream(entries: TarEntry[], opts: TarWriteOptions = {}): TarStream {
   let settle!: { resolve: (r: TarWriteResult) => void; reject: (e: unknown) => void };
-  const result = new Promise<TarWriteResult>((resolve, reject) => { settle = { resolve, reject }; });
+  const result = new Promise<TarWriteResult>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
   // The stream's consumer sees a failure first; an unobserved rejection here must not crash.
   result.catch(() => {});
   const batcher = new Batcher();
@@ -95,7 +97,9 @@ class Batcher {
   private free: ArrayBuffer[] = [];
   buf = this.fresh();
   len = 0;
-  get room(): number { return BATCH - this.len; }
+  get room(): number {
+    return BATCH - this.len;
+  }
   private fresh(): Buffer {
     const reused = this.free.pop();
     // At 1 MiB allocUnsafe gives a buffer of its own, never a slice of Node's small shared pool

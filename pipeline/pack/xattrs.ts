@@ -15,8 +15,12 @@ export async function findXattrs(root: string, signal?: AbortSignal): Promise<Ma
   requireGetfattr();
   // -h: attributes of symlinks themselves; -m -: every namespace, not only user.*;
   // without -d only names are listed, which is all that is needed.
-  const r = await execa('getfattr', ['-R', '-h', '-m', '-', '--absolute-names', root],
-    { reject: false, stripFinalNewline: false, maxBuffer: 256 * 1024 * 1024, cancelSignal: signal });
+  const r = await execa('getfattr', ['-R', '-h', '-m', '-', '--absolute-names', root], {
+    reject: false,
+    stripFinalNewline: false,
+    maxBuffer: 256 * 1024 * 1024,
+    cancelSignal: signal,
+  });
   if (r.exitCode !== 0) {
     throw new StageError('pack', `getfattr could not read the extended attributes of ${root} (exit ${r.exitCode}): ${r.stderr.trim()}`);
   }
@@ -40,6 +44,9 @@ export async function assertNoXattrs(root: string, signal?: AbortSignal): Promis
   const lines = [...found].map(([file, names]) => `${file}: ${names.join(', ')}`);
   const shown = lines.slice(0, 20);
   const more = lines.length > shown.length ? `\n  … and ${lines.length - shown.length} more` : '';
-  throw new StageError('pack', `extended attributes found on ${found.size} file(s); tar and .deb cannot carry them:\n  ${shown.join('\n  ')}${more}`,
-    'remove them in an overlay (setfacl -b for ACLs, setcap -r for capabilities), or recreate the file');
+  throw new StageError(
+    'pack',
+    `extended attributes found on ${found.size} file(s); tar and .deb cannot carry them:\n  ${shown.join('\n  ')}${more}`,
+    'remove them in an overlay (setfacl -b for ACLs, setcap -r for capabilities), or recreate the file',
+  );
 }

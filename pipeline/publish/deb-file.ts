@@ -45,11 +45,7 @@ export async function readDeb(file: string): Promise<DebInfo> {
   const architecture = field(control, 'Architecture');
   if (!pkg || !version || !architecture) throw new UsageError(`${file}: control file lacks Package, Version or Architecture`);
   const source = (field(control, 'Source') ?? pkg).split(/\s/)[0] ?? pkg;
-  return {
-    file, package: pkg, version, architecture, source,
-    control: control.filter(([n]) => !INDEX_FIELDS.has(n.toLowerCase())),
-    ...(await hashFile(file)),
-  };
+  return { file, package: pkg, version, architecture, source, control: control.filter(([n]) => !INDEX_FIELDS.has(n.toLowerCase())), ...(await hashFile(file)) };
 }
 
 export function poolPath(component: string, deb: Pick<DebInfo, 'package' | 'version' | 'architecture' | 'source'>): string {

@@ -20,14 +20,21 @@ async function gpg(opts: GpgOptions, args: string[], input?: string | Uint8Array
   const base = ['--batch', '--no-tty', ...(opts.gnupgHome ? ['--homedir', opts.gnupgHome] : [])];
   const res = await execa('gpg', [...base, ...args], {
     // No stripFinalNewline: it would cut a final 0x0a byte off the binary key of --export.
-    reject: false, env: { LC_ALL: 'C' }, encoding: 'buffer', stripFinalNewline: false,
+    reject: false,
+    env: { LC_ALL: 'C' },
+    encoding: 'buffer',
+    stripFinalNewline: false,
     ...(input !== undefined ? { input } : { stdin: 'ignore' as const }),
   });
   if ((res as { code?: string }).code === 'ENOENT') throw new UsageError('gpg is not installed: apt-get install gnupg');
   if (res.exitCode !== 0) {
     const tail = Buffer.from(res.stderr).toString('utf8').trim().split('\n').slice(-20);
-    throw new StageError('publish', `gpg ${args.join(' ')} failed (exit code ${res.exitCode})`,
-      opts.gnupgHome ? `check the key in ${opts.gnupgHome}` : 'check the key with gpg --list-secret-keys', tail);
+    throw new StageError(
+      'publish',
+      `gpg ${args.join(' ')} failed (exit code ${res.exitCode})`,
+      opts.gnupgHome ? `check the key in ${opts.gnupgHome}` : 'check the key with gpg --list-secret-keys',
+      tail,
+    );
   }
   const stdoutBuffer = Buffer.from(res.stdout);
   return { stdout: stdoutBuffer.toString('utf8').replace(/\r?\n$/, ''), stdoutBuffer };
@@ -46,7 +53,9 @@ export async function signingFingerprint(opts: GpgOptions): Promise<string> {
   const where = opts.gnupgHome ?? 'the default GnuPG home';
   if (fprs.length === 0) throw new UsageError(`no secret key${opts.signKey ? ` "${opts.signKey}"` : ''} in ${where}: create one or pass --gnupg-home`);
   if (fprs.length > 1) {
-    throw new UsageError(`${fprs.length} secret keys match${opts.signKey ? ` "${opts.signKey}"` : ''} in ${where}: pass --sign-key with a fingerprint (${fprs.join(', ')})`);
+    throw new UsageError(
+      `${fprs.length} secret keys match${opts.signKey ? ` "${opts.signKey}"` : ''} in ${where}: pass --sign-key with a fingerprint (${fprs.join(', ')})`,
+    );
   }
   return fprs[0]!;
 }

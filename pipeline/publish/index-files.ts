@@ -33,9 +33,12 @@ export function entryFromParagraph(p: Paragraph): IndexEntry {
 export function renderPackages(entries: IndexEntry[], arch: string): string {
   const chosen = entries
     .filter((e) => e.architecture === arch || e.architecture === 'all')
-    .sort((a, b) => (a.package < b.package ? -1 : a.package > b.package ? 1 : 0)
-      || compareDebianVersions(a.version, b.version)
-      || (a.architecture < b.architecture ? -1 : a.architecture > b.architecture ? 1 : 0));
+    .sort(
+      (a, b) =>
+        (a.package < b.package ? -1 : a.package > b.package ? 1 : 0) ||
+        compareDebianVersions(a.version, b.version) ||
+        (a.architecture < b.architecture ? -1 : a.architecture > b.architecture ? 1 : 0),
+    );
   return renderParagraphs(chosen.map((e) => e.paragraph));
 }
 
@@ -72,8 +75,8 @@ export function releaseDate(seconds: number): string {
 export function renderRelease(f: ReleaseFields, files: ReleaseFile[]): string {
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const width = Math.max(...sorted.map((x) => String(x.data.length).length), 1);
-  const list = (algo: string) => sorted
-    .map((x) => ` ${createHash(algo).update(x.data).digest('hex')} ${String(x.data.length).padStart(width)} ${x.path}`).join('\n');
+  const list = (algo: string) =>
+    sorted.map((x) => ` ${createHash(algo).update(x.data).digest('hex')} ${String(x.data.length).padStart(width)} ${x.path}`).join('\n');
   return [
     `Origin: ${f.origin}`,
     `Label: ${f.label}`,

@@ -27,8 +27,13 @@ const day = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0,
 
 /** The keys as the package's description lists them. */
 export function describeKeys(keys: KeyringKey[]): string {
-  return keys.map((k) => `${k.fingerprint} (${k.role === 'signs' ? 'signs the repository now' : 'the next signing key'}, ` +
-    `${k.expires === undefined ? 'never expires' : `expires ${day(k.expires)}`})`).join('; ');
+  return keys
+    .map(
+      (k) =>
+        `${k.fingerprint} (${k.role === 'signs' ? 'signs the repository now' : 'the next signing key'}, ` +
+        `${k.expires === undefined ? 'never expires' : `expires ${day(k.expires)}`})`,
+    )
+    .join('; ');
 }
 
 async function buildAt(dir: string, o: { name: string; version: string; keyring: Buffer; keys: KeyringKey[]; maintainer: string }): Promise<DebInfo> {
@@ -39,7 +44,12 @@ async function buildAt(dir: string, o: { name: string; version: string; keyring:
   await buildDeb({
     outFile: file,
     control: {
-      package: pkg, version: o.version, architecture: 'all', maintainer: o.maintainer, section: 'misc', priority: 'optional',
+      package: pkg,
+      version: o.version,
+      architecture: 'all',
+      maintainer: o.maintainer,
+      section: 'misc',
+      priority: 'optional',
       synopsis: `OpenPGP keys of the ${o.name} apt repository`.slice(0, 80),
       description: [
         `Keeps ${keyringInstallPath(o.name)} current, the keyring the ${o.name} repository's Signed-By names. ` +
@@ -58,14 +68,17 @@ async function buildAt(dir: string, o: { name: string; version: string; keyring:
  * The keyring package for these keys, built in `dir`: at the version already published when its
  * bytes are the same (publish then finds it unchanged), else at the next version.
  */
-export async function keyringPackage(dir: string, o: {
-  name: string; keyring: Buffer; keys: KeyringKey[]; maintainer: string; published: IndexEntry[];
-}): Promise<DebInfo> {
+export async function keyringPackage(
+  dir: string,
+  o: { name: string; keyring: Buffer; keys: KeyringKey[]; maintainer: string; published: IndexEntry[] },
+): Promise<DebInfo> {
   const pkg = keyringPackageName(o.name);
   const latest = o.published.filter((e) => e.package === pkg).sort((a, b) => compareDebianVersions(b.version, a.version))[0];
   if (latest) {
     if (!/^[0-9]+$/.test(latest.version)) {
-      throw new UsageError(`${pkg} ${latest.version} in the repository is not a version publish made (a whole number): remove it from the repository, or publish under another name`);
+      throw new UsageError(
+        `${pkg} ${latest.version} in the repository is not a version publish made (a whole number): remove it from the repository, or publish under another name`,
+      );
     }
     const same = await buildAt(dir, { ...o, version: latest.version });
     if (same.sha256 === latest.sha256) return same;

@@ -13,7 +13,8 @@ export type Bump = 'patch' | 'minor' | 'major';
 function packagesFiles(repoDir: string): string[] {
   const dists = path.join(repoDir, 'dists');
   if (!fs.existsSync(dists)) return [];
-  return (fs.readdirSync(dists, { recursive: true, encoding: 'utf8' }))
+  return fs
+    .readdirSync(dists, { recursive: true, encoding: 'utf8' })
     .filter((rel) => path.basename(rel) === 'Packages' && !rel.split(path.sep).includes('by-hash'))
     .map((rel) => path.join(dists, rel));
 }

@@ -30,9 +30,7 @@ import { tempNameFor } from '../util/fs-atomic.ts';
 import { acquirePidLock } from '../util/pid-lock.ts';
 import { field, type Paragraph } from './deb822.ts';
 import { poolPath, readDeb, hashFile, type DebInfo } from './deb-file.ts';
-import {
-  clearsign, describeKey, detachSign, exportPublicKey, readPublicKeys, signingFingerprint, verifySignatures, type GpgOptions,
-} from './gpg.ts';
+import { clearsign, describeKey, detachSign, exportPublicKey, readPublicKeys, signingFingerprint, verifySignatures, type GpgOptions } from './gpg.ts';
 import { compressIndex, entryKey, renderPackages, renderRelease, type IndexEntry, type ReleaseFile } from './index-files.ts';
 import { keyringPackage, type KeyringKey } from './keyring-package.ts';
 import { otherComponentIndexes, poolFilesNamedElsewhere, readComponentIndex, readRelease, repoFileSizes, type PreviousRelease } from './repo-state.ts';
@@ -71,7 +69,12 @@ export interface PublishOptions {
 
 export const DEFAULT_VALID_FOR = 21 * 86_400;
 
-export interface PublishedPackage { package: string; version: string; architecture: string; filename: string }
+export interface PublishedPackage {
+  package: string;
+  version: string;
+  architecture: string;
+  filename: string;
+}
 
 export interface PublishPlan {
   dryRun: boolean;
@@ -129,9 +132,7 @@ export async function publish(opts: PublishOptions, log: PublishLog = () => {}):
   if (!dryRun) fs.mkdirSync(repoDir, { recursive: true });
   const gpgOpts: GpgOptions = { signKey: opts.signKey, gnupgHome: opts.gnupgHome };
   const suiteDir = path.join(repoDir, 'dists', suite);
-  const paths = {
-    release: path.join(suiteDir, 'Release'), inRelease: path.join(suiteDir, 'InRelease'),
-  };
+  const paths = { release: path.join(suiteDir, 'Release'), inRelease: path.join(suiteDir, 'InRelease') };
 
   const unlock = dryRun ? () => {} : await lockRepo(repoDir, log);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'eb-publish-'));
@@ -152,18 +153,29 @@ export async function publish(opts: PublishOptions, log: PublishLog = () => {}):
     const keys = await keyringKeys(gpgOpts, fingerprint, opts.nextKeys ?? [], { now, validUntil, warnings });
     const keyring = Buffer.concat(keys.map((k) => k.exported));
     const keyringDeb = await keyringPackage(scratch, {
-      name, keyring, keys: keys.map((k) => k.key), maintainer: maintainerOf(name, debs, existing), published: [...existing.values()],
+      name,
+      keyring,
+      keys: keys.map((k) => k.key),
+      maintainer: maintainerOf(name, debs, existing),
+      published: [...existing.values()],
     });
 
     // 3. What is added, unchanged and pruned.
     const { added, unchanged } = await planAdditions(repoDir, component, [...debs, keyringDeb], existing);
-    const described = (d: DebInfo): PublishedPackage => ({ package: d.package, version: d.version, architecture: d.architecture, filename: poolPath(component, d) });
+    const described = (d: DebInfo): PublishedPackage => ({
+      package: d.package,
+      version: d.version,
+      architecture: d.architecture,
+      filename: poolPath(component, d),
+    });
     let entries = [...existing.values(), ...added.map((d) => indexEntry(component, d))];
     const retention = opts.keep !== undefined ? planRetention(entries, name, opts.keep) : undefined;
     const prunedKeys = new Set(retention?.pruned.flatMap((p) => p.entries.map(entryKey)) ?? []);
     const prunedAtOnce = added.filter((d) => prunedKeys.has(entryKey(d)));
     if (prunedAtOnce.length) {
-      throw new UsageError(`publish refused, nothing was changed: ${prunedAtOnce.map((d) => `${d.package} ${d.version}`).join(', ')} is older than the ${opts.keep} newest versions --keep keeps, so it would be pruned at once`);
+      throw new UsageError(
+        `publish refused, nothing was changed: ${prunedAtOnce.map((d) => `${d.package} ${d.version}`).join(', ')} is older than the ${opts.keep} newest versions --keep keeps, so it would be pruned at once`,
+      );
     }
     entries = entries.filter((e) => !prunedKeys.has(entryKey(e)));
     const signs = added.length > 0 || prunedKeys.size > 0 || Boolean(opts.resign);
@@ -210,20 +222,35 @@ export async function publish(opts: PublishOptions, log: PublishLog = () => {}):
     const sigEstimate = (f: string, extra: number) => sizes.get(path.join('dists', suite, f)) ?? extra;
     const releaseBytes = release ? Buffer.byteLength(release.text) : 0;
     const plan: PublishPlan = {
-      dryRun, name, suite, component, fingerprint, keys: keys.map((k) => k.key),
-      added: added.map(described), unchanged: unchanged.map(described),
+      dryRun,
+      name,
+      suite,
+      component,
+      fingerprint,
+      keys: keys.map((k) => k.key),
+      added: added.map(described),
+      unchanged: unchanged.map(described),
       pruned: (retention?.pruned ?? []).map((p) => ({ version: p.version, packages: p.entries.map(describedEntry) })),
-      kept: retention?.kept, signs, date, validUntil,
+      kept: retention?.kept,
+      signs,
+      date,
+      validUntil,
       size: sizeAfter({ inRelease: releaseBytes + sigEstimate('Release.gpg', 1024), releaseGpg: sigEstimate('Release.gpg', 1024) }),
       warnings,
     };
     const result = (indexesWritten: boolean): PublishResult => ({
-      ...plan, indexesWritten, ...paths, keyring: path.join(repoDir, keyringFileName(name)), sources: path.join(repoDir, `${name}.sources`),
+      ...plan,
+      indexesWritten,
+      ...paths,
+      keyring: path.join(repoDir, keyringFileName(name)),
+      sources: path.join(repoDir, `${name}.sources`),
     });
     const refuseSize = () => {
       if (limit !== undefined && plan.size.after > limit && added.length > 0) {
-        throw new UsageError(`publish refused, nothing was changed: the repository would grow to ${plan.size.after} bytes, over --max-size ${limit} ` +
-          `(it is ${before} bytes now). Prune old releases with --keep N, or raise the limit if where it is served allows more.`);
+        throw new UsageError(
+          `publish refused, nothing was changed: the repository would grow to ${plan.size.after} bytes, over --max-size ${limit} ` +
+            `(it is ${before} bytes now). Prune old releases with --keep N, or raise the limit if where it is served allows more.`,
+        );
       }
     };
     refuseSize();
@@ -231,7 +258,10 @@ export async function publish(opts: PublishOptions, log: PublishLog = () => {}):
 
     const sources = renderSources({ name, uri: opts.sourcesUri, suite, component });
     if (!release) {
-      writeAll([[path.join(repoDir, keyringFileName(name)), keyring], [path.join(repoDir, `${name}.sources`), sources]]);
+      writeAll([
+        [path.join(repoDir, keyringFileName(name)), keyring],
+        [path.join(repoDir, `${name}.sources`), sources],
+      ]);
       log('nothing new to publish; indexes left as they were');
       return result(false);
     }
@@ -275,16 +305,25 @@ export async function publish(opts: PublishOptions, log: PublishLog = () => {}):
  * The signing key, checked against Valid-Until, and the next keys, each with its binary export.
  * A key that never expires is refused: a stolen copy would sign for anyone, for ever.
  */
-async function keyringKeys(gpgOpts: GpgOptions, fingerprint: string, nextFiles: string[], o: { now: number; validUntil: number; warnings: string[] }): Promise<Array<{ key: KeyringKey; exported: Buffer }>> {
+async function keyringKeys(
+  gpgOpts: GpgOptions,
+  fingerprint: string,
+  nextFiles: string[],
+  o: { now: number; validUntil: number; warnings: string[] },
+): Promise<Array<{ key: KeyringKey; exported: Buffer }>> {
   const signing = await describeKey(gpgOpts, fingerprint);
   const when = (s: number) => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
   if (signing.expires === undefined) {
-    throw new UsageError(`the signing key ${fingerprint} never expires: give it an expiry (gpg --quick-set-expire ${fingerprint} 2y), ` +
-      'export it again into the signing key\'s variable, and keep rotating it (docs/release-ci.md, "Rotating the signing key")');
+    throw new UsageError(
+      `the signing key ${fingerprint} never expires: give it an expiry (gpg --quick-set-expire ${fingerprint} 2y), ` +
+        'export it again into the signing key\'s variable, and keep rotating it (docs/release-ci.md, "Rotating the signing key")',
+    );
   }
   if (signing.expires < o.validUntil) {
-    throw new UsageError(`the signing key ${fingerprint} expires at ${when(signing.expires)}, before this Release's Valid-Until ${when(o.validUntil)}: ` +
-      'apt would refuse the repository then. Extend its expiry (gpg --quick-set-expire) or rotate to the next key (docs/release-ci.md, "Rotating the signing key")');
+    throw new UsageError(
+      `the signing key ${fingerprint} expires at ${when(signing.expires)}, before this Release's Valid-Until ${when(o.validUntil)}: ` +
+        'apt would refuse the repository then. Extend its expiry (gpg --quick-set-expire) or rotate to the next key (docs/release-ci.md, "Rotating the signing key")',
+    );
   }
   if (signing.expires < o.validUntil + ROTATE_WARNING) {
     o.warnings.push(`the signing key ${fingerprint} expires at ${when(signing.expires)}: publish the next key (--next-key) now and rotate before then`);
@@ -292,7 +331,8 @@ async function keyringKeys(gpgOpts: GpgOptions, fingerprint: string, nextFiles: 
   const next = await readPublicKeys(nextFiles);
   for (const n of next) {
     if (n.key.fingerprint === fingerprint) throw new UsageError(`--next-key ${n.file}: ${fingerprint} is the signing key itself, not a next key`);
-    if (n.key.expires !== undefined && n.key.expires <= o.now) throw new UsageError(`--next-key ${n.file}: ${n.key.fingerprint} expired at ${when(n.key.expires)}`);
+    if (n.key.expires !== undefined && n.key.expires <= o.now)
+      throw new UsageError(`--next-key ${n.file}: ${n.key.fingerprint} expired at ${when(n.key.expires)}`);
   }
   return [
     { key: { ...signing, role: 'signs' }, exported: await exportPublicKey(gpgOpts, fingerprint) },
@@ -308,17 +348,27 @@ function maintainerOf(name: string, debs: DebInfo[], existing: Map<string, Index
   const fromDebs = (ds: DebInfo[]) => ds.map((d) => field(d.control, 'Maintainer')).find(Boolean);
   const fromIndex = (es: IndexEntry[]) => es.map((e) => field(e.paragraph, 'Maintainer')).find(Boolean);
   const published = [...existing.values()];
-  return fromIndex(published.filter((e) => e.package === keyringPackageName(name))) ?? fromDebs(debs.filter((d) => d.package === name))
-    ?? fromIndex(published.filter((e) => e.package === name)) ?? fromDebs(debs) ?? fromIndex(published) ?? `${name} <root@localhost>`;
+  return (
+    fromIndex(published.filter((e) => e.package === keyringPackageName(name))) ??
+    fromDebs(debs.filter((d) => d.package === name)) ??
+    fromIndex(published.filter((e) => e.package === name)) ??
+    fromDebs(debs) ??
+    fromIndex(published) ??
+    `${name} <root@localhost>`
+  );
 }
 
 async function releaseText(o: {
-  name: string; suite: string; component: string; date: number; validUntil: number; previous: PreviousRelease | undefined; entries: IndexEntry[]; suiteDir: string;
+  name: string;
+  suite: string;
+  component: string;
+  date: number;
+  validUntil: number;
+  previous: PreviousRelease | undefined;
+  entries: IndexEntry[];
+  suiteDir: string;
 }): Promise<{ text: string; files: ReleaseFile[] }> {
-  const arches = [...new Set([
-    ...(o.previous?.architectures ?? []),
-    ...o.entries.map((e) => e.architecture).filter((a) => a !== 'all'),
-  ])].sort();
+  const arches = [...new Set([...(o.previous?.architectures ?? []), ...o.entries.map((e) => e.architecture).filter((a) => a !== 'all')])].sort();
   if (arches.length === 0) arches.push((await execa('dpkg', ['--print-architecture'])).stdout.trim());
   const files: ReleaseFile[] = [];
   for (const arch of arches) {
@@ -332,10 +382,20 @@ async function releaseText(o: {
     files.push(other.file);
     components.add(other.component);
   }
-  const text = renderRelease({
-    origin: o.name, label: o.name, suite: o.suite, codename: o.suite, date: o.date, validUntil: o.validUntil, architectures: arches,
-    components: [...components].sort(), description: `${o.name} packages`,
-  }, files);
+  const text = renderRelease(
+    {
+      origin: o.name,
+      label: o.name,
+      suite: o.suite,
+      codename: o.suite,
+      date: o.date,
+      validUntil: o.validUntil,
+      architectures: arches,
+      components: [...components].sort(),
+      description: `${o.name} packages`,
+    },
+    files,
+  );
   return { text, files };
 }
 
@@ -354,13 +414,7 @@ function staleByHash(suiteDir: string, component: string, files: ReleaseFile[], 
 }
 
 function indexEntry(component: string, d: DebInfo): IndexEntry {
-  const paragraph: Paragraph = [
-    ...d.control,
-    ['Filename', poolPath(component, d)],
-    ['Size', String(d.size)],
-    ['MD5sum', d.md5],
-    ['SHA256', d.sha256],
-  ];
+  const paragraph: Paragraph = [...d.control, ['Filename', poolPath(component, d)], ['Size', String(d.size)], ['MD5sum', d.md5], ['SHA256', d.sha256]];
   return { package: d.package, version: d.version, architecture: d.architecture, sha256: d.sha256, paragraph };
 }
 
@@ -369,7 +423,12 @@ function describedEntry(e: IndexEntry): PublishedPackage {
 }
 
 /** Sorts the given .debs into new and already-published ones; refuses any conflict, all listed at once. */
-async function planAdditions(repoDir: string, component: string, debs: DebInfo[], existing: Map<string, IndexEntry>): Promise<{ added: DebInfo[]; unchanged: DebInfo[] }> {
+async function planAdditions(
+  repoDir: string,
+  component: string,
+  debs: DebInfo[],
+  existing: Map<string, IndexEntry>,
+): Promise<{ added: DebInfo[]; unchanged: DebInfo[] }> {
   const added = new Map<string, DebInfo>();
   const unchanged: DebInfo[] = [];
   const conflicts: string[] = [];
@@ -379,13 +438,19 @@ async function planAdditions(repoDir: string, component: string, debs: DebInfo[]
     const sameBatch = added.get(key);
     if (known) {
       if (known.sha256 === d.sha256) unchanged.push(d);
-      else conflicts.push(`${d.file}: ${d.package} ${d.version} (${d.architecture}) is already published with different content (sha256 ${known.sha256.slice(0, 16)}…, this file ${d.sha256.slice(0, 16)}…). Published versions are immutable: build a new version.`);
+      else
+        conflicts.push(
+          `${d.file}: ${d.package} ${d.version} (${d.architecture}) is already published with different content (sha256 ${known.sha256.slice(0, 16)}…, this file ${d.sha256.slice(0, 16)}…). Published versions are immutable: build a new version.`,
+        );
     } else if (sameBatch) {
-      if (sameBatch.sha256 !== d.sha256) conflicts.push(`${d.file}: ${d.package} ${d.version} (${d.architecture}) is given twice with different content (also ${sameBatch.file})`);
+      if (sameBatch.sha256 !== d.sha256)
+        conflicts.push(`${d.file}: ${d.package} ${d.version} (${d.architecture}) is given twice with different content (also ${sameBatch.file})`);
     } else {
       const pooled = path.join(repoDir, poolPath(component, d));
       if (fs.existsSync(pooled) && (await hashFile(pooled)).sha256 !== d.sha256) {
-        conflicts.push(`${d.file}: ${poolPath(component, d)} already exists with different content (published to another suite?). Published versions are immutable: build a new version.`);
+        conflicts.push(
+          `${d.file}: ${poolPath(component, d)} already exists with different content (published to another suite?). Published versions are immutable: build a new version.`,
+        );
       } else {
         added.set(key, d);
       }
@@ -418,7 +483,8 @@ const sum = (xs: Iterable<number>) => [...xs].reduce((a, b) => a + b, 0);
 function lockRepo(repoDir: string, log: PublishLog): Promise<() => void> {
   const file = path.join(repoDir, '.publish.lock');
   return acquirePidLock(file, {
-    timeoutMs: 60_000, pollMs: 250,
+    timeoutMs: 60_000,
+    pollMs: 250,
     onWait: (owner) => log(`waiting for another publish (pid ${owner}) to finish`),
     onTimeout: (owner) => new UsageError(`${repoDir} is locked by another publish (pid ${owner}); remove ${file} if that process is gone`),
   });

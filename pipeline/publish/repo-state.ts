@@ -21,7 +21,10 @@ export function readRelease(suiteDir: string): PreviousRelease | undefined {
   const [p] = parseParagraphs(fs.readFileSync(file, 'utf8'));
   if (!p) return undefined;
   const ms = Date.parse(field(p, 'Date') ?? '');
-  const hashes = (field(p, 'SHA256') ?? '').split('\n').map((l) => l.trim().split(/\s+/)[0]).filter((h): h is string => Boolean(h));
+  const hashes = (field(p, 'SHA256') ?? '')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0])
+    .filter((h): h is string => Boolean(h));
   return {
     origin: field(p, 'Origin'),
     date: Number.isNaN(ms) ? undefined : Math.floor(ms / 1000),
@@ -32,7 +35,10 @@ export function readRelease(suiteDir: string): PreviousRelease | undefined {
 
 function binaryDirs(componentDir: string): string[] {
   if (!fs.existsSync(componentDir)) return [];
-  return fs.readdirSync(componentDir).filter((s) => s.startsWith('binary-')).sort();
+  return fs
+    .readdirSync(componentDir)
+    .filter((s) => s.startsWith('binary-'))
+    .sort();
 }
 
 /** Every entry of every binary-<arch>/Packages of one component, by name+version+arch. */

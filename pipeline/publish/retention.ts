@@ -17,8 +17,7 @@ export interface RetentionPlan {
 
 export function planRetention(entries: IndexEntry[], name: string, keep: number): RetentionPlan {
   if (!Number.isInteger(keep) || keep < 1) throw new UsageError(`--keep ${keep}: keep at least the newest version (--keep 1 or more)`);
-  const versions = [...new Set(entries.filter((e) => e.package === name).map((e) => e.version))]
-    .sort((a, b) => compareDebianVersions(b, a));
+  const versions = [...new Set(entries.filter((e) => e.package === name).map((e) => e.version))].sort((a, b) => compareDebianVersions(b, a));
   const kept = versions.slice(0, keep);
   const goes = new Set(versions.slice(keep));
   const ofRelease = (e: IndexEntry) => goes.has(e.version) && (e.package === name || e.package.startsWith(`${name}-image-`));

@@ -1,7 +1,11 @@
 // Debian version ordering: dpkg's verrevcmp, so that the index is sorted as apt sorts.
 // (The mapping between semver and Debian versions is pipeline/pack/debian-version.ts.)
 
-interface Parsed { epoch: number; upstream: string; revision: string }
+interface Parsed {
+  epoch: number;
+  upstream: string;
+  revision: string;
+}
 
 export function parseDebianVersion(v: string): Parsed {
   const colon = v.indexOf(':');

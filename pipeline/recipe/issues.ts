@@ -48,7 +48,8 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], knownKeys: (pa
     // zod's own wording is replaced; a message the schema wrote itself is kept.
     if (issue.code === 'invalid_type' && /^Invalid input/.test(issue.message)) {
       const got = valueAt(input, issue.path);
-      message = issue.expected === 'int' && typeof got === 'number' ? `must be a whole number, got ${got}` : `expected ${issue.expected}, got ${describeValue(got)}`;
+      message =
+        issue.expected === 'int' && typeof got === 'number' ? `must be a whole number, got ${got}` : `expected ${issue.expected}, got ${describeValue(got)}`;
     }
     if (issue.code === 'invalid_value' && 'values' in issue) message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     if (issue.code === 'too_small' && issue.origin === 'number') message = `must be at least ${String(issue.minimum)}`;

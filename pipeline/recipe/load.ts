@@ -30,19 +30,22 @@ export async function loadRecipe(file: string, overrides: RecipeOverrides = {}):
     mod = (await import(pathToFileURL(abs).href)) as { default?: unknown };
   } catch (err) {
     const message = (err as Error).message;
-    throw new RecipeError(`recipe: ${file} could not be loaded: ${message}`,
-      /outside a module|ERR_REQUIRE_ESM|Unexpected token 'export'/.test(message) ? 'recipes are ES modules: add "type": "module" to the nearest package.json (ephemeral-builder init does)' : undefined);
+    throw new RecipeError(
+      `recipe: ${file} could not be loaded: ${message}`,
+      /outside a module|ERR_REQUIRE_ESM|Unexpected token 'export'/.test(message)
+        ? 'recipes are ES modules: add "type": "module" to the nearest package.json (ephemeral-builder init does)'
+        : undefined,
+    );
   }
   if (mod.default === undefined) throw new RecipeError(`recipe: ${file} has no default export`, 'end the module with `export default defineRecipe({...})`');
   const recipe = mod.default;
   if (typeof recipe !== 'object' || recipe === null || Array.isArray(recipe)) {
     throw new RecipeError(`(recipe): expected an object, got ${describeValue(recipe)}`, 'export default defineRecipe({ ... })');
   }
-  return validateRecipe({
-    ...recipe,
-    ...(overrides.version ? { version: overrides.version } : {}),
-    ...(overrides.architecture ? { architecture: overrides.architecture } : {}),
-  }, abs);
+  return validateRecipe(
+    { ...recipe, ...(overrides.version ? { version: overrides.version } : {}), ...(overrides.architecture ? { architecture: overrides.architecture } : {}) },
+    abs,
+  );
 }
 
 /** Validate a recipe object as written (schema, then rules). Exposed for tests and tools. */

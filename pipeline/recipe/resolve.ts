@@ -30,20 +30,22 @@ export interface ResolvedRecipe extends Recipe {
 
 export type { ResolvedSource };
 
-const DEBIAN_SUITES = ['buster', 'bullseye', 'bookworm', 'trixie', 'forky', 'duke', 'sid', 'stable', 'testing', 'unstable',
-  'oldstable', 'oldoldstable'];
+const DEBIAN_SUITES = ['buster', 'bullseye', 'bookworm', 'trixie', 'forky', 'duke', 'sid', 'stable', 'testing', 'unstable', 'oldstable', 'oldoldstable'];
 
 export async function resolveRecipe(loaded: LoadedRecipe, cacheDir: string, opts: RetryOptions = {}): Promise<ResolvedRecipe> {
   const { recipe } = loaded;
   const lookup = await fetchInRelease(recipe.mirror, recipe.suite, opts);
   if (!lookup.found) {
     const hint = didYouMean(recipe.suite, DEBIAN_SUITES);
-    throw new RecipeError(`suite: "${recipe.suite}" is not a suite on ${recipe.mirror} (HTTP ${lookup.status} for its InRelease)${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    throw new RecipeError(
+      `suite: "${recipe.suite}" is not a suite on ${recipe.mirror} (HTTP ${lookup.status} for its InRelease)${hint ? ` (did you mean "${hint}"?)` : ''}`,
+    );
   }
   const state = lookup.state;
   const problems: string[] = [];
   recipe.components.forEach((c, i) => {
-    if (state.components.length && !state.components.includes(c)) problems.push(`components[${i}]: "${c}" is not in ${recipe.suite} (it has ${state.components.join(', ')})`);
+    if (state.components.length && !state.components.includes(c))
+      problems.push(`components[${i}]: "${c}" is not in ${recipe.suite} (it has ${state.components.join(', ')})`);
   });
   if (state.architectures.length && !state.architectures.includes(recipe.architecture)) {
     problems.push(`architecture: "${recipe.architecture}" is not built for ${recipe.suite} (it has ${state.architectures.join(', ')})`);

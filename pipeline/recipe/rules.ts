@@ -7,9 +7,41 @@ import { ASSET_ROOT, overlayScript } from '../package-root.ts';
 import type { Recipe } from './schema.ts';
 
 /** Users and groups Debian's base system and our packages create; the builder must not reuse them. */
-const SYSTEM_USERS = ['root', 'daemon', 'bin', 'sys', 'sync', 'games', 'man', 'lp', 'mail', 'news', 'uucp', 'proxy', 'www-data',
-  'backup', 'list', 'irc', 'gnats', 'nobody', '_apt', 'sshd', 'messagebus', 'systemd-network', 'systemd-timesync',
-  'systemd-resolve', 'systemd-journal', 'polkitd', 'staff', 'users', 'nogroup', 'adm', 'tty', 'disk', 'sudo'];
+const SYSTEM_USERS = [
+  'root',
+  'daemon',
+  'bin',
+  'sys',
+  'sync',
+  'games',
+  'man',
+  'lp',
+  'mail',
+  'news',
+  'uucp',
+  'proxy',
+  'www-data',
+  'backup',
+  'list',
+  'irc',
+  'gnats',
+  'nobody',
+  '_apt',
+  'sshd',
+  'messagebus',
+  'systemd-network',
+  'systemd-timesync',
+  'systemd-resolve',
+  'systemd-journal',
+  'polkitd',
+  'staff',
+  'users',
+  'nogroup',
+  'adm',
+  'tty',
+  'disk',
+  'sudo',
+];
 /** uids and gids reserved by Debian policy or systemd: nobody, dynamic users, container ranges. */
 const RESERVED_IDS = new Set([65534]);
 
@@ -63,7 +95,8 @@ export function checkRules(recipe: Recipe, recipeDir: string): { problems: strin
     const target = b.target ?? b.source;
     if (targets.has(target)) problems.push(`binds[${i}].target: ${target} is bound twice`);
     targets.add(target);
-    if (/^\/(home|proc|sys|dev|run)(\/|$)/.test(target) || target === '/') problems.push(`binds[${i}].target: ${target} is managed by the container; bind elsewhere, e.g. /usr/local/bin`);
+    if (/^\/(home|proc|sys|dev|run)(\/|$)/.test(target) || target === '/')
+      problems.push(`binds[${i}].target: ${target} is managed by the container; bind elsewhere, e.g. /usr/local/bin`);
   });
   problems.push(...repositoryProblems(recipe, recipeDir), ...stepProblems(recipe, recipeDir));
   return { problems, overlays };

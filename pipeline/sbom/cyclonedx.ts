@@ -43,14 +43,17 @@ export function renderSbom(input: SbomInput): string {
   bom.metadata.timestamp = new Date(input.sourceDateEpoch * 1000);
   bom.metadata.tools.tools.add(new Models.Tool({ vendor: 'ephemeral-builder', name: 'ephemeral-builder', version: BUILDER_VERSION }));
   bom.metadata.component = new Models.Component(Enums.ComponentType.Container, `${input.name}-image`, {
-    version: input.version, bomRef: `image:${input.name}@${input.version}`,
+    version: input.version,
+    bomRef: `image:${input.name}@${input.version}`,
     description: `Root file system image ${input.version} of ${input.name} (${input.architecture}), tree digest sha256:${input.treeDigest}`,
     hashes: new Models.HashDictionary([[Enums.HashAlgorithm['SHA-256'], input.treeDigest]]),
   });
   for (const p of input.packages) {
     const purl = debianPurl(p, input.distro);
     const component = new Models.Component(Enums.ComponentType.Library, p.name, {
-      version: p.version, bomRef: purl, purl,
+      version: p.version,
+      bomRef: purl,
+      purl,
       properties: new Models.PropertyRepository([
         new Models.Property('debian:architecture', p.architecture),
         new Models.Property('debian:source', p.source),

@@ -10,14 +10,21 @@ import { licencesFromCopyright } from './copyright-licenses.ts';
 import { renderSbom } from './cyclonedx.ts';
 import { installedPackages } from './dpkg-status.ts';
 
-
-export function imageInfo(tree: Pick<VerifiedTree, 'treeDigest'>, r: Pick<ResolvedRecipe, 'name' | 'version' | 'architecture' | 'sourceDateEpoch' | 'digest'>): string {
+export function imageInfo(
+  tree: Pick<VerifiedTree, 'treeDigest'>,
+  r: Pick<ResolvedRecipe, 'name' | 'version' | 'architecture' | 'sourceDateEpoch' | 'digest'>,
+): string {
   return [
     '# What this image is (written by ephemeral-builder when it packed the image).',
-    `IMAGE_NAME=${r.name}`, `IMAGE_VERSION=${r.version}`, `IMAGE_ARCHITECTURE=${r.architecture}`,
+    `IMAGE_NAME=${r.name}`,
+    `IMAGE_VERSION=${r.version}`,
+    `IMAGE_ARCHITECTURE=${r.architecture}`,
     // SOURCE_DATE_EPOCH: the newest Release date of its sources, the image's "as of" date.
-    `IMAGE_DATE=${r.sourceDateEpoch}`, `IMAGE_DATE_UTC=${new Date(r.sourceDateEpoch * 1000).toISOString().replace('.000Z', 'Z')}`,
-    `IMAGE_TREE_SHA256=${tree.treeDigest}`, `IMAGE_RECIPE_SHA256=${r.digest}`, '',
+    `IMAGE_DATE=${r.sourceDateEpoch}`,
+    `IMAGE_DATE_UTC=${new Date(r.sourceDateEpoch * 1000).toISOString().replace('.000Z', 'Z')}`,
+    `IMAGE_TREE_SHA256=${tree.treeDigest}`,
+    `IMAGE_RECIPE_SHA256=${r.digest}`,
+    '',
   ].join('\n');
 }
 
@@ -28,11 +35,22 @@ function distroOf(image: ImageRoot): string {
   return `${value('ID') ?? 'debian'}-${value('VERSION_ID') ?? value('VERSION_CODENAME') ?? 'unknown'}`;
 }
 
-export function imageSbom(tree: Pick<VerifiedTree, 'rootfs' | 'treeDigest'>, r: Pick<ResolvedRecipe, 'name' | 'version' | 'architecture' | 'sourceDateEpoch'>): string {
+export function imageSbom(
+  tree: Pick<VerifiedTree, 'rootfs' | 'treeDigest'>,
+  r: Pick<ResolvedRecipe, 'name' | 'version' | 'architecture' | 'sourceDateEpoch'>,
+): string {
   const image = new ImageRoot(tree.rootfs);
-  const packages = installedPackages(image).map((p) => ({ ...p, licences: licencesFromCopyright(image.readTextIfExists(`/usr/share/doc/${p.name}/copyright`)) }));
+  const packages = installedPackages(image).map((p) => ({
+    ...p,
+    licences: licencesFromCopyright(image.readTextIfExists(`/usr/share/doc/${p.name}/copyright`)),
+  }));
   return renderSbom({
-    name: r.name, version: r.version, architecture: r.architecture, treeDigest: tree.treeDigest, sourceDateEpoch: r.sourceDateEpoch,
-    distro: distroOf(image), packages,
+    name: r.name,
+    version: r.version,
+    architecture: r.architecture,
+    treeDigest: tree.treeDigest,
+    sourceDateEpoch: r.sourceDateEpoch,
+    distro: distroOf(image),
+    packages,
   });
 }

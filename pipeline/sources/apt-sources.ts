@@ -25,8 +25,14 @@ export function debLines(sources: readonly ResolvedSource[], keyFileOf: (source:
 }
 
 function stanza(uri: string, suites: string[], components: string[], signedBy: string | undefined): string {
-  return ['Types: deb', `URIs: ${uri}`, `Suites: ${suites.join(' ')}`, `Components: ${components.join(' ')}`,
-    ...(signedBy ? [`Signed-By: ${signedBy}`] : []), ''].join('\n');
+  return [
+    'Types: deb',
+    `URIs: ${uri}`,
+    `Suites: ${suites.join(' ')}`,
+    `Components: ${components.join(' ')}`,
+    ...(signedBy ? [`Signed-By: ${signedBy}`] : []),
+    '',
+  ].join('\n');
 }
 
 /**
@@ -39,14 +45,28 @@ export function imageSourcesFiles(sources: readonly ResolvedSource[], debianKeyr
   const byUri = new Map<string, ResolvedSource[]>();
   for (const s of debian) byUri.set(s.uri, [...(byUri.get(s.uri) ?? []), s]);
   if (debian.length) {
-    const stanzas = [...byUri].map(([uri, list]) => stanza(uri, list.map((s) => s.dist), list[0]!.components, debianKeyring));
+    const stanzas = [...byUri].map(([uri, list]) =>
+      stanza(
+        uri,
+        list.map((s) => s.dist),
+        list[0]!.components,
+        debianKeyring,
+      ),
+    );
     files.set(DEBIAN_SOURCES_FILE, `# The Debian suites this image was built from (written by ephemeral-builder).\n${stanzas.join('\n')}`);
   }
   const repositories = new Map<string, ResolvedSource[]>();
   for (const s of sources.filter((x) => x.key)) repositories.set(s.name, [...(repositories.get(s.name) ?? []), s]);
   for (const [name, list] of repositories) {
-    files.set(`/etc/apt/sources.list.d/${name}.sources`,
-      `# Repository "${name}" of the recipe (written by ephemeral-builder).\n${stanza(list[0]!.uri, list.map((s) => s.dist), list[0]!.components, imageKeyringPath(name))}`);
+    files.set(
+      `/etc/apt/sources.list.d/${name}.sources`,
+      `# Repository "${name}" of the recipe (written by ephemeral-builder).\n${stanza(
+        list[0]!.uri,
+        list.map((s) => s.dist),
+        list[0]!.components,
+        imageKeyringPath(name),
+      )}`,
+    );
   }
   return files;
 }

@@ -23,12 +23,17 @@ export class KeyProblem extends Error {
 }
 
 /** A throw-away GnuPG home: nothing is imported into the user's keyrings. */
-async function withGnupgHome<T>(run: (gpg: (args: string[], input?: Buffer | string) => Promise<{ exitCode: number; stdout: Buffer; stderr: string }>, dir: string) => Promise<T>): Promise<T> {
+async function withGnupgHome<T>(
+  run: (gpg: (args: string[], input?: Buffer | string) => Promise<{ exitCode: number; stdout: Buffer; stderr: string }>, dir: string) => Promise<T>,
+): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eb-key-'));
   try {
     return await run(async (args, input) => {
       const r = await execa('gpg', ['--batch', '--no-tty', '--homedir', dir, ...args], {
-        reject: false, env: { LC_ALL: 'C' }, encoding: 'buffer', stripFinalNewline: false,
+        reject: false,
+        env: { LC_ALL: 'C' },
+        encoding: 'buffer',
+        stripFinalNewline: false,
         ...(input !== undefined ? { input } : { stdin: 'ignore' as const }),
       });
       return { exitCode: r.exitCode ?? -1, stdout: Buffer.from(r.stdout), stderr: Buffer.from(r.stderr).toString('utf8') };
@@ -81,7 +86,14 @@ export async function verifyInRelease(key: RepositoryKey, inRelease: string): Pr
     fs.writeFileSync(ring, key.data);
     const r = await execa('gpgv', ['--homedir', dir, '--keyring', ring, '-'], { input: inRelease, reject: false, env: { LC_ALL: 'C' } });
     if (r.exitCode === 0) return { ok: true };
-    return { ok: false, why: r.stderr.split('\n').filter((l) => /BAD|No public key|Can't check|no signature|not a detached|no valid OpenPGP/i.test(l)).join('; ') || lastLine(r.stderr) };
+    return {
+      ok: false,
+      why:
+        r.stderr
+          .split('\n')
+          .filter((l) => /BAD|No public key|Can't check|no signature|not a detached|no valid OpenPGP/i.test(l))
+          .join('; ') || lastLine(r.stderr),
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -41,17 +41,36 @@ export async function resolveSources(recipe: Recipe, main: MirrorState, recipeDi
   const codename = main.codename || recipe.suite;
   const wanted: Wanted[] = [];
   if (recipe.sources.updates) {
-    wanted.push({ name: 'debian-updates', field: 'sources.updates', uri: recipe.mirror, dist: `${codename}-updates`, components: recipe.components,
-      missingHint: `set sources.updates: false for a suite without updates (unstable and testing have none)` });
+    wanted.push({
+      name: 'debian-updates',
+      field: 'sources.updates',
+      uri: recipe.mirror,
+      dist: `${codename}-updates`,
+      components: recipe.components,
+      missingHint: `set sources.updates: false for a suite without updates (unstable and testing have none)`,
+    });
   }
   if (recipe.sources.security) {
-    wanted.push({ name: 'debian-security', field: 'sources.security', uri: recipe.sources.securityMirror, dist: `${codename}-security`, components: recipe.components,
-      missingHint: `check sources.securityMirror, or set sources.security: false for a suite without security support (unstable has none)` });
+    wanted.push({
+      name: 'debian-security',
+      field: 'sources.security',
+      uri: recipe.sources.securityMirror,
+      dist: `${codename}-security`,
+      components: recipe.components,
+      missingHint: `check sources.securityMirror, or set sources.security: false for a suite without security support (unstable has none)`,
+    });
   }
   recipe.repositories.forEach((repository, i) => {
     for (const dist of repository.suites) {
-      wanted.push({ name: repository.name, field: `repositories[${i}]`, uri: repository.uri, dist, components: repository.components,
-        missingHint: 'check the repository\'s uri and suites', repository });
+      wanted.push({
+        name: repository.name,
+        field: `repositories[${i}]`,
+        uri: repository.uri,
+        dist,
+        components: repository.components,
+        missingHint: "check the repository's uri and suites",
+        repository,
+      });
     }
   });
 
@@ -67,16 +86,24 @@ export async function resolveSources(recipe: Recipe, main: MirrorState, recipeDi
   }
   if (problems.length) throw new RecipeError(problems);
 
-  const found = await Promise.all(wanted.map(async (w) => {
-    try {
-      return { w, lookup: await fetchInRelease(w.uri, w.dist, opts) };
-    } catch (err) {
-      // The fetch's own hint is about the recipe's mirror; name the source that failed instead.
-      if (!(err instanceof StageError)) throw err;
-      throw new StageError(err.stage, `${w.repository ? `${w.field} (${w.name})` : w.field}: ${err.message}`,
-        `check that this machine can reach ${w.uri} (${w.repository ? `${w.field}.uri` : w.field === 'sources.security' ? 'sources.securityMirror' : 'mirror'})`, undefined, undefined, { cause: err });
-    }
-  }));
+  const found = await Promise.all(
+    wanted.map(async (w) => {
+      try {
+        return { w, lookup: await fetchInRelease(w.uri, w.dist, opts) };
+      } catch (err) {
+        // The fetch's own hint is about the recipe's mirror; name the source that failed instead.
+        if (!(err instanceof StageError)) throw err;
+        throw new StageError(
+          err.stage,
+          `${w.repository ? `${w.field} (${w.name})` : w.field}: ${err.message}`,
+          `check that this machine can reach ${w.uri} (${w.repository ? `${w.field}.uri` : w.field === 'sources.security' ? 'sources.securityMirror' : 'mirror'})`,
+          undefined,
+          undefined,
+          { cause: err },
+        );
+      }
+    }),
+  );
   const sources: ResolvedSource[] = [{ name: 'debian', field: 'suite', uri: recipe.mirror, dist: recipe.suite, components: recipe.components, state: main }];
   for (const { w, lookup } of found) {
     const label = w.repository ? `${w.field} (${w.name})` : w.field;
@@ -89,13 +116,17 @@ export async function resolveSources(recipe: Recipe, main: MirrorState, recipeDi
     if (w.repository && key) {
       const verified = await verifyInRelease(key, lookup.inRelease);
       if (!verified.ok) {
-        problems.push(`${label}: ${inRelease} is not signed by the key in ${w.repository.key} (${verified.why}); check the key file, or the repository was tampered with`);
+        problems.push(
+          `${label}: ${inRelease} is not signed by the key in ${w.repository.key} (${verified.why}); check the key file, or the repository was tampered with`,
+        );
         continue;
       }
     }
     const { state } = lookup;
     if (state.validUntil !== undefined && state.validUntil * 1000 < Date.now()) {
-      problems.push(`${label}: ${inRelease} expired on ${new Date(state.validUntil * 1000).toISOString()} (its Valid-Until), and apt refuses an expired suite; ${w.repository ? 'its owner must sign it again' : 'use an up-to-date mirror'}`);
+      problems.push(
+        `${label}: ${inRelease} expired on ${new Date(state.validUntil * 1000).toISOString()} (its Valid-Until), and apt refuses an expired suite; ${w.repository ? 'its owner must sign it again' : 'use an up-to-date mirror'}`,
+      );
       continue;
     }
     const missing = w.components.filter((c) => state.components.length && !state.components.includes(c));
@@ -112,7 +143,11 @@ export async function resolveSources(recipe: Recipe, main: MirrorState, recipeDi
 /** What the cache keys and the manifest record of a source: where it is, and which InRelease. */
 export function sourceRecord(s: ResolvedSource): Record<string, unknown> {
   return {
-    name: s.name, uri: s.uri, suite: s.dist, components: s.components, inReleaseSha256: s.state.inReleaseSha256,
+    name: s.name,
+    uri: s.uri,
+    suite: s.dist,
+    components: s.components,
+    inReleaseSha256: s.state.inReleaseSha256,
     ...(s.key ? { keySha256: s.key.sha256, fingerprints: s.key.fingerprints } : {}),
   };
 }

@@ -26,12 +26,16 @@ export const bootstrapStage: Stage<void, RootfsTree> = {
 
   cacheKey(r) {
     return {
-      bootstrapper: r.bootstrapper, suite: r.suite, codename: r.mirrorState.codename, architecture: r.architecture,
+      bootstrapper: r.bootstrapper,
+      suite: r.suite,
+      codename: r.mirrorState.codename,
+      architecture: r.architecture,
       variant: r.variant,
       // Order does not change what apt installs, so it must not change the key.
       packages: [...r.packages].sort(),
       // Every source's InRelease: a security update (or a repository's new release) rebuilds.
-      sources: r.aptSources.map(sourceRecord), sourceDateEpoch: r.sourceDateEpoch,
+      sources: r.aptSources.map(sourceRecord),
+      sourceDateEpoch: r.sourceDateEpoch,
     };
   },
 
@@ -44,32 +48,45 @@ export const bootstrapStage: Stage<void, RootfsTree> = {
     if (r.bootstrapper === 'mmdebstrap') {
       ctx.progress(`mmdebstrap ${suites} (${r.packages.length} packages)`);
       const include = r.packages.length ? [`--include=${r.packages.join(',')}`] : [];
-      await ctx.tools.run('mmdebstrap', [
-        `--variant=${r.variant}`, `--architectures=${r.architecture}`, ...include, '--mode=root', '--format=directory',
-        r.suite, rootfs, ...debLines(r.aptSources, (s) => keyFile(ctx, s)),
-      ], { env });
+      await ctx.tools.run(
+        'mmdebstrap',
+        [
+          `--variant=${r.variant}`,
+          `--architectures=${r.architecture}`,
+          ...include,
+          '--mode=root',
+          '--format=directory',
+          r.suite,
+          rootfs,
+          ...debLines(r.aptSources, (s) => keyFile(ctx, s)),
+        ],
+        { env },
+      );
       ctx.log(`apt sources: ${writeImageSources(new ImageRoot(rootfs), r.aptSources).join(', ')}`);
     } else {
       // debootstrap reads one mirror: it lays down the suite alone, and apt, inside the tree with
       // every source, then brings it up to date and installs the recipe's packages.
       ctx.progress(`debootstrap ${r.suite}`);
       fs.mkdirSync(rootfs, { recursive: true });
-      await ctx.tools.run('debootstrap', [
-        `--variant=${r.variant}`, `--arch=${r.architecture}`, `--components=${r.components.join(',')}`, r.suite, rootfs, r.mirror,
-      ], { env });
+      await ctx.tools.run(
+        'debootstrap',
+        [`--variant=${r.variant}`, `--arch=${r.architecture}`, `--components=${r.components.join(',')}`, r.suite, rootfs, r.mirror],
+        { env },
+      );
       ctx.log(`apt sources: ${writeImageSources(new ImageRoot(rootfs), r.aptSources).join(', ')}`);
       ctx.progress(`apt: ${suites} (${r.packages.length} packages)`);
       const install = r.packages.length ? `apt-get install -y --no-install-recommends ${r.packages.join(' ')}` : ':';
-      await runInTree(ctx.tools, rootfs, ['/bin/sh', '-ec',
-        `apt-get update -q; apt-get full-upgrade -y -q; ${install}; apt-get clean; rm -rf /var/lib/apt/lists/*`], { network: true, env });
+      await runInTree(
+        ctx.tools,
+        rootfs,
+        ['/bin/sh', '-ec', `apt-get update -q; apt-get full-upgrade -y -q; ${install}; apt-get clean; rm -rf /var/lib/apt/lists/*`],
+        { network: true, env },
+      );
     }
     return { rootfs };
   },
 
-  cache: {
-    treeOf: (out) => out.rootfs,
-    fromTree: (rootfs) => ({ rootfs }),
-  },
+  cache: { treeOf: (out) => out.rootfs, fromTree: (rootfs) => ({ rootfs }) },
 };
 
 /** An extra repository's key on the build machine, for apt while it runs outside the tree. */

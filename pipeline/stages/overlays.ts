@@ -25,7 +25,10 @@ export const overlaysStage: Stage<RootfsTree, RootfsTree> = {
   cacheKey(r) {
     return {
       overlays: r.overlayRefs.map((o) => ({ name: o.name, source: treeDigestSync(o.dir) })),
-      user: r.user, name: r.name, binds: r.binds, sourceDateEpoch: r.sourceDateEpoch,
+      user: r.user,
+      name: r.name,
+      binds: r.binds,
+      sourceDateEpoch: r.sourceDateEpoch,
     };
   },
 
@@ -38,10 +41,7 @@ export const overlaysStage: Stage<RootfsTree, RootfsTree> = {
       const def = await loadOverlay(ref.dir);
       if (def) {
         ctx.log(`${ref.name}: ${def.description}`);
-        await def.apply({
-          image, recipe: ctx.recipe, workDir: ctx.workDir, log: (l) => ctx.log(`${ref.name}: ${l}`),
-          run: stdoutOf(ctx.tools),
-        });
+        await def.apply({ image, recipe: ctx.recipe, workDir: ctx.workDir, log: (l) => ctx.log(`${ref.name}: ${l}`), run: stdoutOf(ctx.tools) });
       }
     }
     return input;

@@ -94,7 +94,8 @@ export const packStage: Stage<PackInput, Artifacts> = {
     const problems: string[] = [];
     if (r.compression.deb === 'xz' && r.compression.debLevel > 9) problems.push(`compression.debLevel: ${r.compression.debLevel} is not an xz level (0-9)`);
     if (r.compression.deb === 'zstd' && r.compression.debLevel < 1) problems.push(`compression.debLevel: ${r.compression.debLevel} is not a zstd level (1-22)`);
-    if (r.description.length > 80 || r.description.includes('\n')) problems.push(`description: the package synopsis must be one line of at most 80 characters (it has ${r.description.length})`);
+    if (r.description.length > 80 || r.description.includes('\n'))
+      problems.push(`description: the package synopsis must be one line of at most 80 characters (it has ${r.description.length})`);
     if (problems.length) throw new RecipeError(problems);
   },
 
@@ -129,10 +130,15 @@ export const packStage: Stage<PackInput, Artifacts> = {
     ctx.progress('SBOM');
     const sbom = imageSbom(tree, r);
     ctx.progress('scanning the tree');
-    const layout = await packLayout(r, tree.rootfs, hostFiles, [{ path: SBOM_PATH, content: sbom }, { path: IMAGE_INFO_PATH, content: imageInfo(tree, r) }]);
+    const layout = await packLayout(r, tree.rootfs, hostFiles, [
+      { path: SBOM_PATH, content: sbom },
+      { path: IMAGE_INFO_PATH, content: imageInfo(tree, r) },
+    ]);
     const { names } = layout;
     const debSpec = debCompression(r, fast);
-    ctx.log(`image ${names.imageDeb}: ${layout.image.data.length} entries; .deb members ${debSpec.tool} -${debSpec.level}; tarball zstd -${tarballLevel(r, fast)}`);
+    ctx.log(
+      `image ${names.imageDeb}: ${layout.image.data.length} entries; .deb members ${debSpec.tool} -${debSpec.level}; tarball zstd -${tarballLevel(r, fast)}`,
+    );
 
     const staging = new OutputStaging(outDir);
     try {
@@ -151,7 +157,10 @@ export const packStage: Stage<PackInput, Artifacts> = {
       await buildDeb({ ...common, outFile: temps.hostDeb, ...layout.host });
       await packTarball(layout.tarball, temps.tarball, {
         // --fast goes without the 128 MiB window: development builds want speed, not the last 8 %.
-        level: tarballLevel(r, fast), long: TARBALL_LONG && !fast, signal: ctx.signal, onBytes: progressReporter(ctx, 'tarball', tree.sizeBytes),
+        level: tarballLevel(r, fast),
+        long: TARBALL_LONG && !fast,
+        signal: ctx.signal,
+        onBytes: progressReporter(ctx, 'tarball', tree.sizeBytes),
       });
       fs.writeFileSync(temps.installSh, hostFiles.installSh, { mode: 0o755 });
       fs.chmodSync(temps.installSh, 0o755);
@@ -163,18 +172,31 @@ export const packStage: Stage<PackInput, Artifacts> = {
         const name = role === 'installSh' ? 'install.sh' : names[role];
         records.push(artifactRecord(name, temps[role]));
       }
-      fs.writeFileSync(temps.manifest, manifestJson({
-        recipe: r, debianVersion: names.debianVersion, packages: { image: names.imagePackage, host: names.hostPackage },
-        tree, plan: input.plan, artifacts: records,
-      }));
+      fs.writeFileSync(
+        temps.manifest,
+        manifestJson({
+          recipe: r,
+          debianVersion: names.debianVersion,
+          packages: { image: names.imagePackage, host: names.hostPackage },
+          tree,
+          plan: input.plan,
+          artifacts: records,
+        }),
+      );
       records.push(artifactRecord('manifest.json', temps.manifest));
       fs.writeFileSync(temps.sha256sums, sha256sums(records));
 
       staging.commit();
       const at = (name: string) => path.join(outDir, name);
       return {
-        imageDeb: at(names.imageDeb), hostDeb: at(names.hostDeb), tarball: at(names.tarball), installSh: at('install.sh'), sbom: at(names.sbom),
-        manifest: at('manifest.json'), sha256sums: at('SHA256SUMS'), debianVersion: names.debianVersion,
+        imageDeb: at(names.imageDeb),
+        hostDeb: at(names.hostDeb),
+        tarball: at(names.tarball),
+        installSh: at('install.sh'),
+        sbom: at(names.sbom),
+        manifest: at('manifest.json'),
+        sha256sums: at('SHA256SUMS'),
+        debianVersion: names.debianVersion,
       };
     } catch (err) {
       staging.abort();

@@ -35,7 +35,10 @@ export const stepsStage: Stage<RootfsTree, RootfsTree> = {
     const dir = path.dirname(r.file);
     return {
       steps: r.steps.map((s) => ({
-        name: s.name, run: s.run ?? null, script: s.script ?? null, network: s.network,
+        name: s.name,
+        run: s.run ?? null,
+        script: s.script ?? null,
+        network: s.network,
         files: s.files.map((f) => ({ to: f.to, mode: f.mode, sha256: fileSha256(fromRecipe(dir, f.from)) })),
       })),
       sourceDateEpoch: r.sourceDateEpoch,
@@ -59,7 +62,8 @@ export const stepsStage: Stage<RootfsTree, RootfsTree> = {
       const output: string[] = [];
       try {
         await runInTree(ctx.tools, input.rootfs, command, {
-          network: step.network, env,
+          network: step.network,
+          env,
           tool: {
             onLine: (line) => {
               if (NSPAWN_CLEANUP_NOTICE.test(line)) return;
@@ -71,16 +75,18 @@ export const stepsStage: Stage<RootfsTree, RootfsTree> = {
         });
       } catch (err) {
         if (!(err instanceof ToolFailed) || err.exitCode === undefined) throw err;
-        throw new ToolFailed(err.command, err.exitCode, output, `step "${step.name}" (steps[${i}]) failed with exit code ${err.exitCode}`,
+        throw new ToolFailed(
+          err.command,
+          err.exitCode,
+          output,
+          `step "${step.name}" (steps[${i}]) failed with exit code ${err.exitCode}`,
           `fix the step in the recipe${step.network ? '' : '; it has no network unless it sets network: true'}. ` +
-          'To try it by hand: build --stop-after bootstrap, then run it in systemd-nspawn -D OUT/rootfs');
+            'To try it by hand: build --stop-after bootstrap, then run it in systemd-nspawn -D OUT/rootfs',
+        );
       }
     }
     return input;
   },
 
-  cache: {
-    treeOf: (out) => out.rootfs,
-    fromTree: (rootfs) => ({ rootfs }),
-  },
+  cache: { treeOf: (out) => out.rootfs, fromTree: (rootfs) => ({ rootfs }) },
 };

@@ -28,7 +28,10 @@ export const verifyStage: Stage<RootfsTree, VerifiedTree> = {
 
   cacheKey(r) {
     return {
-      rules: LINT_RULES.map((rule) => rule.id), user: r.user, binds: r.binds, session: VERIFY_BODY,
+      rules: LINT_RULES.map((rule) => rule.id),
+      user: r.user,
+      binds: r.binds,
+      session: VERIFY_BODY,
       spawn: createHash('sha256').update(renderedSpawn(r)).digest('hex'),
     };
   },
@@ -49,8 +52,13 @@ export const verifyStage: Stage<RootfsTree, VerifiedTree> = {
       // sshd's own lines: not the command, spawn's line about the container, or nspawn's about
       // the propagation directory it leaves outside a booted systemd.
       const said = err.tail.filter((l) => !/^\$ |^\S+ spawn: connection |^Attempted to remove disk file system/.test(l));
-      throw failure([{ rule: 'sshd', message: `sshd -t rejects the configuration: ${said.slice(-3).join(' | ')}`,
-        fix: `fix the sshd drop-in or the overlay that changed /etc/ssh` }]);
+      throw failure([
+        {
+          rule: 'sshd',
+          message: `sshd -t rejects the configuration: ${said.slice(-3).join(' | ')}`,
+          fix: `fix the sshd drop-in or the overlay that changed /etc/ssh`,
+        },
+      ]);
     }
     const sessionLog = path.join(ctx.workDir, 'logs', 'verify-session.log');
     const session = await runnerSession(host, recipe.user.name, runnerScript(VERIFY_BODY), sessionLog);
@@ -59,11 +67,17 @@ export const verifyStage: Stage<RootfsTree, VerifiedTree> = {
     const expected = `${MARKER} user=${recipe.user.name} uid=${recipe.user.uid} home=${homeOf(recipe.user.name)}\n${MARKER} done`;
     const sessionFindings: Finding[] = [];
     if (session.exitCode !== 0) {
-      sessionFindings.push({ rule: 'session', message: `bash -l over ssh exited ${session.exitCode}${session.stderr ? `: ${session.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
-        fix: 'a login profile fails without a terminal (clear_console, mesg, stty), or sshd refused the login; see the verify log' });
+      sessionFindings.push({
+        rule: 'session',
+        message: `bash -l over ssh exited ${session.exitCode}${session.stderr ? `: ${session.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+        fix: 'a login profile fails without a terminal (clear_console, mesg, stty), or sshd refused the login; see the verify log',
+      });
     } else if (session.stdout.trim() !== expected || session.stderr.trim() !== '') {
-      sessionFindings.push({ rule: 'session', message: `bash -l printed unexpected output: ${JSON.stringify((session.stdout + session.stderr).slice(0, 400))}`,
-        fix: 'remove whatever prints from the login profile (/etc/profile, /etc/profile.d, ~/.profile, ~/.bashrc)' });
+      sessionFindings.push({
+        rule: 'session',
+        message: `bash -l printed unexpected output: ${JSON.stringify((session.stdout + session.stderr).slice(0, 400))}`,
+        fix: 'remove whatever prints from the login profile (/etc/profile, /etc/profile.d, ~/.profile, ~/.bashrc)',
+      });
     }
     if (sessionFindings.length) throw failure(sessionFindings);
 

@@ -8,8 +8,13 @@ export function describeError(err: unknown): { text: string; data: Record<string
     return { text, data: { kind: 'recipe', problems: err.problems, hint: err.hint } };
   }
   if (err instanceof UsageError) return { text: `error: ${err.message}\n(run with --help for usage)`, data: { kind: 'usage', message: err.message } };
-  if (err instanceof ToolMissing) return { text: `error: ${err.message}`, data: { kind: 'tool', tool: err.tool, package: err.debianPackage, message: err.message } };
-  if (err instanceof Interrupted) return { text: `interrupted (${err.signal}): stopped and cleaned up; nothing partial was left in the output or the cache`, data: { kind: 'interrupted', signal: err.signal } };
+  if (err instanceof ToolMissing)
+    return { text: `error: ${err.message}`, data: { kind: 'tool', tool: err.tool, package: err.debianPackage, message: err.message } };
+  if (err instanceof Interrupted)
+    return {
+      text: `interrupted (${err.signal}): stopped and cleaned up; nothing partial was left in the output or the cache`,
+      data: { kind: 'interrupted', signal: err.signal },
+    };
   if (err instanceof StageError) {
     const parts = [`error: stage ${err.stage} failed: ${err.message}`];
     if (err.hint) parts.push(`hint: ${err.hint}`);

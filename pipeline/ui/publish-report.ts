@@ -12,14 +12,20 @@ export function publishReport(r: PublishResult): string[] {
   for (const p of r.unchanged) lines.push(`unchanged ${p.package} ${p.version} ${p.architecture}`);
   for (const p of r.pruned) {
     lines.push(`${would('pruned', 'prune')} ${r.name} ${p.version}: ${p.packages.map((x) => x.filename).join(', ')}`);
-    lines.push(`  hosts pinned to ${p.version} (apt-get install ${r.name}=${p.version}, or an apt preference) can no longer install it from this repository; hosts running it keep it`);
+    lines.push(
+      `  hosts pinned to ${p.version} (apt-get install ${r.name}=${p.version}, or an apt preference) can no longer install it from this repository; hosts running it keep it`,
+    );
   }
   if (r.kept) lines.push(`${would('kept', 'keep')} ${r.name} ${r.kept.join(', ')}`);
   for (const k of r.keys) {
-    lines.push(`key ${k.fingerprint}: ${k.role === 'signs' ? 'signs' : 'next'}, ${k.expires === undefined ? 'never expires' : `expires ${releaseDate(k.expires)}`}`);
+    lines.push(
+      `key ${k.fingerprint}: ${k.role === 'signs' ? 'signs' : 'next'}, ${k.expires === undefined ? 'never expires' : `expires ${releaseDate(k.expires)}`}`,
+    );
   }
   if (r.signs) {
-    lines.push(`${would('signed', 'sign')} dists/${r.suite}/InRelease with ${r.fingerprint}: Date ${releaseDate(r.date)}, Valid-Until ${releaseDate(r.validUntil)}`);
+    lines.push(
+      `${would('signed', 'sign')} dists/${r.suite}/InRelease with ${r.fingerprint}: Date ${releaseDate(r.date)}, Valid-Until ${releaseDate(r.validUntil)}`,
+    );
   } else {
     lines.push(`nothing changed: dists/${r.suite}/InRelease ${r.dryRun ? 'would stay' : 'stays'} as it was (--resign signs it again)`);
   }

@@ -28,20 +28,24 @@ export class TaskListReporter implements Reporter {
   }
 
   plan(plan: Plan): void {
-    const list = new Listr(plan.stages.map((s) => {
-      const row: Row = { title: s.title };
-      this.rows.set(s.stage, row);
-      return {
-        title: s.title,
-        task: (_ctx: unknown, task: Task) => new Promise<void>((resolve, reject) => {
-          row.task = task;
-          if (row.pendingTitle) task.title = row.pendingTitle;
-          if (row.pendingOutput) task.output = row.pendingOutput;
-          row.finish = (err) => (err ? reject(err) : resolve());
-          if (row.settled) this.settle(row);
-        }),
-      };
-    }), { concurrent: false, exitOnError: true, rendererOptions: { collapseSubtasks: false, bottomBar: this.verbose ? 8 : 1, persistentOutput: false } as never });
+    const list = new Listr(
+      plan.stages.map((s) => {
+        const row: Row = { title: s.title };
+        this.rows.set(s.stage, row);
+        return {
+          title: s.title,
+          task: (_ctx: unknown, task: Task) =>
+            new Promise<void>((resolve, reject) => {
+              row.task = task;
+              if (row.pendingTitle) task.title = row.pendingTitle;
+              if (row.pendingOutput) task.output = row.pendingOutput;
+              row.finish = (err) => (err ? reject(err) : resolve());
+              if (row.settled) this.settle(row);
+            }),
+        };
+      }),
+      { concurrent: false, exitOnError: true, rendererOptions: { collapseSubtasks: false, bottomBar: this.verbose ? 8 : 1, persistentOutput: false } as never },
+    );
     this.running = list.run().catch(() => undefined);
   }
 

@@ -97,14 +97,21 @@ export class ToolRunner {
         partial = parts.pop() ?? '';
         for (const l of parts) if (l.trim()) this.output(l, opts);
       });
-      stream.on('end', () => { if (partial.trim()) this.output(partial, opts); });
+      stream.on('end', () => {
+        if (partial.trim()) this.output(partial, opts);
+      });
     };
     if (!opts.captureStdout) pump(child.stdout);
     pump(child.stderr);
     const result = await child.finally(() => this.signal.removeEventListener('abort', cancel));
     if (this.signal.aborted) throw new ToolFailed(shown, undefined, this.lines(), `${cmd} was cancelled`);
     if (result.failed && !(opts.okCodes ?? []).includes(result.exitCode ?? -1)) {
-      const why = result.exitCode === undefined ? (result.signal ? `killed by ${result.signal}` : (result.originalMessage ?? 'failed to start')) : `exit code ${result.exitCode}`;
+      const why =
+        result.exitCode === undefined
+          ? result.signal
+            ? `killed by ${result.signal}`
+            : (result.originalMessage ?? 'failed to start')
+          : `exit code ${result.exitCode}`;
       if ((result as { code?: string }).code === 'ENOENT') throw new ToolFailed(shown, undefined, this.lines(), `${cmd}: not found`);
       throw new ToolFailed(shown, result.exitCode, this.lines(), `${cmd} failed (${why})`);
     }

@@ -36,8 +36,11 @@ export async function fetchWithRetry(url: string, opts: RetryOptions = {}): Prom
       await new Promise((r) => setTimeout(r, delay));
     }
   }
-  throw new StageError('mirror', `cannot fetch ${url}: ${last} (tried ${attempts} times)`,
-    'check the network and the recipe\'s mirror URL; set mirror to a reachable Debian mirror');
+  throw new StageError(
+    'mirror',
+    `cannot fetch ${url}: ${last} (tried ${attempts} times)`,
+    "check the network and the recipe's mirror URL; set mirror to a reachable Debian mirror",
+  );
 }
 
 function fileResponse(url: string): Response {

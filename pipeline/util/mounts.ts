@@ -5,7 +5,9 @@ import { execa } from 'execa';
 
 export function mountsBelow(dir: string): string[] {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
     .map((line) => line.split(' ')[4]?.replace(/\\040/g, ' ') ?? '')
     .filter((mp) => mp === dir || mp.startsWith(prefix));
 }

@@ -41,11 +41,27 @@ export interface TreeCommandOptions {
 
 /** Runs `command` as root (pid 2, under nspawn's stub init) in a writable tree. */
 export async function runInTree(tools: ToolRunner, rootfs: string, command: string[], opts: TreeCommandOptions): Promise<ToolResult> {
-  return withMachine('eb-build', (machine) => tools.run('systemd-nspawn', [
-    '--quiet', '--register=no', '--keep-unit', '--console=pipe', '--as-pid2',
-    '-D', rootfs, '-M', machine, '--timezone=off', '--link-journal=no',
-    ...(opts.network ? ['--resolv-conf=bind-host'] : ['--private-network', '--resolv-conf=off']),
-    ...Object.entries(opts.env ?? {}).map(([k, v]) => `--setenv=${k}=${v}`),
-    '--', ...command,
-  ], opts.tool));
+  return withMachine('eb-build', (machine) =>
+    tools.run(
+      'systemd-nspawn',
+      [
+        '--quiet',
+        '--register=no',
+        '--keep-unit',
+        '--console=pipe',
+        '--as-pid2',
+        '-D',
+        rootfs,
+        '-M',
+        machine,
+        '--timezone=off',
+        '--link-journal=no',
+        ...(opts.network ? ['--resolv-conf=bind-host'] : ['--private-network', '--resolv-conf=off']),
+        ...Object.entries(opts.env ?? {}).map(([k, v]) => `--setenv=${k}=${v}`),
+        '--',
+        ...command,
+      ],
+      opts.tool,
+    ),
+  );
 }

@@ -33,7 +33,7 @@ export function* walkTree(root: string, rel = ''): Generator<Entry> {
 }
 
 function header(e: Entry, metadata: boolean): string {
-  const meta = metadata ? `${e.st.mode.toString(8)} ${e.st.uid}:${e.st.gid} ${Math.floor(e.st.mtimeMs / 1000)}` : (e.st.mode & 0o111 ? 'x' : '-');
+  const meta = metadata ? `${e.st.mode.toString(8)} ${e.st.uid}:${e.st.gid} ${Math.floor(e.st.mtimeMs / 1000)}` : e.st.mode & 0o111 ? 'x' : '-';
   let kind = '';
   if (e.st.isSymbolicLink()) kind = `-> ${fs.readlinkSync(e.full)}`;
   else if (e.st.isCharacterDevice() || e.st.isBlockDevice()) kind = `dev ${e.st.rdev}`;

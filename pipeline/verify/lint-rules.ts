@@ -34,18 +34,34 @@ export const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\r?\n(?:[A-Za-z
 const userRule: LintRule = {
   id: 'user',
   check(image, { user }) {
-    const line = image.readText('/etc/passwd').split('\n').find((l) => l.startsWith(`${user.name}:`));
+    const line = image
+      .readText('/etc/passwd')
+      .split('\n')
+      .find((l) => l.startsWith(`${user.name}:`));
     if (!line) return [finding('user', `/etc/passwd has no entry for ${user.name}`, 'keep the builder-user overlay in the recipe')];
     const [, , uid, gid, , home, shell] = line.split(':');
     const out: Finding[] = [];
     if (uid !== String(user.uid) || gid !== String(user.gid)) {
-      out.push(finding('user', `${user.name} has uid:gid ${uid}:${gid}, the recipe says ${user.uid}:${user.gid}`, 'let the builder-user overlay write the entry; remove other overlays that edit /etc/passwd'));
+      out.push(
+        finding(
+          'user',
+          `${user.name} has uid:gid ${uid}:${gid}, the recipe says ${user.uid}:${user.gid}`,
+          'let the builder-user overlay write the entry; remove other overlays that edit /etc/passwd',
+        ),
+      );
     }
-    if (home !== `/home/${user.name}`) out.push(finding('user', `${user.name}'s home is ${home}`, `the home must be /home/${user.name}, the tmpfs mount point`));
-    if (shell !== user.shell) out.push(finding('user', `${user.name}'s shell is ${shell}, the recipe says ${user.shell}`, 'keep user.shell and the passwd entry in step'));
-    if (!image.exists(user.shell)) out.push(finding('user', `login shell ${user.shell} is not in the image`, `add the package providing ${user.shell} to packages`));
-    const group = image.readText('/etc/group').split('\n').find((l) => l.startsWith(`${user.name}:`));
-    if (group?.split(':')[2] !== String(user.gid)) out.push(finding('user', `/etc/group has no ${user.name} group with gid ${user.gid}`, 'keep the builder-user overlay in the recipe'));
+    if (home !== `/home/${user.name}`)
+      out.push(finding('user', `${user.name}'s home is ${home}`, `the home must be /home/${user.name}, the tmpfs mount point`));
+    if (shell !== user.shell)
+      out.push(finding('user', `${user.name}'s shell is ${shell}, the recipe says ${user.shell}`, 'keep user.shell and the passwd entry in step'));
+    if (!image.exists(user.shell))
+      out.push(finding('user', `login shell ${user.shell} is not in the image`, `add the package providing ${user.shell} to packages`));
+    const group = image
+      .readText('/etc/group')
+      .split('\n')
+      .find((l) => l.startsWith(`${user.name}:`));
+    if (group?.split(':')[2] !== String(user.gid))
+      out.push(finding('user', `/etc/group has no ${user.name} group with gid ${user.gid}`, 'keep the builder-user overlay in the recipe'));
     return out;
   },
 };
@@ -56,13 +72,23 @@ const homeRule: LintRule = {
     const out: Finding[] = [];
     const home = homeOf(user.name);
     const template = templateOf(user.name);
-    if (!image.exists(home)) out.push(finding('home', `${home} is missing`, 'it must exist, empty: nspawn cannot create the tmpfs mount point on a read-only root'));
-    else if (image.list(home).length) out.push(finding('home', `${home} is not empty (${image.list(home).slice(0, 3).join(', ')})`, 'put home contents in the template; the tmpfs hides anything here'));
+    if (!image.exists(home))
+      out.push(finding('home', `${home} is missing`, 'it must exist, empty: nspawn cannot create the tmpfs mount point on a read-only root'));
+    else if (image.list(home).length)
+      out.push(
+        finding(
+          'home',
+          `${home} is not empty (${image.list(home).slice(0, 3).join(', ')})`,
+          'put home contents in the template; the tmpfs hides anything here',
+        ),
+      );
     if (!image.exists(template)) return [...out, finding('home', `${template} is missing`, 'keep the template-home overlay in the recipe')];
     const st = fs.statSync(image.resolve(template));
-    if (st.uid !== user.uid || st.gid !== user.gid) out.push(finding('home', `${template} is owned by ${st.uid}:${st.gid}, not ${user.uid}:${user.gid}`, 'let the template-home overlay create it'));
+    if (st.uid !== user.uid || st.gid !== user.gid)
+      out.push(finding('home', `${template} is owned by ${st.uid}:${st.gid}, not ${user.uid}:${user.gid}`, 'let the template-home overlay create it'));
     // container-init copies the template as `cp -a` would: the home gets the template's owner and mode.
-    if ((st.mode & 0o7777) !== 0o700) out.push(finding('home', `${template} has mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, not 0700`, 'let the template-home overlay create it'));
+    if ((st.mode & 0o7777) !== 0o700)
+      out.push(finding('home', `${template} has mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, not 0700`, 'let the template-home overlay create it'));
     for (const e of walkTree(image.resolve(template))) {
       if (e.st.uid !== user.uid) out.push(finding('home', `${template}/${e.relPath} is owned by uid ${e.st.uid}`, `chown it to ${user.uid}`));
       if (e.st.mode & 0o002) out.push(finding('home', `${template}/${e.relPath} is world-writable`, 'chmod o-w'));
@@ -80,7 +106,14 @@ const dotfilesRule: LintRule = {
       const text = image.readTextIfExists(file);
       if (text === undefined) continue;
       text.split('\n').forEach((line, i) => {
-        if (offends(line)) out.push(finding('dotfiles', `${file}:${i + 1} runs "${line.trim()}", which needs a terminal or prints in bash -l`, 'keep the dotfiles overlay before template-home, or remove the line'));
+        if (offends(line))
+          out.push(
+            finding(
+              'dotfiles',
+              `${file}:${i + 1} runs "${line.trim()}", which needs a terminal or prints in bash -l`,
+              'keep the dotfiles overlay before template-home, or remove the line',
+            ),
+          );
       });
     }
     return out;
@@ -100,8 +133,17 @@ const privateKeysRule: LintRule = {
       if (e.st.size > KEY_SCAN_MAX_BYTES || e.st.size === 0) continue;
       // Only a file with the marker's tail in it is turned into a string for the full pattern.
       let key = false;
-      forEachChunk(e.full, (chunk) => { key ||= chunk.includes(KEY_MARKER) && PRIVATE_KEY.test(chunk.toString('latin1')); });
-      if (key) out.push(finding('private-keys', `/${e.relPath} contains a private key`, 'remove it from the overlay or package that ships it; keys must never be in an image'));
+      forEachChunk(e.full, (chunk) => {
+        key ||= chunk.includes(KEY_MARKER) && PRIVATE_KEY.test(chunk.toString('latin1'));
+      });
+      if (key)
+        out.push(
+          finding(
+            'private-keys',
+            `/${e.relPath} contains a private key`,
+            'remove it from the overlay or package that ships it; keys must never be in an image',
+          ),
+        );
     }
     return out;
   },
@@ -111,8 +153,11 @@ const machineIdRule: LintRule = {
   id: 'machine-id',
   check(image) {
     const id = image.readTextIfExists('/etc/machine-id');
-    if (id === undefined) return [finding('machine-id', '/etc/machine-id is missing', 'ship it empty (the hygiene overlay does): nspawn gives each container its own id')];
-    return id.trim() ? [finding('machine-id', `/etc/machine-id is set (${id.trim().slice(0, 8)}…): every container would share it`, 'keep the hygiene overlay last')] : [];
+    if (id === undefined)
+      return [finding('machine-id', '/etc/machine-id is missing', 'ship it empty (the hygiene overlay does): nspawn gives each container its own id')];
+    return id.trim()
+      ? [finding('machine-id', `/etc/machine-id is set (${id.trim().slice(0, 8)}…): every container would share it`, 'keep the hygiene overlay last')]
+      : [];
   },
 };
 
@@ -135,8 +180,9 @@ const sshdRule: LintRule = {
     if (!image.exists('/usr/sbin/sshd')) out.push(finding('sshd', '/usr/sbin/sshd is missing', 'add openssh-server to packages'));
     if (!image.exists(SSHD_DROP_IN)) out.push(finding('sshd', `${SSHD_DROP_IN} is missing`, 'keep the sshd overlay in the recipe'));
     const keyDir = image.resolve(KEY_DIR);
-    if (!fs.existsSync(keyDir) || !fs.statSync(keyDir).isDirectory()) out.push(finding('sshd', `${KEY_DIR} (host key mount point) is missing`, 'keep the sshd overlay in the recipe'));
-    else if (fs.readdirSync(keyDir).length) out.push(finding('sshd', `${KEY_DIR} is not empty`, 'it is a mount point for the host\'s keys; ship it empty'));
+    if (!fs.existsSync(keyDir) || !fs.statSync(keyDir).isDirectory())
+      out.push(finding('sshd', `${KEY_DIR} (host key mount point) is missing`, 'keep the sshd overlay in the recipe'));
+    else if (fs.readdirSync(keyDir).length) out.push(finding('sshd', `${KEY_DIR} is not empty`, "it is a mount point for the host's keys; ship it empty"));
     return out;
   },
 };
@@ -147,10 +193,12 @@ const toolsRule: LintRule = {
     const out: Finding[] = [];
     if (!image.exists('/usr/bin/git')) out.push(finding('tools', 'git is not in the image: GitLab Runner clones with it', 'add git to packages'));
     const init = image.resolve(CONTAINER_INIT);
-    if (!fs.existsSync(init) || !(fs.statSync(init).mode & 0o100)) out.push(finding('tools', `${CONTAINER_INIT} is missing or not executable`, 'keep the container-init overlay in the recipe'));
+    if (!fs.existsSync(init) || !(fs.statSync(init).mode & 0o100))
+      out.push(finding('tools', `${CONTAINER_INIT} is missing or not executable`, 'keep the container-init overlay in the recipe'));
     for (const bind of recipe.binds) {
       const target = bind.target ?? bind.source;
-      if (!image.exists(target)) out.push(finding('tools', `bind target ${target} has no mount point in the image`, 'keep the container-init overlay in the recipe'));
+      if (!image.exists(target))
+        out.push(finding('tools', `bind target ${target} has no mount point in the image`, 'keep the container-init overlay in the recipe'));
     }
     return out;
   },

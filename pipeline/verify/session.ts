@@ -74,7 +74,12 @@ function machinesIn(text: string): string[] {
 export async function sshdConfigTest(host: VerifyHost, tools: ToolRunner): Promise<void> {
   let said = '';
   try {
-    await tools.run(host.spawn, ['--exec', '/usr/sbin/sshd', '-t'], { env: { EB_ROOT: host.root }, onLine: (l) => { said += `${l}\n`; } });
+    await tools.run(host.spawn, ['--exec', '/usr/sbin/sshd', '-t'], {
+      env: { EB_ROOT: host.root },
+      onLine: (l) => {
+        said += `${l}\n`;
+      },
+    });
   } finally {
     machinesIn(said).forEach(removePropagateDir);
   }
@@ -107,14 +112,35 @@ export interface SessionResult {
 /** One ssh connection through the spawn helper (stderr appended to logFile), `bash -l` fed `script` on stdin, no TTY. */
 export async function runnerSession(host: VerifyHost, user: string, script: string, logFile: string): Promise<SessionResult> {
   try {
-    const result = await execa('ssh', [
-      '-F', '/dev/null', '-T',
-      '-o', `ProxyCommand=${shellQuote(host.spawn)} 2>>${shellQuote(logFile)}`,
-      '-o', `UserKnownHostsFile=${host.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'HostKeyAlias=eb-verify',
-      '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', host.clientKey, '-o', 'LogLevel=ERROR',
-      '-o', 'ConnectTimeout=60',
-      `${user}@eb-verify`, 'bash -l',
-    ], { input: script, reject: false, timeout: 120_000, env: { EB_ROOT: host.root } });
+    const result = await execa(
+      'ssh',
+      [
+        '-F',
+        '/dev/null',
+        '-T',
+        '-o',
+        `ProxyCommand=${shellQuote(host.spawn)} 2>>${shellQuote(logFile)}`,
+        '-o',
+        `UserKnownHostsFile=${host.knownHosts}`,
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        'HostKeyAlias=eb-verify',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-i',
+        host.clientKey,
+        '-o',
+        'LogLevel=ERROR',
+        '-o',
+        'ConnectTimeout=60',
+        `${user}@eb-verify`,
+        'bash -l',
+      ],
+      { input: script, reject: false, timeout: 120_000, env: { EB_ROOT: host.root } },
+    );
     return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
   } finally {
     if (fs.existsSync(logFile)) machinesIn(fs.readFileSync(logFile, 'utf8')).forEach(removePropagateDir);

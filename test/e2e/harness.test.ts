@@ -20,8 +20,22 @@ import { serveDirectory, type StaticServer } from '../helpers/http-server.ts';
 import { makeRelease, testRecipe } from '../integration/host-fixture.ts';
 import { runCli } from '../helpers/cli.ts';
 import {
-  addAptSource, APT_ENV, bootHost, buildFixtureDeb, buildFixtureRelease, disposeTrackedKeys, freeLoopbackPort, machineName, makeHostTree, makeSigningKey,
-  keyringFingerprints, makeTinyTree, tcpRoundTrip, testReleaseKey, type BootedHost, type SigningKey,
+  addAptSource,
+  APT_ENV,
+  bootHost,
+  buildFixtureDeb,
+  buildFixtureRelease,
+  disposeTrackedKeys,
+  freeLoopbackPort,
+  machineName,
+  makeHostTree,
+  makeSigningKey,
+  keyringFingerprints,
+  makeTinyTree,
+  tcpRoundTrip,
+  testReleaseKey,
+  type BootedHost,
+  type SigningKey,
 } from './harness/index.ts';
 
 const timings: Record<string, number> = {};
@@ -32,7 +46,10 @@ const note = (what: string, seconds: number) => {
 /** No such process, or only a zombie left for its parent to reap. */
 const isGone = (pid: number) => {
   try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').startsWith('Z');
+    return fs
+      .readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /s, '')
+      .startsWith('Z');
   } catch {
     return true;
   }
@@ -105,7 +122,9 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 13 host', () => {
     const tiny = await makeTinyTree(host!);
     const plain = await host!.exec(`systemd-nspawn --console=pipe -q -D ${tiny} /bin/true`);
     expect(plain.exitCode, plain.stderr).toBe(0);
-    const mapped = await host!.exec(`systemd-nspawn --console=pipe -q -D ${tiny} --private-users=pick --private-users-ownership=map /bin/cat /proc/self/uid_map`);
+    const mapped = await host!.exec(
+      `systemd-nspawn --console=pipe -q -D ${tiny} --private-users=pick --private-users-ownership=map /bin/cat /proc/self/uid_map`,
+    );
     expect(mapped.exitCode, mapped.stderr).toBe(0);
     const [inside, outside, count] = mapped.stdout.trim().split(/\s+/).map(Number);
     expect(inside).toBe(0);
@@ -129,10 +148,13 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 13 host', () => {
     expect((await host!.exec('machinectl list --no-legend')).stdout).not.toContain('nested-one');
   });
 
-  it('serves a socket-activated unit (Accept=yes) of the host on this machine\'s loopback', async () => {
+  it("serves a socket-activated unit (Accept=yes) of the host on this machine's loopback", async () => {
     const port = await freeLoopbackPort();
     host!.writeFile('/etc/systemd/system/harness-echo.socket', `[Socket]\nListenStream=127.0.0.1:${port}\nAccept=yes\n\n[Install]\nWantedBy=sockets.target\n`);
-    host!.writeFile('/etc/systemd/system/harness-echo@.service', '[Service]\nExecStart=/bin/sh -c \'echo "from $(hostname)"; exec cat\'\nStandardInput=socket\n');
+    host!.writeFile(
+      '/etc/systemd/system/harness-echo@.service',
+      '[Service]\nExecStart=/bin/sh -c \'echo "from $(hostname)"; exec cat\'\nStandardInput=socket\n',
+    );
     await host!.execOk('systemctl daemon-reload && systemctl start harness-echo.socket');
     expect(await tcpRoundTrip(port, 'ping\n')).toBe(`from ${host!.name}\nping\n`);
     // One service instance per connection, as the product's socket will do.
@@ -141,7 +163,7 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 13 host', () => {
     await host!.execOk('systemctl stop harness-echo.socket');
   });
 
-  describe('apt inside the host, from a repository served on this machine\'s loopback', () => {
+  describe("apt inside the host, from a repository served on this machine's loopback", () => {
     let key: SigningKey;
     let server: StaticServer;
     let work: string;
@@ -151,10 +173,13 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 13 host', () => {
       key = await makeSigningKey();
       const debs = path.join(work, 'debs');
       const repo = path.join(work, 'repo');
-      const fixture = (version: string) => buildFixtureDeb(debs, {
-        name: 'eb-fixture', version, depends: 'systemd-container, openssh-client',
-        files: { 'etc/eb-fixture-release': `${version}\n` },
-      });
+      const fixture = (version: string) =>
+        buildFixtureDeb(debs, {
+          name: 'eb-fixture',
+          version,
+          depends: 'systemd-container, openssh-client',
+          files: { 'etc/eb-fixture-release': `${version}\n` },
+        });
       await publish({ repoDir: repo, gnupgHome: key.gnupgHome, debs: [await fixture('1.0.0')] });
       await publish({ repoDir: repo, gnupgHome: key.gnupgHome, debs: [await fixture('1.1.0')] });
       server = await serveDirectory(repo);
@@ -186,14 +211,14 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 13 host', () => {
       const t0 = performance.now();
       await host!.execOk('apt-get install -y eb-fixture', { env: APT_ENV });
       note('apt-get install inside', Math.round((performance.now() - t0) / 100) / 10);
-      expect(await host!.execOk('dpkg-query -W -f \'${Version}\' eb-fixture')).toBe('1.1.0');
+      expect(await host!.execOk("dpkg-query -W -f '${Version}' eb-fixture")).toBe('1.1.0');
       expect(await host!.execOk('cat /etc/eb-fixture-release')).toBe('1.1.0\n');
       await host!.execOk('apt-get install -y --allow-downgrades eb-fixture=1.0.0', { env: APT_ENV });
       expect(await host!.execOk('cat /etc/eb-fixture-release')).toBe('1.0.0\n');
     });
   });
 
-  describe('the release path\'s trust, on apt 3 and sqv', () => {
+  describe("the release path's trust, on apt 3 and sqv", () => {
     const NAME = 'eb-demo';
     let work: string;
     let repo: string;
@@ -202,7 +227,10 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 13 host', () => {
     let k2: SigningKey;
     let t0 = 0;
     /** apt-get update of this repository alone (the Debian lists are left as they are). */
-    const update = () => host!.exec(`apt-get update -o APT::Get::List-Cleanup=0 -o Dir::Etc::SourceList=/etc/apt/sources.list.d/${NAME}.sources -o Dir::Etc::SourceParts=-`, { env: APT_ENV });
+    const update = () =>
+      host!.exec(`apt-get update -o APT::Get::List-Cleanup=0 -o Dir::Etc::SourceList=/etc/apt/sources.list.d/${NAME}.sources -o Dir::Etc::SourceParts=-`, {
+        env: APT_ENV,
+      });
     const publishCli = (key: SigningKey, args: string[]) => runCli(['publish', '--repo', repo, '--gnupg-home', key.gnupgHome, ...args]);
     const hostKeyring = async () => keyringFingerprints(host!.path(`/etc/apt/keyrings/${NAME}-archive-keyring.gpg`));
     const installed = async (pkg: string) => (await host!.exec(`dpkg-query -W -f '\${Version}' ${pkg}`)).stdout;
@@ -215,7 +243,13 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 13 host', () => {
       // Published with a faked clock: ten days ago, valid for three, so expired a week ago.
       const tenDaysAgo = Math.floor(Date.now() / 1000) - 10 * 86400;
       for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
-        await publish({ repoDir: repo, gnupgHome: k1.gnupgHome, debs: await buildFixtureRelease(path.join(work, 'debs'), NAME, v), date: tenDaysAgo, validFor: 3 * 86400 });
+        await publish({
+          repoDir: repo,
+          gnupgHome: k1.gnupgHome,
+          debs: await buildFixtureRelease(path.join(work, 'debs'), NAME, v),
+          date: tenDaysAgo,
+          validFor: 3 * 86400,
+        });
       }
       server = await serveDirectory(repo);
       addAptSource(host!, { repoDir: repo, name: NAME, uri: server.url });
@@ -268,7 +302,10 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 13 host', () => {
     it('upgrades through a signing key rotation with no step on the host: the next key rides in the keyring package, then signs', async () => {
       expect(await hostKeyring()).toEqual([k1.fingerprint]);
       const nextKey = path.join(work, 'next-key.gpg');
-      fs.writeFileSync(nextKey, (await execa('gpg', ['--batch', '--homedir', k2.gnupgHome, '--export', k2.fingerprint], { encoding: 'buffer', stripFinalNewline: false })).stdout);
+      fs.writeFileSync(
+        nextKey,
+        (await execa('gpg', ['--batch', '--homedir', k2.gnupgHome, '--export', k2.fingerprint], { encoding: 'buffer', stripFinalNewline: false })).stdout,
+      );
       const announced = await publishCli(k1, ['--next-key', nextKey]);
       expect(announced.exitCode, announced.stderr).toBe(0);
       expect(announced.stdout).toMatch(/^added eb-demo-archive-keyring 2 all: /m);
@@ -291,7 +328,7 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 13 host', () => {
       expect(await hostKeyring()).toEqual([k2.fingerprint]);
     });
 
-    it('install.sh verifies a release\'s signature with sqv (there is no gpgv here), and refuses a tampered SHA256SUMS', async () => {
+    it("install.sh verifies a release's signature with sqv (there is no gpgv here), and refuses a tampered SHA256SUMS", async () => {
       expect((await host!.exec('command -v gpgv')).exitCode).not.toBe(0);
       // install.sh needs zstd, which the admin installs from Debian.
       await host!.execOk('apt-get install -y --no-install-recommends zstd', { env: APT_ENV, timeoutMs: 180_000 });
@@ -299,7 +336,8 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 13 host', () => {
       try {
         fs.cpSync(release.dir, host!.path('/root/release'), { recursive: true });
         const fpr = (await testReleaseKey()).fingerprint;
-        const run = (args: string) => host!.exec(`mkdir -p /root/scratch && cd /root/release && sh ./install.sh --root /root/scratch --dry-run install --fingerprint ${fpr} ${args}`);
+        const run = (args: string) =>
+          host!.exec(`mkdir -p /root/scratch && cd /root/release && sh ./install.sh --root /root/scratch --dry-run install --fingerprint ${fpr} ${args}`);
         const ok = await run(`./${path.basename(release.tarball)}`);
         expect(ok.exitCode, ok.stdout + ok.stderr).toBe(0);
         expect(ok.stdout).toContain(`SHA256SUMS is signed by ${fpr}`);
@@ -334,7 +372,9 @@ describeWith(NEEDS, 'e2e harness: a booted Debian 12 host', () => {
     const tree = await makeHostTree('bookworm', { log: (l) => console.log(`[harness] ${l}`) });
     const host = await bootHost(tree, machineName('harness-bookworm'));
     try {
-      console.log(`[harness] bookworm: tarball ${tree.tarball.cached ? 'cached' : 'cold'} ${tree.tarball.seconds}s, unpack ${tree.unpackSeconds}s, boot ${host.bootSeconds}s (${host.bootState})`);
+      console.log(
+        `[harness] bookworm: tarball ${tree.tarball.cached ? 'cached' : 'cold'} ${tree.tarball.seconds}s, unpack ${tree.unpackSeconds}s, boot ${host.bootSeconds}s (${host.bootState})`,
+      );
       expect(['running', 'degraded']).toContain(host.bootState);
       expect((await host.execOk('. /etc/os-release; echo $VERSION_CODENAME')).trim()).toBe('bookworm');
       expect((await host.execOk('systemctl --version')).split('\n')[0]).toMatch(/^systemd 252 /);
@@ -354,26 +394,37 @@ describeWith(NEEDS, 'e2e harness: a test process that dies leaves no host runnin
   const child = path.join(import.meta.dirname, 'harness/crash-child.ts');
 
   for (const mode of ['exit', 'hang'] as const) {
-    it(mode === 'exit' ? 'process.exit() without poweroff: the host is stopped' : 'SIGKILL of the test process: the parent-death signal halts the host', async () => {
-      const proc = execa(process.execPath, [child, mode, 'trixie'], { reject: false, buffer: { stdout: true, stderr: true } });
-      let line = '';
-      proc.stdout?.on('data', (c: Buffer) => { line += c.toString(); });
-      const started = await waitFor(() => line.includes('\n'), 5 * 60_000);
-      expect(started, `crash-child printed nothing: ${line}`).toBe(true);
-      const { name, nspawnPid, initPid, workDir } = JSON.parse(line.split('\n')[0]!) as { name: string; nspawnPid: number; initPid: number; workDir: string };
-      try {
-        if (mode === 'hang') proc.kill('SIGKILL');
-        await proc;
-        expect(await waitFor(() => isGone(nspawnPid) && isGone(initPid), 60_000)).toBe(true);
-        // nspawn exited by itself, so it cleaned up after itself on this machine.
-        expect(fs.existsSync(`/run/systemd/nspawn/propagate/${name}`)).toBe(false);
-      } finally {
-        // Only if the assertions above failed: stop what is left, by pid.
-        for (const pid of [initPid, nspawnPid]) if (!isGone(pid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-        await waitFor(() => isGone(nspawnPid), 10_000);
-        // The crashed process could not remove its tree; a test's afterAll would not have run either.
-        if (mountsBelow(workDir).length === 0) fs.rmSync(workDir, { recursive: true, force: true });
-      }
-    });
+    it(
+      mode === 'exit' ? 'process.exit() without poweroff: the host is stopped' : 'SIGKILL of the test process: the parent-death signal halts the host',
+      async () => {
+        const proc = execa(process.execPath, [child, mode, 'trixie'], { reject: false, buffer: { stdout: true, stderr: true } });
+        let line = '';
+        proc.stdout?.on('data', (c: Buffer) => {
+          line += c.toString();
+        });
+        const started = await waitFor(() => line.includes('\n'), 5 * 60_000);
+        expect(started, `crash-child printed nothing: ${line}`).toBe(true);
+        const { name, nspawnPid, initPid, workDir } = JSON.parse(line.split('\n')[0]!) as { name: string; nspawnPid: number; initPid: number; workDir: string };
+        try {
+          if (mode === 'hang') proc.kill('SIGKILL');
+          await proc;
+          expect(await waitFor(() => isGone(nspawnPid) && isGone(initPid), 60_000)).toBe(true);
+          // nspawn exited by itself, so it cleaned up after itself on this machine.
+          expect(fs.existsSync(`/run/systemd/nspawn/propagate/${name}`)).toBe(false);
+        } finally {
+          // Only if the assertions above failed: stop what is left, by pid.
+          for (const pid of [initPid, nspawnPid])
+            if (!isGone(pid))
+              try {
+                process.kill(pid, 'SIGKILL');
+              } catch {
+                /* gone */
+              }
+          await waitFor(() => isGone(nspawnPid), 10_000);
+          // The crashed process could not remove its tree; a test's afterAll would not have run either.
+          if (mountsBelow(workDir).length === 0) fs.rmSync(workDir, { recursive: true, force: true });
+        }
+      },
+    );
   }
 });

@@ -35,7 +35,10 @@ function connectFromHere(host: string, port: number): Promise<string> {
       if (got.includes('\n')) s.destroy();
     });
     s.once('close', () => resolve(got ? got.split('\n')[0]! : 'closed'));
-    s.once('timeout', () => { s.destroy(); resolve('timeout'); });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve('timeout');
+    });
     s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
   });
 }
@@ -47,10 +50,7 @@ async function serveLine(address: string, line: string): Promise<{ port: number;
     server.once('error', reject);
     server.listen(0, address, () => resolve());
   });
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /**
@@ -67,10 +67,16 @@ done; wait`;
 
 /** The probe's answers by address, the SSH banner's version text cut off. */
 function answers(out: string): Record<string, string> {
-  return Object.fromEntries(out.trim().split('\n').filter((l) => /^[0-9.]+: /.test(l)).map((l) => {
-    const [a, rest] = l.split(/: (.*)/s) as [string, string];
-    return [a, rest.startsWith('SSH-2.0-') ? 'SSH-2.0' : rest.trim()];
-  }));
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .filter((l) => /^[0-9.]+: /.test(l))
+      .map((l) => {
+        const [a, rest] = l.split(/: (.*)/s) as [string, string];
+        return [a, rest.startsWith('SSH-2.0-') ? 'SSH-2.0' : rest.trim()];
+      }),
+  );
 }
 
 /**
@@ -78,7 +84,9 @@ function answers(out: string): Record<string, string> {
  * stdout whom it accepted), checks that it answers itself, and says its own address.
  */
 function listenerJob(ph: ProductHost, port: number): HeldJob {
-  return new HeldJob(ph.target, `perl -MIO::Socket::INET -e '
+  return new HeldJob(
+    ph.target,
+    `perl -MIO::Socket::INET -e '
 $| = 1;
 my $s = IO::Socket::INET->new(LocalAddr => "0.0.0.0", LocalPort => ${port}, Listen => 8, ReuseAddr => 1) or die "listen: $!\\n";
 while (my $c = $s->accept) { print "accepted from ", $c->peerhost, "\\n"; print $c "hello from the job\\n"; close $c }' &
@@ -86,7 +94,8 @@ listener=$!
 for i in $(seq 50); do self=$(timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port} && head -n 1 <&3' 2>/dev/null) && break; sleep 0.1; done
 echo "self: $self"
 echo "address: $(awk '/32 host/ { print f } { f = $2 }' /proc/net/fib_trie | grep -v '^127\\.' | sort -u | head -n 1)"
-read -r _; kill "$listener"`);
+read -r _; kill "$listener"`,
+  );
 }
 
 describeWith(NEEDS, 'network modes on a Debian 13 host with a network of its own', () => {
@@ -107,9 +116,12 @@ describeWith(NEEDS, 'network modes on a Debian 13 host with a network of its own
   beforeAll(async () => {
     const t0 = performance.now();
     network = await makeHostNetwork();
-    metadata = await serveLine(network.linkLocal, 'the host\'s credentials');
+    metadata = await serveLine(network.linkLocal, "the host's credentials");
     const [built, booted, made, served] = await Promise.allSettled([
-      artifacts('1.0.0'), bootProductHost('trixie', 'network-modes', { network }), makeProductRepo(network.gateway), serveTestRepo(network.gateway),
+      artifacts('1.0.0'),
+      bootProductHost('trixie', 'network-modes', { network }),
+      makeProductRepo(network.gateway),
+      serveTestRepo(network.gateway),
     ]);
     if (booted.status === 'fulfilled') h = booted.value;
     if (made.status === 'fulfilled') repo = made.value;
@@ -130,12 +142,22 @@ describeWith(NEEDS, 'network modes on a Debian 13 host with a network of its own
     console.log(`[network-modes] timings (s): ${JSON.stringify(timings)}`);
   });
 
-  it('host (the default): the runner-style job passes; a job reaches the host\'s socket on loopback and on the host\'s address, and a link-local service beyond it; a port it listens on is the host\'s', async () => {
+  it("host (the default): the runner-style job passes; a job reaches the host's socket on loopback and on the host's address, and a link-local service beyond it; a port it listens on is the host's", async () => {
     const ph = h!;
     expect(await ph.host.execOk(`grep ^NETWORK= ${CONF}`)).toBe('NETWORK=host\n');
     await checkRunnerJob(ph, git!, network!.hostAddress);
-    const reach = answers(await sshOk(ph.target, probeScript([['127.0.0.1', port], [network!.hostAddress, port], [network!.linkLocal, metadata!.port]]), { timeoutMs: 60_000 }));
-    expect(reach).toEqual({ '127.0.0.1': 'SSH-2.0', [network!.hostAddress]: 'SSH-2.0', [network!.linkLocal]: 'the host\'s credentials' });
+    const reach = answers(
+      await sshOk(
+        ph.target,
+        probeScript([
+          ['127.0.0.1', port],
+          [network!.hostAddress, port],
+          [network!.linkLocal, metadata!.port],
+        ]),
+        { timeoutMs: 60_000 },
+      ),
+    );
+    expect(reach).toEqual({ '127.0.0.1': 'SSH-2.0', [network!.hostAddress]: 'SSH-2.0', [network!.linkLocal]: "the host's credentials" });
     const listenPort = 20000 + Math.floor(Math.random() * 20000);
     const job = listenerJob(ph, listenPort);
     try {
@@ -159,43 +181,65 @@ describeWith(NEEDS, 'network modes on a Debian 13 host with a network of its own
     expect((await ph.host.exec('command -v nft')).exitCode).not.toBe(0);
     const noNft = await ssh(ph.target, 'echo in', { timeoutMs: 30_000 });
     expect({ code: noNft.exitCode, out: noNft.stdout }).toEqual({ code: 255, out: '' });
-    await waitFor('the refusal in the journal', async () => ((await journal()).includes('needs nft on the host: apt-get install iproute2 nftables') ? true : undefined), 15_000);
+    await waitFor(
+      'the refusal in the journal',
+      async () => ((await journal()).includes('needs nft on the host: apt-get install iproute2 nftables') ? true : undefined),
+      15_000,
+    );
     // The admin's first step (host admin guide): nftables, from Debian's mirror through the host's router.
     await ph.host.execOk('apt-get install -y --no-install-recommends nftables', { env: APT_ENV, timeoutMs: 180_000 });
     const noForwarding = await ssh(ph.target, 'echo in', { timeoutMs: 30_000 });
     expect(noForwarding.exitCode).toBe(255);
-    await waitFor('the refusal in the journal', async () => ((await journal()).includes('needs IPv4 forwarding, which is off on this host: sysctl -w net.ipv4.ip_forward=1') ? true : undefined), 15_000);
+    await waitFor(
+      'the refusal in the journal',
+      async () => ((await journal()).includes('needs IPv4 forwarding, which is off on this host: sysctl -w net.ipv4.ip_forward=1') ? true : undefined),
+      15_000,
+    );
     const doctor = await ph.host.exec(`${CTL} doctor`, { timeoutMs: 90_000 });
     expect(doctor.exitCode).toBe(1);
     expect(doctor.stdout).toMatch(/^FAIL {2}NETWORK=private needs IPv4 forwarding/m);
     // The second: forwarding, now and after every boot.
     ph.host.writeFile(`/etc/sysctl.d/60-${NAME}.conf`, 'net.ipv4.ip_forward = 1\n');
     await ph.host.execOk(`sysctl -q -p /etc/sysctl.d/60-${NAME}.conf`);
-    expect((await ph.host.execOk(`${CTL} doctor`, { timeoutMs: 90_000 }))).toMatch(/^ok {4}network private: /m);
+    expect(await ph.host.execOk(`${CTL} doctor`, { timeoutMs: 90_000 })).toMatch(/^ok {4}network private: /m);
     expect(await sshOk(ph.target, 'echo in')).toBe('in\n');
     await waitNoContainers(ph);
   });
 
   it('private: the runner-style job passes (one connection, a `bash -l` per stage), its project fetched from outside the host', async () => {
     const ph = h!;
-    const privateStarts = async () => (await ph.host.execOk(`journalctl --sync; journalctl -q -o cat -u '${NAME}@*' | grep -c 'private-network: 10\\.250\\..* on host0, via ' || true`)).trim();
+    const privateStarts = async () =>
+      (await ph.host.execOk(`journalctl --sync; journalctl -q -o cat -u '${NAME}@*' | grep -c 'private-network: 10\\.250\\..* on host0, via ' || true`)).trim();
     const before = Number(await privateStarts());
     await checkRunnerJob(ph, git!, network!.hostAddress);
     // Its one connection had a network of its own.
     expect(Number(await privateStarts())).toBe(before + 1);
     // Nothing is left of a private container once it is gone: no link on the host (the unnamed
     // namespace, which held its other end, went with the container).
-    await waitFor('the containers\' links to go', async () => ((await ph.host.execOk("ip -o link show | grep -c ' ebv-' || true")).trim() === '0' ? true : undefined), 15_000);
+    await waitFor(
+      "the containers' links to go",
+      async () => ((await ph.host.execOk("ip -o link show | grep -c ' ebv-' || true")).trim() === '0' ? true : undefined),
+      15_000,
+    );
   });
 
-  it('private: a job fetches from Debian\'s mirror by name; it cannot connect to the host\'s socket (loopback, the host\'s address, its gateway) nor to a link-local service beyond the host; nothing from outside or from another job reaches a port it listens on', async () => {
+  it("private: a job fetches from Debian's mirror by name; it cannot connect to the host's socket (loopback, the host's address, its gateway) nor to a link-local service beyond the host; nothing from outside or from another job reaches a port it listens on", async () => {
     const ph = h!;
     // One job: the fetch, then its gateway (the host's side of its link) and the probes.
-    const inside = await sshOk(ph.target, `exec 3<>/dev/tcp/deb.debian.org/80 && printf 'GET /debian/dists/trixie/InRelease HTTP/1.1\\r\\nHost: deb.debian.org\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -c 4000 <&3 | tr -d '\\r'
+    const inside = await sshOk(
+      ph.target,
+      `exec 3<>/dev/tcp/deb.debian.org/80 && printf 'GET /debian/dists/trixie/InRelease HTTP/1.1\\r\\nHost: deb.debian.org\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -c 4000 <&3 | tr -d '\\r'
 exec 3<&-
 gw=$(perl -lane 'print join ".", unpack "C4", pack "V", hex $F[2] if $F[1] eq "00000000"' /proc/net/route)
 echo; echo "gateway: $gw"
-${probeScript([['127.0.0.1', port], [network!.hostAddress, port], ['$gw', port], [network!.linkLocal, metadata!.port]])}`, { timeoutMs: 60_000 });
+${probeScript([
+  ['127.0.0.1', port],
+  [network!.hostAddress, port],
+  ['$gw', port],
+  [network!.linkLocal, metadata!.port],
+])}`,
+      { timeoutMs: 60_000 },
+    );
     expect(inside.split('\n')[0]).toMatch(/^HTTP\/1\.[01] 200 /);
     expect(inside).toMatch(/^Codename: trixie$/m);
     const gateway = /^gateway: (\d+\.\d+\.\d+\.\d+)$/m.exec(inside)?.[1];
@@ -203,7 +247,10 @@ ${probeScript([['127.0.0.1', port], [network!.hostAddress, port], ['$gw', port],
     // 127.0.0.1 is the container's own, where nothing listens; the host's addresses drop what it
     // sends, and so does a link-local service beyond the host (a cloud's metadata service).
     expect(answers(inside.slice(inside.indexOf('\ngateway: ')))).toEqual({
-      '127.0.0.1': 'refused', [network!.hostAddress]: 'timeout', [gateway!]: 'timeout', [network!.linkLocal]: 'timeout',
+      '127.0.0.1': 'refused',
+      [network!.hostAddress]: 'timeout',
+      [gateway!]: 'timeout',
+      [network!.linkLocal]: 'timeout',
     });
 
     const listenPort = 20000 + Math.floor(Math.random() * 20000);

@@ -17,15 +17,31 @@ import { keyringInstallPath } from '../../pipeline/publish/sources.ts';
 import { compareDebianVersions } from '../../pipeline/publish/version-order.ts';
 import { describeWith } from '../helpers/env.ts';
 import { APT_ENV } from './harness/index.ts';
-import { artifacts, CTL, NAME, RELEASE_FILE, USER, type Artifacts } from './product/artifacts.ts';
+import { artifacts, CTL, NAME, RELEASE_FILE, type Artifacts } from './product/artifacts.ts';
 import { checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkRunnerJob, checkUpgradeUnderLoad, unitOf } from './product/checks.ts';
-import { bootProductHost, containerProcesses, DOCTOR_FILTER_STORED, filterJournal, installFromRepo, machines, PORT_DROP_IN, SOCKET, socketCounter, storedFilterInode, waitNoContainers, type ProductHost } from './product/host.ts';
+import {
+  bootProductHost,
+  containerProcesses,
+  DOCTOR_FILTER_STORED,
+  filterJournal,
+  installFromRepo,
+  machines,
+  PORT_DROP_IN,
+  SOCKET,
+  socketCounter,
+  storedFilterInode,
+  waitNoContainers,
+  type ProductHost,
+} from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
 import { serveTestRepo, type ServedRepo } from './product/runner-job.ts';
 import { runBackToBack } from './product/runner-load.ts';
 import { HeldJob, Multiplexed, ssh, sshOk } from './product/ssh.ts';
 
-const NEEDS = { root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'setpriv', 'zstd', 'tar', 'dpkg-deb', 'gpg', 'gpgv', 'ssh', 'ssh-keyscan', 'git'] };
+const NEEDS = {
+  root: true,
+  tools: ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'setpriv', 'zstd', 'tar', 'dpkg-deb', 'gpg', 'gpgv', 'ssh', 'ssh-keyscan', 'git'],
+};
 /** recipes/minimal.ts: limits.homeSize 256M, memory 1G, tasks 256, maxConnections 4; cpu 200% by default. */
 const HOME_BYTES = 256 * 2 ** 20;
 
@@ -61,7 +77,13 @@ async function knownHostsFile(ph: ProductHost, rewritePortTo?: number): Promise<
  * refuse a status that does not.
  */
 function dependentsAccept(status: string, name: string, version: string): boolean {
-  const holds: Record<string, (c: number) => boolean> = { '>=': (c) => c >= 0, '<=': (c) => c <= 0, '=': (c) => c === 0, '>>': (c) => c > 0, '<<': (c) => c < 0 };
+  const holds: Record<string, (c: number) => boolean> = {
+    '>=': (c) => c >= 0,
+    '<=': (c) => c <= 0,
+    '=': (c) => c === 0,
+    '>>': (c) => c > 0,
+    '<<': (c) => c < 0,
+  };
   for (const m of status.matchAll(/^(Pre-Depends|Depends|Breaks|Conflicts): (.*)$/gm)) {
     for (const rel of m[2]!.split(/[,|]/)) {
       const r = /^\s*([^\s:(]+)(?::\S+)?\s*(?:\((>=|<=|=|>>|<<)\s*([^)\s]+)\))?/.exec(rel);
@@ -75,7 +97,10 @@ function dependentsAccept(status: string, name: string, version: string): boolea
 
 /** A dpkg status with package `name` at `version`. */
 function setVersion(status: string, name: string, version: string): string {
-  return status.split('\n\n').map((p) => (new RegExp(`^Package: ${name}$`, 'm').test(p) ? p.replace(/^Version: .*$/m, `Version: ${version}`) : p)).join('\n\n');
+  return status
+    .split('\n\n')
+    .map((p) => (new RegExp(`^Package: ${name}$`, 'm').test(p) ? p.replace(/^Version: .*$/m, `Version: ${version}`) : p))
+    .join('\n\n');
 }
 
 describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
@@ -119,12 +144,13 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     console.log(`[product-host] timings (s): ${JSON.stringify(timings)}`);
   });
 
-  it('installs the admin way: the socket listens on the admin\'s port, on loopback, with the recipe\'s limit', async () => {
+  it("installs the admin way: the socket listens on the admin's port, on loopback, with the recipe's limit", async () => {
     const h = a!;
     // The keyring package came along (the host package recommends it) and took over the keyring
     // the admin put in /etc/apt/keyrings: from now on it follows the repository's key rotations.
     expect(await h.host.execOk(`dpkg-query -W -f '\${Package} \${Version} \${db:Status-Abbrev}\\n' '${NAME}*'`)).toBe(
-      `${NAME} 1.0.0 ii \n${NAME}-archive-keyring 1 ii \n${NAME}-image-1.0.0 1.0.0 ii \n`);
+      `${NAME} 1.0.0 ii \n${NAME}-archive-keyring 1 ii \n${NAME}-image-1.0.0 1.0.0 ii \n`,
+    );
     expect((await h.host.execOk(`dpkg -S ${keyringInstallPath(NAME)}`)).trim()).toBe(`${NAME}-archive-keyring: ${keyringInstallPath(NAME)}`);
     // The package's own unit says the recipe's port; the admin's drop-in moved it.
     expect(await h.host.execOk(`grep ^ListenStream= /usr/lib/systemd/system/${SOCKET}`)).toBe('ListenStream=127.0.0.1:24\n');
@@ -146,7 +172,9 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     // sshd's 255 at the client's goodbye is how every connection ends: no instance is "failed"
     // (once the connection's unit is gone, which can be a moment after the client).
     await waitNoContainers(h);
-    const ends = (await h.host.execOk(`journalctl --sync; journalctl -q -o cat -u '${NAME}@*' | grep -E 'Deactivated successfully|Failed with result' || true`)).trim().split('\n');
+    const ends = (await h.host.execOk(`journalctl --sync; journalctl -q -o cat -u '${NAME}@*' | grep -E 'Deactivated successfully|Failed with result' || true`))
+      .trim()
+      .split('\n');
     expect(ends.filter((l) => /Failed with result/.test(l))).toEqual([]);
     expect(ends.filter((l) => /Deactivated successfully/.test(l)).length).toBeGreaterThan(0);
     // An upgrade of systemd-nspawn, libseccomp or libsystemd-shared activates the package's file
@@ -159,7 +187,7 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
       await h.host.execOk(`dpkg-trigger --no-await ${file} && dpkg --triggers-only --pending`, { timeoutMs: 90_000 });
       expect([before, 'none'], file).not.toContain(await storedFilterInode(h));
     }
-    expect((await h.host.execOk(`${CTL} doctor`, { timeoutMs: 90_000 }))).toMatch(DOCTOR_FILTER_STORED);
+    expect(await h.host.execOk(`${CTL} doctor`, { timeoutMs: 90_000 })).toMatch(DOCTOR_FILTER_STORED);
   });
 
   it('1. one container per connection: machinectl shows one machine per open connection, hostnames differ', async () => {
@@ -198,7 +226,9 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     expect(limit).toBe(4);
     const r = await runBackToBack(h.target, limit, 200, socketCounter(h));
     timings.backToBack4 = r.seconds;
-    console.log(`[product-host] back to back at limit ${limit}: ${r.jobs} jobs in ${r.seconds} s, at most ${r.peakConnections} connections at once, ${r.refused.length} refused, ${r.failed.length} failed`);
+    console.log(
+      `[product-host] back to back at limit ${limit}: ${r.jobs} jobs in ${r.seconds} s, at most ${r.peakConnections} connections at once, ${r.refused.length} refused, ${r.failed.length} failed`,
+    );
     expect({ refused: r.refused, failed: r.failed, refusedBySocket: r.refusedBySocket }).toEqual({ refused: [], failed: [], refusedBySocket: 0 });
     expect(r.jobs).toBe(200);
     // Containers still torn down take slots above the runner's limit, never above the socket's.
@@ -215,7 +245,10 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
     const other = b!;
     const scan = async (ph: ProductHost) => {
       const r = await execa('ssh-keyscan', ['-T', '20', '-p', String(ph.port), '-t', 'ecdsa,rsa,ed25519', '127.0.0.1'], { reject: false });
-      return r.stdout.split('\n').filter((l) => l && !l.startsWith('#')).sort();
+      return r.stdout
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .sort();
     };
     const before = await accepted(h);
     const [scan1, scan2] = [await scan(h), await scan(h)];
@@ -245,11 +278,14 @@ describeWith(NEEDS, 'product on a Debian 13 host, installed with apt', () => {
   it('6. isolation and limits: unprivileged root, NPROC stops a fork storm in its container alone, unit properties set', async () => {
     const h = a!;
     await waitNoContainers(h);
-    const storm = new HeldJob(h.target, `cat /proc/self/uid_map; ulimit -u
+    const storm = new HeldJob(
+      h.target,
+      `cat /proc/self/uid_map; ulimit -u
 exec perl -e '$| = 1; my (@kids, $err);
 for (1 .. 1000) { my $p = fork(); if (!defined $p) { $err = "$!"; last } if (!$p) { sleep 120; exit 0 } push @kids, $p }
 print "forked ", scalar(@kids), " then: $err\\n";
-<STDIN>; kill "KILL", @kids; waitpid($_, 0) for @kids; print "reaped\\n"'`);
+<STDIN>; kill "KILL", @kids; waitpid($_, 0) for @kids; print "reaped\\n"'`,
+    );
     try {
       const m = await storm.waitFor(/forked (\d+) then: (.*)/, 60_000);
       const [inside, outside, count] = storm.stdout.split('\n')[0]!.trim().split(/\s+/).map(Number);
@@ -266,17 +302,26 @@ print "forked ", scalar(@kids), " then: $err\\n";
       expect(forked).toBeLessThan(256);
 
       // The next connection, while the storm's children still live: its own uids, its own limit.
-      const nextConn = await ssh(h.target, `perl -e 'my @k; for (1 .. 200) { my $p = fork(); die "fork $_: $!\\n" unless defined $p; if (!$p) { sleep 3; exit 0 } push @k, $p }
-print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`, { timeoutMs: 60_000 });
+      const nextConn = await ssh(
+        h.target,
+        `perl -e 'my @k; for (1 .. 200) { my $p = fork(); die "fork $_: $!\\n" unless defined $p; if (!$p) { sleep 3; exit 0 } push @k, $p }
+print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`,
+        { timeoutMs: 60_000 },
+      );
       expect({ code: nextConn.exitCode, out: nextConn.stdout, err: nextConn.stderr }).toEqual({ code: 0, out: 'forked 200\n', err: '' });
 
       // The unit's cgroup properties, as the recipe set them.
       const machine = (await machines(h))[0]!;
       const unit = await unitOf(h, machine);
       const props = await h.host.execOk(`systemctl show -p MemoryMax,TasksMax,CPUQuotaPerSecUSec,RuntimeMaxUSec,Slice,Delegate '${unit}'`);
-      expect(Object.fromEntries(props.trim().split('\n').map((l) => l.split('=') as [string, string]))).toEqual({
-        MemoryMax: String(2 ** 30), TasksMax: '256', CPUQuotaPerSecUSec: '2s', RuntimeMaxUSec: '3h', Slice: 'machine.slice', Delegate: 'yes',
-      });
+      expect(
+        Object.fromEntries(
+          props
+            .trim()
+            .split('\n')
+            .map((l) => l.split('=') as [string, string]),
+        ),
+      ).toEqual({ MemoryMax: String(2 ** 30), TasksMax: '256', CPUQuotaPerSecUSec: '2s', RuntimeMaxUSec: '3h', Slice: 'machine.slice', Delegate: 'yes' });
       // Honestly: this nested host gets the memory, pids and cpu controllers read-only (the nested cgroup v1 hybrid of these build machines),
       // so systemd accepts these properties but cannot enforce them here; only a real cgroup v2
       // host shows enforcement. What holds here is the rlimit above and the tmpfs size (test 4).
@@ -289,7 +334,9 @@ print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`, { timeoutMs: 60_000
           expect(Number((await h.host.execOk(`systemctl show -P TasksCurrent '${unit}'`)).trim())).toBeGreaterThan(200);
         }
       } else {
-        console.log(`[product-host] cgroup limits set on ${unit} but NOT enforceable in this nested host (cgroup v1 hybrid, controllers read-only):\n${mounts}`);
+        console.log(
+          `[product-host] cgroup limits set on ${unit} but NOT enforceable in this nested host (cgroup v1 hybrid, controllers read-only):\n${mounts}`,
+        );
         expect(mounts).toMatch(/^\/sys\/fs\/cgroup\/pids ro,/m);
         expect(mounts).toMatch(/^\/sys\/fs\/cgroup\/memory ro,/m);
       }
@@ -307,33 +354,49 @@ print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`, { timeoutMs: 60_000
     const v110 = await next!;
     await repo!.add(v110);
     await checkUpgradeUnderLoad(h, {
-      from: '1.0.0', to: '1.1.0',
+      from: '1.0.0',
+      to: '1.1.0',
       upgrade: async () => {
         await h.host.execOk('apt-get update', { env: APT_ENV, timeoutMs: 120_000 });
         await h.host.execOk(`apt-get install -y ${NAME}`, { env: APT_ENV, timeoutMs: 300_000 });
       },
     });
     expect(await h.host.execOk(`dpkg-query -W -f '\${Package} \${Version} \${db:Status-Abbrev}\\n' '${NAME}*'`)).toBe(
-      `${NAME} 1.1.0 ii \n${NAME}-archive-keyring 1 ii \n${NAME}-image-1.0.0 1.0.0 ii \n${NAME}-image-1.1.0 1.1.0 ii \n`);
+      `${NAME} 1.1.0 ii \n${NAME}-archive-keyring 1 ii \n${NAME}-image-1.0.0 1.0.0 ii \n${NAME}-image-1.1.0 1.1.0 ii \n`,
+    );
   });
 
-  it('image dates and outdated: status and versions date both images; outdated against Debian\'s mirror: the fresh image nothing behind (exit 0), a copy with one security package made older behind (exit 1, marked)', async () => {
+  it("image dates and outdated: status and versions date both images; outdated against Debian's mirror: the fresh image nothing behind (exit 0), a copy with one security package made older behind (exit 1, marked)", async () => {
     const h = a!;
     const image = (v: string) => `/usr/lib/${NAME}/images/${v}`;
     // Both images were built from the same mirror state, so they share their date.
-    const env = Object.fromEntries(fs.readFileSync(h.host.path(`${image('1.1.0')}${IMAGE_INFO_PATH}`), 'utf8').split('\n')
-      .filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const env = Object.fromEntries(
+      fs
+        .readFileSync(h.host.path(`${image('1.1.0')}${IMAGE_INFO_PATH}`), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     const epoch = Number(env.IMAGE_DATE);
     expect(env.IMAGE_DATE_UTC).toBe(new Date(epoch * 1000).toISOString().replace('.000Z', 'Z'));
     const date = `${new Date(epoch * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-    const ages = () => { const d = Math.floor((Date.now() / 1000 - epoch) / 86_400); return d === 1 ? '1 day' : `${d} days`; };
-    const agesAround = async <T>(f: () => Promise<T>) => { const before = ages(); const r = await f(); return { r, ages: [before, ages()].join('|') }; };
+    const ages = () => {
+      const d = Math.floor((Date.now() / 1000 - epoch) / 86_400);
+      return d === 1 ? '1 day' : `${d} days`;
+    };
+    const agesAround = async <T>(f: () => Promise<T>) => {
+      const before = ages();
+      const r = await f();
+      return { r, ages: [before, ages()].join('|') };
+    };
     const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const status = await agesAround(() => h.host.execOk(`${CTL} status`));
     expect(status.r).toMatch(/^current: {4}1\.1\.0$/m);
     expect(status.r).toMatch(new RegExp(`^image date: ${esc(date)}, (${status.ages}) old `, 'm'));
     const versions = await agesAround(() => h.host.execOk(`${CTL} versions`));
-    expect(versions.r).toMatch(new RegExp(`^1\\.0\\.0 +${esc(date)} +(${versions.ages}) +previous\n1\\.1\\.0 +${esc(date)} +(${versions.ages}) +current\n$`, 'm'));
+    expect(versions.r).toMatch(
+      new RegExp(`^1\\.0\\.0 +${esc(date)} +(${versions.ages}) +previous\n1\\.1\\.0 +${esc(date)} +(${versions.ages}) +current\n$`, 'm'),
+    );
 
     // A copy of the image's apt files and status in /tmp, as the image is under /usr: apt reads
     // its keyring as _apt.
@@ -345,7 +408,11 @@ print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`, { timeoutMs: 60_000
       const untouched = `/etc/apt /var/lib/apt /var/cache/apt /var/lib/dpkg ${image('1.1.0')}`;
       await h.host.execOk('mkdir -p /tmp/eb-outdated && touch /root/eb-mark');
       const fresh = await h.host.exec(`${CTL} outdated`, { env: { TMPDIR: '/tmp/eb-outdated' }, timeoutMs: 180_000 });
-      expect({ code: fresh.exitCode, out: fresh.stdout, err: fresh.stderr }).toEqual({ code: 0, out: `${NAME} 1.1.0: nothing behind (trixie, trixie-updates, trixie-security)\n`, err: '' });
+      expect({ code: fresh.exitCode, out: fresh.stdout, err: fresh.stderr }).toEqual({
+        code: 0,
+        out: `${NAME} 1.1.0: nothing behind (trixie, trixie-updates, trixie-security)\n`,
+        err: '',
+      });
       expect(await h.host.execOk(`find ${untouched} -newer /root/eb-mark; ls -A /tmp/eb-outdated`)).toBe('');
 
       // One package the image has at trixie-security's version, made older in a copy of its dpkg
@@ -368,7 +435,10 @@ print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`, { timeoutMs: 60_000
       expect(behind.stderr).toBe('');
       const lines = behind.stdout.trim().split('\n');
       expect(lines[0]).toBe(`${NAME} 1.1.0: 1 package behind, 1 with a security fix`);
-      expect(lines.slice(1).map((l) => l.split(/ +/))).toEqual([['package', 'installed', 'available', 'from'], [pick!.name, pick!.installed, pick!.available, pick!.suite, 'SECURITY']]);
+      expect(lines.slice(1).map((l) => l.split(/ +/))).toEqual([
+        ['package', 'installed', 'available', 'from'],
+        [pick!.name, pick!.installed, pick!.available, pick!.suite, 'SECURITY'],
+      ]);
       expect(pick!.suite).toBe('trixie-security');
       expect(behind.exitCode).toBe(1);
       expect(await h.host.execOk(`find ${untouched} -newer /root/eb-mark; ls -A /tmp/eb-outdated`)).toBe('');
@@ -381,7 +451,8 @@ print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`, { timeoutMs: 60_000
     const h = a!;
     const status = (pkg: string) => h.host.execOk(`dpkg-query -W -f '\${db:Status-Abbrev}' ${pkg} 2>/dev/null || true`);
     await checkRollback(h, {
-      current: '1.1.0', back: '1.0.0',
+      current: '1.1.0',
+      back: '1.0.0',
       installedBy: 'dpkg',
       downgrade: () => h.host.execOk(`apt-get install -y --allow-downgrades ${NAME}=1.0.0`, { env: APT_ENV, timeoutMs: 300_000 }),
       refuseRemoval: async () => {
@@ -402,17 +473,34 @@ print "forked ", scalar(@k), "\\n"; waitpid($_, 0) for @k'`, { timeoutMs: 60_000
     const h = a!;
     await waitNoContainers(h);
     const pkgs = (await h.host.execOk(`dpkg-query -W -f '\${Package}\\n' '${NAME}*'`)).trim().split('\n');
-    const installed = (await h.host.execOk(`dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' '${NAME}*' | awk '$2 == "ii" { print $1 }'`)).trim().split('\n');
-    const owned = (await h.host.execOk(`dpkg -L ${installed.join(' ')}`)).trim().split('\n').filter((p) => p.startsWith('/') && p !== '/.');
+    const installed = (await h.host.execOk(`dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' '${NAME}*' | awk '$2 == "ii" { print $1 }'`))
+      .trim()
+      .split('\n');
+    const owned = (await h.host.execOk(`dpkg -L ${installed.join(' ')}`))
+      .trim()
+      .split('\n')
+      .filter((p) => p.startsWith('/') && p !== '/.');
     expect(owned.length).toBeGreaterThan(1000);
     await h.host.execOk(`apt-get purge -y ${pkgs.join(' ')}`, { env: APT_ENV, timeoutMs: 300_000 });
 
-    expect((await h.host.execOk(`dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' '${NAME}*' 2>/dev/null | awk '$2 != "un" && $2 != "pn"' || true`)).trim()).toBe('');
+    expect(
+      (await h.host.execOk(`dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' '${NAME}*' 2>/dev/null | awk '$2 != "un" && $2 != "pn"' || true`)).trim(),
+    ).toBe('');
     // Every file the packages owned is gone; directories too, unless another package shares them.
-    const left = await h.host.execOk(`while read -r p; do if [ -e "$p" ] || [ -L "$p" ]; then [ -d "$p" ] && ! [ -L "$p" ] && dpkg -S "$p" >/dev/null 2>&1 && continue; echo "$p"; fi; done`, { input: owned.join('\n') });
+    const left = await h.host.execOk(
+      `while read -r p; do if [ -e "$p" ] || [ -L "$p" ]; then [ -d "$p" ] && ! [ -L "$p" ] && dpkg -S "$p" >/dev/null 2>&1 && continue; echo "$p"; fi; done`,
+      { input: owned.join('\n') },
+    );
     expect(left.trim()).toBe('');
-    for (const p of [`/etc/${NAME}`, `/var/lib/${NAME}`, `/usr/lib/${NAME}`, `/usr/sbin/${CTL}`, `/usr/lib/systemd/system/${SOCKET}`,
-      `/usr/lib/systemd/system/${NAME}@.service`, `/etc/systemd/system/sockets.target.wants/${SOCKET}`]) {
+    for (const p of [
+      `/etc/${NAME}`,
+      `/var/lib/${NAME}`,
+      `/usr/lib/${NAME}`,
+      `/usr/sbin/${CTL}`,
+      `/usr/lib/systemd/system/${SOCKET}`,
+      `/usr/lib/systemd/system/${NAME}@.service`,
+      `/etc/systemd/system/sockets.target.wants/${SOCKET}`,
+    ]) {
       expect(existsOn(h, p), p).toBe(false);
     }
     // list-unit-files exits 1 when nothing matches.

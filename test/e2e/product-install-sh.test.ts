@@ -12,11 +12,31 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
 import { artifacts, CTL, NAME, type Artifacts } from './product/artifacts.ts';
-import { checkConnectionFlood, checkNothingPersists, checkOneContainerPerConnection, checkRollback, checkUpgradeUnderLoad, releaseOfNewConnection } from './product/checks.ts';
+import {
+  checkConnectionFlood,
+  checkNothingPersists,
+  checkOneContainerPerConnection,
+  checkRollback,
+  checkUpgradeUnderLoad,
+  releaseOfNewConnection,
+} from './product/checks.ts';
 import { disposeTrackedKeys } from './harness/index.ts';
 import {
-  bootProductHost, currentVersion, DOCTOR_FILTER_STORED, download, downloadDir, filterJournal, installShCommand, PORT_DROP_IN, runInstallSh, SOCKET,
-  STORED_FILTER, storedFilterInode, takeRunnerKey, waitNoContainers, type ProductHost,
+  bootProductHost,
+  currentVersion,
+  DOCTOR_FILTER_STORED,
+  download,
+  downloadDir,
+  filterJournal,
+  installShCommand,
+  PORT_DROP_IN,
+  runInstallSh,
+  SOCKET,
+  STORED_FILTER,
+  storedFilterInode,
+  takeRunnerKey,
+  waitNoContainers,
+  type ProductHost,
 } from './product/host.ts';
 import { ssh, sshOk, waitFor } from './product/ssh.ts';
 
@@ -53,11 +73,11 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     console.log(`[install-sh] timings (s): ${JSON.stringify(timings)}`);
   });
 
-  it('installs on Debian 12 without apt: the socket on the admin\'s port, nothing in dpkg', async () => {
+  it("installs on Debian 12 without apt: the socket on the admin's port, nothing in dpkg", async () => {
     const ph = h!;
     expect((await ph.host.execOk('. /etc/os-release; echo $VERSION_CODENAME')).trim()).toBe('bookworm');
     expect((await ph.host.execOk('systemctl --version')).split('\n')[0]).toMatch(/^systemd 252 /);
-    expect((await ph.host.execOk(`dpkg-query -W '${NAME}*' 2>&1 || true`))).toMatch(/no packages found/);
+    expect(await ph.host.execOk(`dpkg-query -W '${NAME}*' 2>&1 || true`)).toMatch(/no packages found/);
     expect((await ph.host.exec(`grep -rl ${NAME} /etc/apt`)).stdout).toBe('');
     const status = await ph.host.execOk(`${CTL} status`);
     expect(status).toMatch(/^installed: {2}by install\.sh/m);
@@ -74,7 +94,11 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     // The files of the libraries nspawn loads (the links resolved: a package upgrade replaces the file).
     const libs = (await ph.host.execOk(`ldd /usr/bin/systemd-nspawn | awk '$3 ~ /^\\// { print $3 }' | xargs readlink -f`)).trim().split('\n');
     const lib = (name: RegExp) => libs.find((p) => name.test(p));
-    const upgrades = { 'systemd-nspawn': '/usr/bin/systemd-nspawn', libseccomp: lib(/\/libseccomp\.so[.\d]*$/), 'libsystemd-shared': lib(/\/libsystemd-shared-\d+\.so$/) };
+    const upgrades = {
+      'systemd-nspawn': '/usr/bin/systemd-nspawn',
+      libseccomp: lib(/\/libseccomp\.so[.\d]*$/),
+      'libsystemd-shared': lib(/\/libsystemd-shared-\d+\.so$/),
+    };
     for (const [what, file] of Object.entries(upgrades)) {
       expect({ what, file }).toEqual({ what, file: expect.stringMatching(/^\//) });
       const before = await storedFilterInode(ph);
@@ -87,10 +111,15 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
       // That connection compiled nspawn's filter, said why, and started the transient unit that
       // stores the filter of the new nspawn.
       expect((await filterJournal(ph)).slice(linesBefore.length), what).toMatch(
-        new RegExp(`^[^\n]* is stale: .*nspawn compiles its filter for this container, and ${NAME}-refresh-filter\\.service stores it again\n$`));
-      await waitFor('the stored filter to be written again', async () => (await storedFilterInode(ph)) !== 'none' ? true : undefined, 60_000);
+        new RegExp(`^[^\n]* is stale: .*nspawn compiles its filter for this container, and ${NAME}-refresh-filter\\.service stores it again\n$`),
+      );
+      await waitFor('the stored filter to be written again', async () => ((await storedFilterInode(ph)) !== 'none' ? true : undefined), 60_000);
       expect(await storedFilterInode(ph)).not.toBe(before);
-      await waitFor('the refresh unit to be gone', async () => ((await ph.host.exec(`systemctl is-active ${NAME}-refresh-filter`)).exitCode !== 0 ? true : undefined), 30_000);
+      await waitFor(
+        'the refresh unit to be gone',
+        async () => ((await ph.host.exec(`systemctl is-active ${NAME}-refresh-filter`)).exitCode !== 0 ? true : undefined),
+        30_000,
+      );
       // The next connection loads it, with nothing to say (a compiled filter reads Seccomp: 2 too).
       const linesAfter = await filterJournal(ph);
       expect(await sshOk(ph.target, "grep '^Seccomp:' /proc/self/status", { timeoutMs: 60_000 })).toBe('Seccomp:\t2\n');
@@ -100,11 +129,13 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     expect((await ph.host.exec(`${CTL} doctor`, { timeoutMs: 90_000 })).stdout).toMatch(DOCTOR_FILTER_STORED);
   });
 
-  it('under an admin\'s umask 000, install.sh and the host tool make nothing group- or world-writable, and write through no link planted at a temporary name', async () => {
+  it("under an admin's umask 000, install.sh and the host tool make nothing group- or world-writable, and write through no link planted at a temporary name", async () => {
     const ph = h!;
     // Everything install.sh made (beforeAll ran it with umask 000), but the image trees, which
     // keep the modes of their archive.
-    const writable = await ph.host.execOk(`find /etc/${NAME} /var/lib/${NAME} /usr/lib/${NAME} /usr/sbin/${CTL} /usr/lib/systemd/system/${NAME}.socket /usr/lib/systemd/system/${NAME}@.service -path '/usr/lib/${NAME}/images/*' -prune -o ! -type l -perm /022 -printf '%m %p\\n'`);
+    const writable = await ph.host.execOk(
+      `find /etc/${NAME} /var/lib/${NAME} /usr/lib/${NAME} /usr/sbin/${CTL} /usr/lib/systemd/system/${NAME}.socket /usr/lib/systemd/system/${NAME}@.service -path '/usr/lib/${NAME}/images/*' -prune -o ! -type l -perm /022 -printf '%m %p\\n'`,
+    );
     expect(writable).toBe('');
     // A link where a host script once wrote for a moment (NAME.tmp.PID; the shell's PID is ctl's
     // after exec), pointing at a file that must not be made.
@@ -119,7 +150,7 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     }
   });
 
-  it('a flood of 500 connections in 2 s to the host\'s port: the socket keeps serving on systemd 252, and the next job runs within 10 s', async () => {
+  it("a flood of 500 connections in 2 s to the host's port: the socket keeps serving on systemd 252, and the next job runs within 10 s", async () => {
     await checkConnectionFlood(h!);
   });
 
@@ -139,7 +170,10 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     const stillServing = async (after: string) => {
       expect(await currentVersion(ph), after).toBe('1.0.0');
       expect(await releaseOfNewConnection(ph), after).toBe('1.0.0');
-      expect((await ph.host.execOk(`ls -A /usr/lib/${NAME} /var/lib/${NAME}`)).split('\n').filter((f) => f.startsWith('.') || f === 'lock'), after).toEqual([]);
+      expect(
+        (await ph.host.execOk(`ls -A /usr/lib/${NAME} /var/lib/${NAME}`)).split('\n').filter((f) => f.startsWith('.') || f === 'lock'),
+        after,
+      ).toEqual([]);
     };
     const copy = async (label: string) => {
       await ph.host.execOk(`rm -rf /root/${label} && cp -a ${signed} /root/${label}`);
@@ -156,7 +190,9 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
 
     // The tarball changed and SHA256SUMS made to match it, as an attacker who can change both would.
     const t2 = await copy('tampered-sums');
-    await ph.host.execOk(`cd ${t2} && printf x >>${tarball} && sed -i "s/^[0-9a-f]*  ${tarball}$/$(sha256sum ${tarball} | cut -d' ' -f1)  ${tarball}/" SHA256SUMS && sha256sum -c --ignore-missing SHA256SUMS`);
+    await ph.host.execOk(
+      `cd ${t2} && printf x >>${tarball} && sed -i "s/^[0-9a-f]*  ${tarball}$/$(sha256sum ${tarball} | cut -d' ' -f1)  ${tarball}/" SHA256SUMS && sha256sum -c --ignore-missing SHA256SUMS`,
+    );
     const r2 = await ph.host.exec(`cd ${t2} && ${await installShCommand('upgrade', v110)}`, { timeoutMs: 120_000 });
     expect(r2.exitCode).not.toBe(0);
     expect(r2.stderr).toMatch(/carries no good signature by [0-9A-F]{40} \(.*BAD signature/);
@@ -165,7 +201,8 @@ describeWith(NEEDS, 'product on a Debian 12 host, installed with install.sh (no 
     // A TERM to the upgrade's process group while tar unpacks (its own session: a background
     // process of a script ignores SIGINT, so this is the signal a service manager or kill sends).
     // The group is stopped first and tar seen still running, so the TERM lands before the switch.
-    const r3 = await ph.host.exec(`cd ${signed}
+    const r3 = await ph.host.exec(
+      `cd ${signed}
 setsid ${await installShCommand('upgrade', v110)} >/root/interrupted.log 2>&1 &
 pid=$!
 unpacking() { pgrep -g "$pid" -f '^tar --zstd -xpf' >/dev/null; }
@@ -180,7 +217,9 @@ unpacking || { kill -CONT "-$pid"; echo "the unpacking ended before the group wa
 kill -TERM "-$pid"
 kill -CONT "-$pid"
 while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-cat /root/interrupted.log`, { timeoutMs: 300_000 });
+cat /root/interrupted.log`,
+      { timeoutMs: 300_000 },
+    );
     expect(r3.exitCode, r3.stdout + r3.stderr).toBe(0);
     expect(r3.stdout).toMatch(/verified \.\/\S+\.tar\.zst: ephemeral-builder 1\.1\.0/);
     expect(r3.stdout).not.toMatch(/is installed; new connections get/);
@@ -197,15 +236,11 @@ cat /root/interrupted.log`, { timeoutMs: 300_000 });
 
   it('8. rollback: ctl use 1.0.0, then install.sh with the 1.0.0 release; gc refuses the image a live container uses', async () => {
     const ph = h!;
-    await checkRollback(ph, {
-      current: '1.1.0', back: '1.0.0',
-      installedBy: 'install.sh',
-      downgrade: () => runInstallSh(ph, v100, 'install'),
-    });
+    await checkRollback(ph, { current: '1.1.0', back: '1.0.0', installedBy: 'install.sh', downgrade: () => runInstallSh(ph, v100, 'install') });
     expect(await ph.host.execOk(`${CTL} --version`)).toBe(`${CTL} 1.0.0\n`);
   });
 
-  it('`sh install.sh uninstall` leaves nothing behind but the admin\'s own files', async () => {
+  it("`sh install.sh uninstall` leaves nothing behind but the admin's own files", async () => {
     const ph = h!;
     await waitNoContainers(ph);
     await ph.host.execOk(`sh ${downloadDir(v100)}/install.sh uninstall`, { timeoutMs: 120_000 });

@@ -12,7 +12,18 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/env.ts';
 import { artifacts, CTL, NAME, USER, type Artifacts } from './product/artifacts.ts';
-import { bootProductHost, connectionUnits, containerProcesses, installFromRepo, machines, oneConnectionUnit, SOCKET, socketCounter, waitNoContainers, type ProductHost } from './product/host.ts';
+import {
+  bootProductHost,
+  connectionUnits,
+  containerProcesses,
+  installFromRepo,
+  machines,
+  oneConnectionUnit,
+  SOCKET,
+  socketCounter,
+  waitNoContainers,
+  type ProductHost,
+} from './product/host.ts';
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
 import { runBackToBack } from './product/runner-load.ts';
 import { HeldJob, ssh, sshOk, waitFor } from './product/ssh.ts';
@@ -106,14 +117,16 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
   it('runs the faults build: MaxConnections 32 (a runner limit of 16), RuntimeMaxSec 20s and RLIMIT_AS 1G come from the recipe', async () => {
     const ph = h!;
     expect((await ph.host.execOk(`systemctl show -P MaxConnections ${SOCKET}`)).trim()).toBe(String(MAX_CONNECTIONS));
-    expect(await ph.host.execOk(`grep -E '^(RuntimeMaxSec|TasksMax)=' /usr/lib/systemd/system/${NAME}@.service`)).toBe(`TasksMax=256\nRuntimeMaxSec=${RUNTIME_SECONDS}s\n`);
+    expect(await ph.host.execOk(`grep -E '^(RuntimeMaxSec|TasksMax)=' /usr/lib/systemd/system/${NAME}@.service`)).toBe(
+      `TasksMax=256\nRuntimeMaxSec=${RUNTIME_SECONDS}s\n`,
+    );
     expect(await ph.host.execOk(`grep -E '^(ADDRESS_SPACE|NPROC)=' /etc/${NAME}/${NAME}.conf`)).toBe('NPROC=256\nADDRESS_SPACE=1G\n');
     expect(await sshOk(ph.target, 'ulimit -u; ulimit -v')).toBe(`256\n${ADDRESS_SPACE / 1024}\n`);
     // compression.deb "zstd": apt on the host installed a .deb with zstd members.
     expect((await execa('ar', ['t', build.imageDeb])).stdout.split('\n')).toContain('data.tar.zst');
   });
 
-  it('kill -9 of a container\'s sshd mid-job: the connection ends; no machine, mount, scope or process is left', async () => {
+  it("kill -9 of a container's sshd mid-job: the connection ends; no machine, mount, scope or process is left", async () => {
     const ph = h!;
     await waitNoContainers(ph);
     const job = new HeldJob(ph.target, 'i=0; while [ $i -lt 600 ]; do i=$((i + 1)); echo "tick $i"; sleep 0.2; done; echo finished');
@@ -151,7 +164,9 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
     expect(limit).toBe(MAX_JOBS);
     const r = await runBackToBack(ph.target, limit, 200, socketCounter(ph));
     timings.backToBack16 = r.seconds;
-    console.log(`[runtime-faults] back to back at limit ${limit}: ${r.jobs} jobs in ${r.seconds} s, at most ${r.peakConnections} connections at once, ${r.refused.length} refused, ${r.failed.length} failed`);
+    console.log(
+      `[runtime-faults] back to back at limit ${limit}: ${r.jobs} jobs in ${r.seconds} s, at most ${r.peakConnections} connections at once, ${r.refused.length} refused, ${r.failed.length} failed`,
+    );
     expect({ refused: r.refused, failed: r.failed, refusedBySocket: r.refusedBySocket }).toEqual({ refused: [], failed: [], refusedBySocket: 0 });
     expect(r.jobs).toBe(200);
     expect(r.peakConnections).toBeLessThanOrEqual(MAX_CONNECTIONS);
@@ -175,7 +190,9 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
     try {
       const served = outcomes.filter((o) => o.kind === 'served');
       const refused = outcomes.filter((o) => o.kind === 'refused');
-      console.log(`[runtime-faults] storm: ${served.length} served (slowest banner ${Math.max(...served.map((o) => o.ms))} ms), ${refused.length} refused (slowest ${Math.max(...refused.map((o) => o.ms))} ms: ${[...new Set(refused.map((o) => o.error))].join(', ')})`);
+      console.log(
+        `[runtime-faults] storm: ${served.length} served (slowest banner ${Math.max(...served.map((o) => o.ms))} ms), ${refused.length} refused (slowest ${Math.max(...refused.map((o) => o.ms))} ms: ${[...new Set(refused.map((o) => o.error))].join(', ')})`,
+      );
       expect(served).toHaveLength(MAX_CONNECTIONS);
       expect(refused).toHaveLength(64 - MAX_CONNECTIONS);
       // Refused at once, before any container could start: not left hanging.
@@ -183,7 +200,10 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
       // While the 32 containers live, the host answers.
       expect(await machines(ph)).toHaveLength(MAX_CONNECTIONS);
       // While the 32 containers live, systemd and the host tool answer within 2 s.
-      for (const [command, bound] of [[`systemctl status ${SOCKET} --no-pager`, 2], [`${CTL} status`, 2]] as const) {
+      for (const [command, bound] of [
+        [`systemctl status ${SOCKET} --no-pager`, 2],
+        [`${CTL} status`, 2],
+      ] as const) {
         const r = await timed(ph, command);
         console.log(`[runtime-faults] during the storm: ${command}: ${r.seconds} s`);
         expect({ command, exitCode: r.exitCode }).toEqual({ command, exitCode: 0 });
@@ -196,9 +216,14 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
     const journal = await ph.host.execOk(`journalctl --no-pager -q -o cat -u ${SOCKET} --since @${since0}`);
     expect(journal).toMatch(new RegExp(`Too many incoming connections \\(${MAX_CONNECTIONS}\\)`));
     // The socket counts its refusals, and the host tool shows them to the admin.
-    expect(await nRefused() - refusedBefore).toBe(64 - MAX_CONNECTIONS);
+    expect((await nRefused()) - refusedBefore).toBe(64 - MAX_CONNECTIONS);
     const status = await ph.host.execOk(`${CTL} status`);
-    expect(status).toMatch(new RegExp(`^refused: +${refusedBefore + 64 - MAX_CONNECTIONS} connections since boot \\(a refused job fails with "Connection reset": keep the runner's limit at ${MAX_JOBS} or lower\\)$`, 'm'));
+    expect(status).toMatch(
+      new RegExp(
+        `^refused: +${refusedBefore + 64 - MAX_CONNECTIONS} connections since boot \\(a refused job fails with "Connection reset": keep the runner's limit at ${MAX_JOBS} or lower\\)$`,
+        'm',
+      ),
+    );
     expect(status).toMatch(new RegExp(`at most ${MAX_CONNECTIONS} connections \\(runner limit ${MAX_JOBS}\\)$`, 'm'));
     await waitNoContainers(ph, 60_000);
     expect((await ph.host.execOk('systemctl list-units --failed --no-legend --plain')).trim()).not.toContain(NAME);
@@ -259,15 +284,23 @@ describeWith(NEEDS, 'runtime faults and load on a host running the product', () 
         // A cgroup v2 host with the memory controller: four processes, each under RLIMIT_AS, that
         // together pass MemoryMax=1G; the kernel's OOM killer acts inside that container only.
         console.log(`[runtime-faults] memory: cgroup v2 (${controllers}): MemoryMax= is what holds here`);
-        const hog = await ssh(ph.target, `for i in 1 2 3 4; do perl -e '$x = "x" x (700 * 1024**2); sleep 10' & done; wait; echo waited`, { timeoutMs: 90_000 });
+        const hog = await ssh(ph.target, `for i in 1 2 3 4; do perl -e '$x = "x" x (700 * 1024**2); sleep 10' & done; wait; echo waited`, {
+          timeoutMs: 90_000,
+        });
         expect(hog.stdout + hog.stderr).not.toBe('waited\n');
       } else {
         const mounts = await ph.host.execOk(`awk '$5 == "/sys/fs/cgroup/memory" { print $6 }' /proc/self/mountinfo`);
-        console.log(`[runtime-faults] memory: cgroup ${fsType}, memory controller ${mounts.trim() || 'absent'}: MemoryMax= is not enforced here; the per-process address-space limit (RLIMIT_AS ${ADDRESS_SPACE}) is what holds`);
+        console.log(
+          `[runtime-faults] memory: cgroup ${fsType}, memory controller ${mounts.trim() || 'absent'}: MemoryMax= is not enforced here; the per-process address-space limit (RLIMIT_AS ${ADDRESS_SPACE}) is what holds`,
+        );
         expect(mounts.trim()).toMatch(/^ro,/);
-        const hog = await ssh(ph.target, `grep 'Max address space' /proc/self/limits
+        const hog = await ssh(
+          ph.target,
+          `grep 'Max address space' /proc/self/limits
 perl -e '$x = "x" x (2 * 1024**3); print "allocated 2G\\n"'; echo "hog=$?"
-perl -e '$x = "x" x (256 * 1024**2); print "allocated 256M\\n"'; echo still-here`, { timeoutMs: 60_000 });
+perl -e '$x = "x" x (256 * 1024**2); print "allocated 256M\\n"'; echo still-here`,
+          { timeoutMs: 60_000 },
+        );
         expect(hog.exitCode).toBe(0);
         expect(hog.stdout).toMatch(new RegExp(`^Max address space\\s+${ADDRESS_SPACE}\\s+${ADDRESS_SPACE}\\s+bytes`, 'm'));
         expect(hog.stdout).not.toContain('allocated 2G');
@@ -286,7 +319,10 @@ perl -e '$x = "x" x (256 * 1024**2); print "allocated 256M\\n"'; echo still-here
   it('filling the tmpfs home fails only that job', async () => {
     const ph = h!;
     await waitNoContainers(ph);
-    const neighbour = new HeldJob(ph.target, 'dd if=/dev/zero of=~/mine bs=1M count=64 status=none; echo ready; read -r _; dd if=/dev/zero of=~/more bs=1M count=64 status=none && echo "neighbour wrote $(du -sm ~ | cut -f1)M"');
+    const neighbour = new HeldJob(
+      ph.target,
+      'dd if=/dev/zero of=~/mine bs=1M count=64 status=none; echo ready; read -r _; dd if=/dev/zero of=~/more bs=1M count=64 status=none && echo "neighbour wrote $(du -sm ~ | cut -f1)M"',
+    );
     try {
       await neighbour.waitFor(/^ready$/m);
       const filler = await ssh(ph.target, 'set -e; dd if=/dev/zero of=~/fill bs=1M count=400 status=none; echo not-reached', { timeoutMs: 60_000 });
@@ -309,13 +345,25 @@ perl -e '$x = "x" x (256 * 1024**2); print "allocated 256M\\n"'; echo still-here
     const ph = h!;
     await waitNoContainers(ph);
     const inodes = HOME_BYTES / 4096;
-    const out = await sshOk(ph.target, `awk '$5 ~ "^(/home/${USER}|/tmp|/var/tmp|/dev/shm)$" { print $5, $NF }' /proc/self/mountinfo
+    const out = await sshOk(
+      ph.target,
+      `awk '$5 ~ "^(/home/${USER}|/tmp|/var/tmp|/dev/shm)$" { print $5, $NF }' /proc/self/mountinfo
 cd /tmp && seq -f f%g 1 ${inodes + 1000} | xargs touch 2>/dev/null; echo "made $(ls -U /tmp | wc -l)"
-touch ~/after /var/tmp/after /dev/shm/after && echo others-ok`, { timeoutMs: 120_000 });
+touch ~/after /var/tmp/after /dev/shm/after && echo others-ok`,
+      { timeoutMs: 120_000 },
+    );
     // The last line for a path is the mount on top (ours over nspawn's own /tmp and /dev/shm).
-    const top = new Map(out.split('\n').filter((l) => l.startsWith('/')).map((l) => l.split(' ') as [string, string]));
+    const top = new Map(
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('/'))
+        .map((l) => l.split(' ') as [string, string]),
+    );
     for (const dir of [`/home/${USER}`, '/tmp', '/var/tmp', '/dev/shm']) {
-      expect({ dir, options: top.get(dir) }).toMatchObject({ dir, options: expect.stringMatching(new RegExp(`(^|,)size=${HOME_BYTES / 1024}k,nr_inodes=${inodes}(,|$)`)) });
+      expect({ dir, options: top.get(dir) }).toMatchObject({
+        dir,
+        options: expect.stringMatching(new RegExp(`(^|,)size=${HOME_BYTES / 1024}k,nr_inodes=${inodes}(,|$)`)),
+      });
     }
     // The tmpfs's own root directory takes one.
     expect(out).toContain(`made ${inodes - 1}\n`);

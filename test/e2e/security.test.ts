@@ -20,7 +20,10 @@ import { bootProductHost, containerProcesses, installFromRepo, machines, SOCKET,
 import { makeProductRepo, type ProductRepo } from './product/repo.ts';
 import { HeldJob, ssh, sshOk, type SshTarget } from './product/ssh.ts';
 
-const NEEDS = { root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'setpriv', 'zstd', 'tar', 'dpkg-deb', 'gpg', 'gpgv', 'ssh', 'ssh-agent', 'ssh-keygen', 'grep'] };
+const NEEDS = {
+  root: true,
+  tools: ['mmdebstrap', 'systemd-nspawn', 'nsenter', 'setpriv', 'zstd', 'tar', 'dpkg-deb', 'gpg', 'gpgv', 'ssh', 'ssh-agent', 'ssh-keygen', 'grep'],
+};
 
 /**
  * Every setuid/setgid file of the image, and why it may stay. None lets the builder become root:
@@ -29,17 +32,17 @@ const NEEDS = { root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'nsenter', '
  */
 const SETUID_EXPECTED: Record<string, string> = {
   '4755 root root /usr/bin/su': 'util-linux: asks for the target user\'s password; root has none ("*")',
-  '4755 root root /usr/bin/passwd': 'passwd: changes the caller\'s own password after authenticating with it; the builder has none',
-  '4755 root root /usr/bin/chsh': 'passwd: the caller\'s own shell, after PAM authentication (no password)',
-  '4755 root root /usr/bin/chfn': 'passwd: the caller\'s own GECOS field, after PAM authentication (no password)',
+  '4755 root root /usr/bin/passwd': "passwd: changes the caller's own password after authenticating with it; the builder has none",
+  '4755 root root /usr/bin/chsh': "passwd: the caller's own shell, after PAM authentication (no password)",
+  '4755 root root /usr/bin/chfn': "passwd: the caller's own GECOS field, after PAM authentication (no password)",
   '4755 root root /usr/bin/gpasswd': 'passwd: group administrators only; the image defines none',
   '4755 root root /usr/bin/newgrp': 'login: groups with passwords only; the image has none',
   '4755 root root /usr/bin/mount': 'mount: only fstab entries marked "user"; the image has none',
   '4755 root root /usr/bin/umount': 'mount: only fstab entries marked "user"; the image has none',
   '4755 root root /usr/lib/openssh/ssh-keysign': 'openssh-client: host-based authentication, off unless EnableSSHKeysign',
-  '2755 root shadow /usr/sbin/unix_chkpwd': 'libpam-modules: setgid shadow, checks the caller\'s own password only',
-  '2755 root shadow /usr/bin/expiry': 'passwd: setgid shadow, reads the caller\'s own expiry',
-  '2755 root shadow /usr/bin/chage': 'passwd: setgid shadow, -l lists the caller\'s own aging only',
+  '2755 root shadow /usr/sbin/unix_chkpwd': "libpam-modules: setgid shadow, checks the caller's own password only",
+  '2755 root shadow /usr/bin/expiry': "passwd: setgid shadow, reads the caller's own expiry",
+  '2755 root shadow /usr/bin/chage': "passwd: setgid shadow, -l lists the caller's own aging only",
   '2755 root _ssh /usr/bin/ssh-agent': 'openssh-client: setgid _ssh, only so that other users cannot ptrace the agent',
 };
 
@@ -110,19 +113,22 @@ describeWith(NEEDS, 'security of a host running the product', () => {
     expect(journal).toMatch(/User nobody from 127\.0\.0\.1 not allowed because not listed in AllowUsers/);
   });
 
-  it('refuses agent, X11, TCP (direct and -R) forwarding, with and without the key\'s restrict', async () => {
+  it("refuses agent, X11, TCP (direct and -R) forwarding, with and without the key's restrict", async () => {
     const agentSock = path.join(work, 'agent.sock');
     const agent = execa('ssh-agent', ['-D', '-a', agentSock], { reject: false, stdin: 'ignore' });
     try {
-      await waitFor('ssh-agent\'s socket', async () => (fs.existsSync(agentSock) ? true : undefined), 10_000);
-      for (const [label, key] of [['runner key (restrict)', h!.target], ['admin key (no restrict)', plain]] as const) {
+      await waitFor("ssh-agent's socket", async () => (fs.existsSync(agentSock) ? true : undefined), 10_000);
+      for (const [label, key] of [
+        ['runner key (restrict)', h!.target],
+        ['admin key (no restrict)', plain],
+      ] as const) {
         // -v makes ssh say that it asked, so a refusal is not mistaken for a request never made.
         const a = await ssh(key, 'echo "agent=[${SSH_AUTH_SOCK-}]"', { extra: ['-v', '-A'], env: { SSH_AUTH_SOCK: agentSock } });
         expect(a.stderr, label).toMatch(/Requesting authentication agent forwarding/);
         expect({ label, out: a.stdout, code: a.exitCode }).toEqual({ label, out: 'agent=[]\n', code: 0 });
 
         // Trusted: untrusted X11 forwarding needs xauth on this machine, or ssh does not ask at all.
-      const x = await ssh(key, 'echo "display=[${DISPLAY-}]"', { extra: ['-o', 'ForwardX11=yes', '-o', 'ForwardX11Trusted=yes'], env: { DISPLAY: ':0' } });
+        const x = await ssh(key, 'echo "display=[${DISPLAY-}]"', { extra: ['-o', 'ForwardX11=yes', '-o', 'ForwardX11Trusted=yes'], env: { DISPLAY: ':0' } });
         expect(x.stderr, label).toMatch(/X11 forwarding request failed/);
         expect(x.stdout, label).toBe('display=[]\n');
 
@@ -144,20 +150,28 @@ describeWith(NEEDS, 'security of a host running the product', () => {
 
   it('the builder cannot become root: no sudo, su has no password to take, the setuid files are the expected set', async () => {
     const ph = h!;
-    const out = await sshOk(ph.target, `id -u; command -v sudo || echo no-sudo; ls -d /etc/sudoers /etc/sudoers.d 2>&1 | sed 's/.*cannot access/absent/'
+    const out = await sshOk(
+      ph.target,
+      `id -u; command -v sudo || echo no-sudo; ls -d /etc/sudoers /etc/sudoers.d 2>&1 | sed 's/.*cannot access/absent/'
 su -c id root </dev/null 2>&1; echo "su=$?"
-mount -t tmpfs none /mnt 2>&1; echo "mount=$?"; grep -v '^#' /etc/fstab | grep -c . || true`);
+mount -t tmpfs none /mnt 2>&1; echo "mount=$?"; grep -v '^#' /etc/fstab | grep -c . || true`,
+    );
     expect(out.split('\n').slice(0, 2)).toEqual(['9000', 'no-sudo']);
     expect(out).not.toMatch(/^\/etc\/sudoers/m);
     expect(out).toMatch(/su: Authentication failure\nsu=1/);
     expect(out).toMatch(/mount: .*must be superuser[\s\S]*mount=(1|32)/);
     const image = `/usr/lib/${NAME}/images/1.0.0`;
     expect((await ph.host.execOk(`awk -F: '$1 == "root" || $1 == "${USER}" { print $1, $2 }' ${image}/etc/shadow`)).trim().split('\n').sort()).toEqual(
-      [`${USER} *`, 'root *'].sort());
+      [`${USER} *`, 'root *'].sort(),
+    );
     // Owner and group by name from the image's own passwd and group files (gids differ by build).
-    const setuid = (await ph.host.execOk(`cd ${image} && find . -xdev -type f -perm /6000 -printf '%m %U %G %p\\n' |
+    const setuid = (
+      await ph.host.execOk(`cd ${image} && find . -xdev -type f -perm /6000 -printf '%m %U %G %p\\n' |
       awk 'FILENAME == "etc/passwd" { split($0, f, ":"); u[f[3]] = f[1]; next } FILENAME == "etc/group" { split($0, f, ":"); g[f[3]] = f[1]; next }
-        { sub(/ \\.\\//, " /"); print $1, u[$2], g[$3], $4 }' etc/passwd etc/group - | sort`)).trim().split('\n');
+        { sub(/ \\.\\//, " /"); print $1, u[$2], g[$3], $4 }' etc/passwd etc/group - | sort`)
+    )
+      .trim()
+      .split('\n');
     console.log(`[security] setuid/setgid files of the image:\n${setuid.map((l) => `  ${l}: ${SETUID_EXPECTED[l] ?? 'UNEXPECTED'}`).join('\n')}`);
     expect(setuid).toEqual(Object.keys(SETUID_EXPECTED).sort());
   });
@@ -187,13 +201,16 @@ mount -t tmpfs none /mnt 2>&1; echo "mount=$?"; grep -v '^#' /etc/fstab | grep -
     }
   });
 
-  it('the host\'s private keys are not readable by the builder; the runner\'s key is not in the container', async () => {
+  it("the host's private keys are not readable by the builder; the runner's key is not in the container", async () => {
     const ph = h!;
-    const out = await sshOk(ph.target, `cd /etc/ssh/ephemeral && ls -ln | awk 'NR > 1 { print $1, $3, $4, $9 }'
+    const out = await sshOk(
+      ph.target,
+      `cd /etc/ssh/ephemeral && ls -ln | awk 'NR > 1 { print $1, $3, $4, $9 }'
 for k in ssh_host_*_key; do cat "$k" >/dev/null 2>&1 && echo "READ $k" || echo "denied $k"; done
 for k in ssh_host_*_key.pub; do cat "$k" >/dev/null && echo "public $k"; done
 ls /etc/${NAME} 2>&1 | sed 's/.*No such file.*/no-etc-dir/'
-awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
+awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`,
+    );
     for (const t of ['ecdsa', 'rsa', 'ed25519']) {
       expect(out).toContain(`-rw------- 0 0 ssh_host_${t}_key\n`);
       expect(out).toContain(`denied ssh_host_${t}_key\n`);
@@ -203,9 +220,14 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     expect(out).toContain('no-etc-dir');
     expect(out.trim().split('\n').at(-1)).toMatch(/^ro,/);
     // On the host: the keys root's only; the runner's directory closed.
-    expect((await ph.host.execOk(`stat -c '%a %U %n' /etc/${NAME}/ssh/ssh_host_*_key /etc/${NAME}/runner /etc/${NAME}/runner/id_ed25519`)).trim().split('\n')).toEqual([
-      `600 root /etc/${NAME}/ssh/ssh_host_ecdsa_key`, `600 root /etc/${NAME}/ssh/ssh_host_ed25519_key`, `600 root /etc/${NAME}/ssh/ssh_host_rsa_key`,
-      `700 root /etc/${NAME}/runner`, `600 root /etc/${NAME}/runner/id_ed25519`,
+    expect(
+      (await ph.host.execOk(`stat -c '%a %U %n' /etc/${NAME}/ssh/ssh_host_*_key /etc/${NAME}/runner /etc/${NAME}/runner/id_ed25519`)).trim().split('\n'),
+    ).toEqual([
+      `600 root /etc/${NAME}/ssh/ssh_host_ecdsa_key`,
+      `600 root /etc/${NAME}/ssh/ssh_host_ed25519_key`,
+      `600 root /etc/${NAME}/ssh/ssh_host_rsa_key`,
+      `700 root /etc/${NAME}/runner`,
+      `600 root /etc/${NAME}/runner/id_ed25519`,
     ]);
   });
 
@@ -243,8 +265,15 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     };
     console.log(`[security] files with a PEM private key block:\n${found.map((f) => `  ${path.relative(dir, f)}`).join('\n') || '  none'}`);
     expect(found.filter((f) => !isElf(f))).toEqual([]);
-    expect(found.filter(isElf).map((f) => path.basename(f)).filter((b) => !/^libgnutls\.so\./.test(b))).toEqual([]);
-    const keyNames = await execa('find', [dir, '-name', 'ssh_host_*', '-o', '-name', 'id_rsa*', '-o', '-name', 'id_ed25519*', '-o', '-name', 'id_ecdsa*'], { reject: false });
+    expect(
+      found
+        .filter(isElf)
+        .map((f) => path.basename(f))
+        .filter((b) => !/^libgnutls\.so\./.test(b)),
+    ).toEqual([]);
+    const keyNames = await execa('find', [dir, '-name', 'ssh_host_*', '-o', '-name', 'id_rsa*', '-o', '-name', 'id_ed25519*', '-o', '-name', 'id_ecdsa*'], {
+      reject: false,
+    });
     expect(keyNames.stdout).toBe('');
     // The image's ssh host key directory is an empty mount point.
     expect(fs.readdirSync(path.join(dir, path.basename(v100.imageDeb), `usr/lib/${NAME}/images/1.0.0/etc/ssh/ephemeral`))).toEqual([]);
@@ -257,17 +286,20 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a flood of 500 connections in 2 s to the host\'s port: the socket keeps serving, and the next job runs within 10 s', async () => {
+  it("a flood of 500 connections in 2 s to the host's port: the socket keeps serving, and the next job runs within 10 s", async () => {
     await checkConnectionFlood(h!);
   });
 
-  it('idle connections a job opens to the host\'s port keep the next job out no longer than the grace time (20 s)', async () => {
+  it("idle connections a job opens to the host's port keep the next job out no longer than the grace time (20 s)", async () => {
     const ph = h!;
     await waitNoContainers(ph);
     const max = await socketCounter(ph)('MaxConnections');
     // The job's own connection and, from inside it, idle ones to the host's port (the containers
     // share the host's network) up to the socket's limit: never a version string, never a key.
-    const job = new HeldJob(ph.target, `for fd in $(seq 3 ${max + 1}); do eval "exec $fd<>/dev/tcp/127.0.0.1/${ph.port}"; done; echo opened; read -r _; echo "still here"`);
+    const job = new HeldJob(
+      ph.target,
+      `for fd in $(seq 3 ${max + 1}); do eval "exec $fd<>/dev/tcp/127.0.0.1/${ph.port}"; done; echo opened; read -r _; echo "still here"`,
+    );
     try {
       await job.waitFor(/^opened$/m);
       const t0 = performance.now();
@@ -276,7 +308,12 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
       const full = await ssh(ph.target, 'echo in', { timeoutMs: 30_000 });
       expect(full.exitCode).toBe(255);
       // sshd cuts the idle connections off after LoginGraceTime; then a job gets in again.
-      const seconds = await waitFor('the next job to get in', async () => ((await ssh(ph.target, 'echo in', { timeoutMs: 30_000 })).exitCode === 0 ? since() : undefined), 90_000, 1000);
+      const seconds = await waitFor(
+        'the next job to get in',
+        async () => ((await ssh(ph.target, 'echo in', { timeoutMs: 30_000 })).exitCode === 0 ? since() : undefined),
+        90_000,
+        1000,
+      );
       console.log(`[security] ${max - 1} idle connections from a job: the next job got in after ${seconds.toFixed(1)} s`);
       expect(seconds).toBeLessThan(20 + 10);
       // sshd closes every one of them (the job still holds its ends), so the job's own connection is
@@ -299,7 +336,8 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     const wrong = [1, 2, 3].map((i) => path.join(work, `wrong-key-${i}`));
     for (const k of wrong) await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'wrong@test', '-f', k]);
     // ssh offers the identities in the order given; IdentitiesOnly keeps any agent out of it.
-    const offer = (keys: string[]) => ssh({ ...ph.target, identity: keys[0]! }, 'echo in', { extra: ['-o', 'IdentitiesOnly=yes', ...keys.slice(1).flatMap((k) => ['-i', k])] });
+    const offer = (keys: string[]) =>
+      ssh({ ...ph.target, identity: keys[0]! }, 'echo in', { extra: ['-o', 'IdentitiesOnly=yes', ...keys.slice(1).flatMap((k) => ['-i', k])] });
     const twoWrong = await offer([wrong[0]!, wrong[1]!, ph.target.identity]);
     expect({ code: twoWrong.exitCode, out: twoWrong.stdout }).toEqual({ code: 0, out: 'in\n' });
     const threeWrong = await offer([...wrong, ph.target.identity]);
@@ -320,10 +358,12 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     try {
       await job.waitFor(/^forging$/m);
       await waitFor('the forged process', async () => ((await ph.host.exec(`pgrep -f -- '--machin[e]=${forged}'`)).exitCode === 0 ? true : undefined), 10_000);
-      expect((await ph.host.execOk(`pgrep -a -f -- '--machin[e]=${forged}'`)).trim()).toMatch(new RegExp(`^\\d+ systemd-nspawn -c read -r _ --machine=${forged} --directory=${images}/0\\.9\\.0$`));
+      expect((await ph.host.execOk(`pgrep -a -f -- '--machin[e]=${forged}'`)).trim()).toMatch(
+        new RegExp(`^\\d+ systemd-nspawn -c read -r _ --machine=${forged} --directory=${images}/0\\.9\\.0$`),
+      );
       // (pgrep's pattern has [e] so that it does not find its own shell.)
       await ph.host.execOk(`systemd-run --quiet --unit=${shell} ${CTL} shell sleep 120`);
-      await waitFor('the admin\'s container', async () => ((await machines(ph)).some((m) => m.startsWith(`${NAME}-x-`)) ? true : undefined), 30_000);
+      await waitFor("the admin's container", async () => ((await machines(ph)).some((m) => m.startsWith(`${NAME}-x-`)) ? true : undefined), 30_000);
       const status = await ph.host.execOk(`${CTL} status`);
       expect(status).toMatch(/^containers: 2$/m);
       expect(status).toMatch(new RegExp(`^  ${NAME}-\\d+-\\d+ +image 1\\.0\\.0 `, 'm'));
@@ -341,7 +381,7 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     await waitNoContainers(ph);
   });
 
-  it('a container started from an admin\'s shell (shell, doctor) has a session keyring of its own, and the filter keeps keyrings out of reach', async () => {
+  it("a container started from an admin's shell (shell, doctor) has a session keyring of its own, and the filter keeps keyrings out of reach", async () => {
     const ph = h!;
     const conf = `/etc/${NAME}/${NAME}.conf`;
     // keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) on x86_64.
@@ -363,23 +403,35 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
   it('the socket listens on loopback only', async () => {
     const ph = h!;
     expect(await ph.host.execOk(`grep ^ListenStream= /usr/lib/systemd/system/${SOCKET}`)).toBe('ListenStream=127.0.0.1:24\n');
-    const listeners = (await ph.host.execOk(`ss -Hltn 'sport = :${ph.port}'`)).trim().split('\n').map((l) => l.trim().split(/\s+/)[3]);
+    const listeners = (await ph.host.execOk(`ss -Hltn 'sport = :${ph.port}'`))
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[3]);
     expect(listeners).toEqual([`127.0.0.1:${ph.port}`]);
     // This machine's other addresses (the host shares its network): nothing answers there.
-    const addresses = Object.values(os.networkInterfaces()).flat().filter((i) => i && !i.internal).map((i) => i!.address);
+    const addresses = Object.values(os.networkInterfaces())
+      .flat()
+      .filter((i) => i && !i.internal)
+      .map((i) => i!.address);
     expect(addresses.length).toBeGreaterThan(0);
     for (const address of addresses) {
       const outcome = await new Promise<string>((resolve) => {
         const s = net.connect({ host: address, port: ph.port, timeout: 5000 });
-        s.once('connect', () => { s.destroy(); resolve('connected'); });
-        s.once('timeout', () => { s.destroy(); resolve('timeout'); });
+        s.once('connect', () => {
+          s.destroy();
+          resolve('connected');
+        });
+        s.once('timeout', () => {
+          s.destroy();
+          resolve('timeout');
+        });
         s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
       });
       expect({ address, outcome }).toEqual({ address, outcome: 'ECONNREFUSED' });
     }
   });
 
-  it('the container cannot see the host\'s processes', async () => {
+  it("the container cannot see the host's processes", async () => {
     const ph = h!;
     const hostSide = await ph.host.execOk('ps -e -o comm=');
     for (const p of ['systemd-journal', 'dbus-daemon', 'systemd-machine']) expect(hostSide).toContain(p);
@@ -392,12 +444,16 @@ awk '$5 == "/etc/ssh/ephemeral" { print $6 }' /proc/self/mountinfo`);
     expect(procs[0]!.trim()).toMatch(/^1 /);
   });
 
-  it('a job can signal no host process: the only PIDs it can name are its own container\'s, and its init refuses it', async () => {
+  it("a job can signal no host process: the only PIDs it can name are its own container's, and its init refuses it", async () => {
     const ph = h!;
     // kill -0 on every PID the kernel could give (pid_max): only the container's processes answer,
     // those ps showed a moment before, and perl itself.
-    const out = await sshOk(ph.target, `max=$(cat /proc/sys/kernel/pid_max); ps -e -o pid= | sort -n | tr -s ' \\n' ' '; echo
-perl -e 'for (1 .. $ARGV[0]) { print "$_ " if kill 0, $_ } print "\\n"; print kill("TERM", 1) ? "killed 1\\n" : "kill 1: $!\\n"' "$max"`, { timeoutMs: 120_000 });
+    const out = await sshOk(
+      ph.target,
+      `max=$(cat /proc/sys/kernel/pid_max); ps -e -o pid= | sort -n | tr -s ' \\n' ' '; echo
+perl -e 'for (1 .. $ARGV[0]) { print "$_ " if kill 0, $_ } print "\\n"; print kill("TERM", 1) ? "killed 1\\n" : "kill 1: $!\\n"' "$max"`,
+      { timeoutMs: 120_000 },
+    );
     const [listed, answered, init] = out.split('\n');
     const ps = listed!.trim().split(' ').map(Number);
     // ps itself and its shell are gone by the time perl asks; perl is new.
@@ -408,14 +464,18 @@ perl -e 'for (1 .. $ARGV[0]) { print "$_ " if kill 0, $_ } print "\\n"; print ki
     expect(init).toBe('kill 1: Operation not permitted');
   });
 
-  it('two concurrent jobs cannot see each other\'s files', async () => {
+  it("two concurrent jobs cannot see each other's files", async () => {
     const ph = h!;
     await waitNoContainers(ph);
-    const job = (me: string) => new HeldJob(ph.target, `for d in ~ /tmp /var/tmp /dev/shm; do echo "token-${me}" > "$d/secret-${me}" || exit 1; done
+    const job = (me: string) =>
+      new HeldJob(
+        ph.target,
+        `for d in ~ /tmp /var/tmp /dev/shm; do echo "token-${me}" > "$d/secret-${me}" || exit 1; done
 echo written; read -r _
 for d in /home /tmp /var/tmp /dev/shm /run; do find "$d" -name 'secret-*' 2>/dev/null; done
 grep -rls "token-" /home /tmp /var/tmp /dev/shm 2>/dev/null || true
-ls -A /home; echo "processes=$(ps -e -o user= | grep -c ${USER})"; echo end`);
+ls -A /home; echo "processes=$(ps -e -o user= | grep -c ${USER})"; echo end`,
+      );
     const a = job('A');
     const b = job('B');
     try {
@@ -423,7 +483,10 @@ ls -A /home; echo "processes=$(ps -e -o user= | grep -c ${USER})"; echo end`);
       a.send('look');
       b.send('look');
       await Promise.all([a.waitFor(/^end$/m), b.waitFor(/^end$/m)]);
-      for (const [me, other, j] of [['A', 'B', a], ['B', 'A', b]] as const) {
+      for (const [me, other, j] of [
+        ['A', 'B', a],
+        ['B', 'A', b],
+      ] as const) {
         const seen = j.stdout.split('written\n')[1]!;
         expect(seen, `job ${me}`).not.toContain(`secret-${other}`);
         for (const d of [`/home/${USER}`, '/tmp', '/var/tmp', '/dev/shm']) expect(seen, `job ${me}`).toContain(`${d}/secret-${me}\n`);

@@ -22,7 +22,10 @@ export function tempDir(prefix: string): string {
 }
 
 /** Build recipes/minimal.ts up to verify into a fresh directory; returns the rootfs and digest. */
-export async function buildVerified(recipe = 'recipes/minimal.ts', extra: string[] = []): Promise<{ out: string; rootfs: string; digest: string; result: CliResult }> {
+export async function buildVerified(
+  recipe = 'recipes/minimal.ts',
+  extra: string[] = [],
+): Promise<{ out: string; rootfs: string; digest: string; result: CliResult }> {
   const out = tempDir('out');
   const result = await runCli(['build', recipe, '--stop-after', 'verify', '--out', out, '--cache-dir', TEST_CACHE, ...extra]);
   if (result.exitCode !== 0) throw new Error(`build failed (${result.exitCode}):\n${result.stderr}`);

@@ -3,7 +3,10 @@
 // and compared with dpkg's own version order (`dpkg --compare-versions`).
 import { execa } from 'execa';
 
-export interface Installed { name: string; version: string }
+export interface Installed {
+  name: string;
+  version: string;
+}
 
 /** name → version of every package of a suite's component for the architecture (Packages.xz). */
 export async function indexVersions(uri: string, suite: string, component: string, arch: string): Promise<Map<string, string>> {
@@ -37,8 +40,11 @@ export async function packagesBehind(installed: Installed[], uri: string, suite:
 /** Installed packages of a root filesystem, from its dpkg status. */
 export async function installedIn(rootfs: string): Promise<Installed[]> {
   const r = await execa('dpkg-query', ['--admindir', `${rootfs}/var/lib/dpkg`, '-W', '-f', '${Package} ${Version}\n']);
-  return r.stdout.split('\n').filter(Boolean).map((l) => {
-    const [name = '', version = ''] = l.split(' ');
-    return { name, version };
-  });
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [name = '', version = ''] = l.split(' ');
+      return { name, version };
+    });
 }

@@ -8,7 +8,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
-export interface ServedRequest { method: string; path: string; status: number }
+export interface ServedRequest {
+  method: string;
+  path: string;
+  status: number;
+}
 
 export interface StaticServer {
   /** http://127.0.0.1:PORT/ (with the trailing slash). */
@@ -49,8 +53,11 @@ export async function serveDirectory(root: string, host = '127.0.0.1'): Promise<
     }
     if (!st.isFile()) return answer(404);
     const lastModified = new Date(Math.floor(st.mtimeMs / 1000) * 1000);
-    answer(200, { 'Content-Length': st.size, 'Last-Modified': lastModified.toUTCString(), 'Content-Type': 'application/octet-stream' },
-      fs.createReadStream(file));
+    answer(
+      200,
+      { 'Content-Length': st.size, 'Last-Modified': lastModified.toUTCString(), 'Content-Type': 'application/octet-stream' },
+      fs.createReadStream(file),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -61,9 +68,10 @@ export async function serveDirectory(root: string, host = '127.0.0.1'): Promise<
     url: `http://${host}:${port}/`,
     port,
     requests,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -9,22 +9,41 @@ import type { MirrorState } from '../../pipeline/mirror.ts';
 import { REPO } from './paths.ts';
 
 export const FIXED_MIRROR: MirrorState = {
-  inReleaseSha256: 'a'.repeat(64), date: 1_760_000_000, codename: 'trixie', suite: 'stable', components: ['main'], architectures: ['amd64'], dist: 'trixie', packagesIndexes: {}, byHash: true, separateAllIndex: false,
+  inReleaseSha256: 'a'.repeat(64),
+  date: 1_760_000_000,
+  codename: 'trixie',
+  suite: 'stable',
+  components: ['main'],
+  architectures: ['amd64'],
+  dist: 'trixie',
+  packagesIndexes: {},
+  byHash: true,
+  separateAllIndex: false,
 };
 
 export function resolvedRecipe(input: RecipeInput, mirror: Partial<MirrorState> = {}): ResolvedRecipe {
   const loaded = validateRecipe(input, path.join(REPO, 'recipes/test.ts'));
   const mirrorState = { ...FIXED_MIRROR, ...mirror };
   return {
-    ...loaded.recipe, file: loaded.file, digest: 'test', overlayRefs: loaded.overlays, mirrorState,
-    aptSources: debianSources(loaded.recipe, mirrorState), sourceDateEpoch: loaded.recipe.sourceDateEpoch ?? mirrorState.date,
+    ...loaded.recipe,
+    file: loaded.file,
+    digest: 'test',
+    overlayRefs: loaded.overlays,
+    mirrorState,
+    aptSources: debianSources(loaded.recipe, mirrorState),
+    sourceDateEpoch: loaded.recipe.sourceDateEpoch ?? mirrorState.date,
   };
 }
 
 /** The Debian sources resolve would find, each with the given state under its own dist. */
 export function debianSources(r: Recipe, state: MirrorState): ResolvedSource[] {
   const at = (name: string, field: string, uri: string, dist: string): ResolvedSource => ({
-    name, field, uri, dist, components: r.components, state: { ...state, dist },
+    name,
+    field,
+    uri,
+    dist,
+    components: r.components,
+    state: { ...state, dist },
   });
   return [
     at('debian', 'suite', r.mirror, r.suite),

@@ -53,10 +53,16 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'arch-
 
   beforeAll(async () => {
     const recipe = path.join(work, 'arm64.ts');
-    fs.writeFileSync(recipe, `import minimal from ${JSON.stringify(path.join(REPO, 'recipes/minimal.ts'))};\nexport default { ...minimal, architecture: 'arm64' };\n`);
+    fs.writeFileSync(
+      recipe,
+      `import minimal from ${JSON.stringify(path.join(REPO, 'recipes/minimal.ts'))};\nexport default { ...minimal, architecture: 'arm64' };\n`,
+    );
     const r = await runCli(['build', recipe, '--fast', '--out', out, '--cache-dir', TEST_CACHE]);
     if (r.exitCode !== 0) throw new Error(`arm64 build failed (${r.exitCode}):\n${r.stderr.split('\n').slice(-30).join('\n')}`);
-    debs = fs.readdirSync(out).filter((f) => f.endsWith('.deb')).map((f) => path.join(out, f));
+    debs = fs
+      .readdirSync(out)
+      .filter((f) => f.endsWith('.deb'))
+      .map((f) => path.join(out, f));
     for (const deb of debs) await execa('dpkg-deb', ['-x', deb, unpacked(deb)]);
     key = await makeSigningKey();
   });
@@ -99,7 +105,10 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'arch-
     for (const arch of ['amd64', 'arm64']) {
       const index = fs.readFileSync(path.join(repo, `dists/stable/main/binary-${arch}/Packages`), 'utf8');
       // The keyring package (Architecture: all) belongs in both indexes; every other entry is this architecture's.
-      const entries = index.split('\n\n').filter(Boolean).map((s) => `${/^Package: (.*)$/m.exec(s)?.[1]} ${/^Architecture: (.*)$/m.exec(s)?.[1]}`);
+      const entries = index
+        .split('\n\n')
+        .filter(Boolean)
+        .map((s) => `${/^Package: (.*)$/m.exec(s)?.[1]} ${/^Architecture: (.*)$/m.exec(s)?.[1]}`);
       expect(entries.sort()).toEqual([`ephemeral-builder ${arch}`, 'ephemeral-builder-archive-keyring all', `ephemeral-builder-image-1.0.0 ${arch}`]);
     }
     server = await serveDirectory(repo);
@@ -107,23 +116,41 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'arch-
     const tree = path.join(work, 'arm64-host');
     await execa('cp', ['-a', path.join(unpacked(debs.find((d) => d.includes('-image-')) as string), 'usr/lib/ephemeral-builder/images/1.0.0'), tree]);
     fs.copyFileSync(path.join(repo, 'ephemeral-builder-archive-keyring.gpg'), path.join(tree, 'etc/apt/keyrings/ephemeral-builder.gpg'));
-    fs.writeFileSync(path.join(tree, 'etc/apt/sources.list.d/ephemeral-builder.sources'),
-      `Types: deb\nURIs: ${server.url}\nSuites: stable\nComponents: main\nSigned-By: /etc/apt/keyrings/ephemeral-builder.gpg\n`);
+    fs.writeFileSync(
+      path.join(tree, 'etc/apt/sources.list.d/ephemeral-builder.sources'),
+      `Types: deb\nURIs: ${server.url}\nSuites: stable\nComponents: main\nSigned-By: /etc/apt/keyrings/ephemeral-builder.gpg\n`,
+    );
     const tools = new ToolRunner(path.join(work, 'apt.log'), () => {}, new AbortController().signal);
     // This repository alone: apt under emulation parsing Debian's whole arm64 index took minutes.
     // apt fetches the host package's candidate (the arm64 build, not the amd64 one beside it) and
     // installs the image package; configuring the host package would configure its dependencies,
     // systemd among them, under emulation, for nothing this test checks.
     fs.rmSync(path.join(tree, 'etc/apt/sources.list.d/debian.sources'));
-    await runInTree(tools, tree, ['/bin/sh', '-ec', [
-      'apt-get update -q',
-      'cd /var/cache/apt/archives && apt-get download ephemeral-builder',
-      'apt-get install -y -q --no-install-recommends ephemeral-builder-image-1.0.0',
-    ].join(' && ')], { network: true, env: { DEBIAN_FRONTEND: 'noninteractive' }, tool: { timeoutMs: 15 * 60_000 } });
+    await runInTree(
+      tools,
+      tree,
+      [
+        '/bin/sh',
+        '-ec',
+        [
+          'apt-get update -q',
+          'cd /var/cache/apt/archives && apt-get download ephemeral-builder',
+          'apt-get install -y -q --no-install-recommends ephemeral-builder-image-1.0.0',
+        ].join(' && '),
+      ],
+      { network: true, env: { DEBIAN_FRONTEND: 'noninteractive' }, tool: { timeoutMs: 15 * 60_000 } },
+    );
     const fetched = fs.readdirSync(path.join(tree, 'var/cache/apt/archives')).filter((f) => f.startsWith('ephemeral-builder'));
     expect(fetched.sort()).toEqual(['ephemeral-builder-image-1.0.0_1.0.0_arm64.deb', 'ephemeral-builder_1.0.0_arm64.deb']);
     for (const f of fetched) expect(fs.readFileSync(path.join(tree, 'var/cache/apt/archives', f))).toEqual(fs.readFileSync(path.join(out, f)));
-    const installed = await execa('dpkg-query', ['--admindir', path.join(tree, 'var/lib/dpkg'), '-W', '-f', '${Package} ${Architecture} ${db:Status-Abbrev}\n', 'ephemeral-builder-image-1.0.0']);
+    const installed = await execa('dpkg-query', [
+      '--admindir',
+      path.join(tree, 'var/lib/dpkg'),
+      '-W',
+      '-f',
+      '${Package} ${Architecture} ${db:Status-Abbrev}\n',
+      'ephemeral-builder-image-1.0.0',
+    ]);
     expect(installed.stdout).toBe('ephemeral-builder-image-1.0.0 arm64 ii ');
     expect(elfMachines(path.join(tree, 'usr/lib/ephemeral-builder/images/1.0.0/usr/bin')).get('bash')).toBe(EM_AARCH64);
   });

@@ -16,7 +16,10 @@ describeWith({ root: true, tools: ['debootstrap', 'systemd-nspawn', 'dpkg', 'xz'
   let installed: Installed[];
   beforeAll(async () => {
     const recipe = path.join(work, 'recipe.ts');
-    fs.writeFileSync(recipe, `import minimal from ${JSON.stringify(path.join(REPO, 'recipes/minimal.ts'))};\nexport default { ...minimal, bootstrapper: 'debootstrap' };\n`);
+    fs.writeFileSync(
+      recipe,
+      `import minimal from ${JSON.stringify(path.join(REPO, 'recipes/minimal.ts'))};\nexport default { ...minimal, bootstrapper: 'debootstrap' };\n`,
+    );
     const r = await runCli(['build', recipe, '--stop-after', 'bootstrap', '--out', path.join(work, 'out'), '--cache-dir', TEST_CACHE]);
     if (r.exitCode !== 0) throw new Error(`build failed (${r.exitCode}):\n${r.stderr}`);
     rootfs = path.join(work, 'out/rootfs');
@@ -24,7 +27,7 @@ describeWith({ root: true, tools: ['debootstrap', 'systemd-nspawn', 'dpkg', 'xz'
   });
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-  it('installs the recipe\'s packages, none behind trixie-security or trixie-updates', async () => {
+  it("installs the recipe's packages, none behind trixie-security or trixie-updates", async () => {
     expect(installed.map((p) => p.name)).toEqual(expect.arrayContaining(['openssh-server', 'git', 'bash']));
     const security = await packagesBehind(installed, 'http://deb.debian.org/debian-security', 'trixie-security', 'amd64');
     const updates = await packagesBehind(installed, 'http://deb.debian.org/debian', 'trixie-updates', 'amd64');
@@ -32,7 +35,7 @@ describeWith({ root: true, tools: ['debootstrap', 'systemd-nspawn', 'dpkg', 'xz'
     expect(security.compared).toBeGreaterThan(0);
   });
 
-  it('leaves the image\'s deb822 sources and no apt lists or caches', () => {
+  it("leaves the image's deb822 sources and no apt lists or caches", () => {
     expect(fs.existsSync(path.join(rootfs, 'etc/apt/sources.list'))).toBe(false);
     expect(fs.readFileSync(path.join(rootfs, 'etc/apt/sources.list.d/debian.sources'), 'utf8')).toContain('Suites: trixie trixie-updates\n');
     expect(fs.readdirSync(path.join(rootfs, 'var/lib/apt/lists')).filter((f) => f !== 'partial' && f !== 'lock')).toEqual([]);

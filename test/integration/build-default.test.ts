@@ -26,7 +26,13 @@ interface Manifest {
 interface Sbom {
   specVersion: string;
   metadata: { component: { name: string; version: string } };
-  components: { name: string; version: string; purl: string; licenses: { license?: { id?: string; name?: string }; expression?: string }[]; properties: { name: string; value: string }[] }[];
+  components: {
+    name: string;
+    version: string;
+    purl: string;
+    licenses: { license?: { id?: string; name?: string }; expression?: string }[];
+    properties: { name: string; value: string }[];
+  }[];
 }
 
 describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'dpkg', 'dpkg-query', 'xz'] }, 'build recipes/default.ts', () => {
@@ -51,7 +57,9 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'dpkg'
 
   it('is built from trixie, trixie-updates and trixie-security', () => {
     expect(manifest.sources.map((s) => `${s.suite} ${s.uri}`)).toEqual([
-      'trixie http://deb.debian.org/debian', 'trixie-updates http://deb.debian.org/debian', 'trixie-security http://deb.debian.org/debian-security',
+      'trixie http://deb.debian.org/debian',
+      'trixie-updates http://deb.debian.org/debian',
+      'trixie-security http://deb.debian.org/debian-security',
     ]);
   });
 
@@ -121,8 +129,13 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'dpkg'
       const ssh = sbom.components.find((c) => c.name === 'openssh-server');
       // The purl spec's own library reads it back as the package it names.
       const purl = PackageURL.fromString(ssh?.purl ?? '');
-      expect({ type: purl.type, namespace: purl.namespace, name: purl.name, version: purl.version, qualifiers: purl.qualifiers })
-        .toEqual({ type: 'deb', namespace: 'debian', name: 'openssh-server', version: ssh?.version, qualifiers: { arch: 'amd64', distro: 'debian-13' } });
+      expect({ type: purl.type, namespace: purl.namespace, name: purl.name, version: purl.version, qualifiers: purl.qualifiers }).toEqual({
+        type: 'deb',
+        namespace: 'debian',
+        name: 'openssh-server',
+        version: ssh?.version,
+        qualifiers: { arch: 'amd64', distro: 'debian-13' },
+      });
       expect(ssh?.properties).toContainEqual({ name: 'debian:source', value: 'openssh' });
       // Licences are SPDX ids or expressions where the copyright file says so exactly, NOASSERTION otherwise.
       const zlib = sbom.components.find((c) => c.name === 'zlib1g');

@@ -22,7 +22,9 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'mount'] }, '
   function start(args: string[]): { child: ResultPromise; stderr: () => string } {
     const child = execa(process.execPath, [CLI, 'build', 'recipes/minimal.ts', ...args], { cwd: REPO, reject: false, env: { CI: '1' }, stdin: 'ignore' });
     let err = '';
-    child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
+    child.stderr?.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
     return { child, stderr: () => err };
   }
 
@@ -40,7 +42,9 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'mount'] }, '
     expect(leftovers.filter((f) => f.startsWith('.') || f === 'rootfs')).toEqual([]);
     expect(fs.existsSync(path.join(cache, 'tmp')) ? fs.readdirSync(path.join(cache, 'tmp')) : []).toEqual([]);
     expect(mountsBelow(cache)).toEqual([]);
-    const locks = fs.existsSync(path.join(cache, 'bootstrap')) ? fs.readdirSync(path.join(cache, 'bootstrap')).filter((f) => f.endsWith('.lock') || f.startsWith('.tmp')) : [];
+    const locks = fs.existsSync(path.join(cache, 'bootstrap'))
+      ? fs.readdirSync(path.join(cache, 'bootstrap')).filter((f) => f.endsWith('.lock') || f.startsWith('.tmp'))
+      : [];
     expect(locks).toEqual([]);
     const survivors = execaSync('pgrep', ['-s', String(pid)], { reject: false }).stdout;
     expect(survivors).toBe('');

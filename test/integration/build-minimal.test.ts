@@ -80,9 +80,12 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh'] }, 'bu
     dirs.push(out);
     const r = await runCli(['build', 'recipes/minimal.ts', '--stop-after', 'overlays', '--json', '--out', out, '--cache-dir', TEST_CACHE]);
     expect(r.exitCode).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; result?: { rootfs: string } });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; result?: { rootfs: string } });
     expect(events[0]?.event).toBe('plan');
-    expect(events.filter((e) => e.event === 'stage-end').map((e) => (e as unknown as { stage: string; outcome: string }))).toEqual([
+    expect(events.filter((e) => e.event === 'stage-end').map((e) => e as unknown as { stage: string; outcome: string })).toEqual([
       expect.objectContaining({ stage: 'bootstrap', outcome: 'cached' }),
       expect.objectContaining({ stage: 'steps', outcome: 'skipped' }),
       expect.objectContaining({ stage: 'overlays', outcome: 'built' }),

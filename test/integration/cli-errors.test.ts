@@ -58,8 +58,9 @@ describeWith({ root: true, tools: ['setpriv', 'unshare', 'arch-test'] }, 'CLI er
 
   it('names the Debian package of a missing host tool', async () => {
     // debootstrap lives in /usr/sbin: a PATH without it is a host without the package.
-    const r = await runCli(['build', recipe('deboot', `{ bootstrapper: 'debootstrap', packages: ['openssh-server', 'git'] }`), '--cache-dir', TEST_CACHE],
-      { env: { PATH: '/usr/local/bin:/usr/bin:/bin' } });
+    const r = await runCli(['build', recipe('deboot', `{ bootstrapper: 'debootstrap', packages: ['openssh-server', 'git'] }`), '--cache-dir', TEST_CACHE], {
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin' },
+    });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('error: debootstrap is not installed: apt-get install debootstrap');
   });
@@ -68,9 +69,27 @@ describeWith({ root: true, tools: ['setpriv', 'unshare', 'arch-test'] }, 'CLI er
     // binfmt_misc is per user namespace since Linux 6.7: an empty one there is a machine without qemu.
     const file = recipe('arm', `{ architecture: 'arm64', packages: ['openssh-server', 'git', 'bash'] }`);
     const out = path.join(tmp, 'out-arm');
-    const r = await execa('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c',
-      'mount -t binfmt_misc none /proc/sys/fs/binfmt_misc && exec "$@"', 'sh', process.execPath, CLI, 'build', file, '--out', out, '--cache-dir', TEST_CACHE],
-    { reject: false, env: { CI: '1' }, stdin: 'ignore' });
+    const r = await execa(
+      'unshare',
+      [
+        '--user',
+        '--map-root-user',
+        '--mount',
+        'sh',
+        '-c',
+        'mount -t binfmt_misc none /proc/sys/fs/binfmt_misc && exec "$@"',
+        'sh',
+        process.execPath,
+        CLI,
+        'build',
+        file,
+        '--out',
+        out,
+        '--cache-dir',
+        TEST_CACHE,
+      ],
+      { reject: false, env: { CI: '1' }, stdin: 'ignore' },
+    );
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('error: this amd64 machine cannot run arm64 programs (arch-test: arm64: not supported on this machine/kernel)');
     expect(r.stderr).toContain('apt-get install qemu-user-static binfmt-support');
@@ -95,8 +114,9 @@ describeWith({ root: true, tools: ['setpriv', 'unshare', 'arch-test'] }, 'CLI er
 
   it('fails clearly, after retries, when the mirror is unreachable', async () => {
     const port = await closedPort();
-    const r = await runCli(['build', recipe('nomirror', `{ mirror: 'http://127.0.0.1:${port}/debian' }`), '--cache-dir', TEST_CACHE],
-      { env: { EB_FETCH_ATTEMPTS: '3', EB_FETCH_BACKOFF_MS: '10' } });
+    const r = await runCli(['build', recipe('nomirror', `{ mirror: 'http://127.0.0.1:${port}/debian' }`), '--cache-dir', TEST_CACHE], {
+      env: { EB_FETCH_ATTEMPTS: '3', EB_FETCH_BACKOFF_MS: '10' },
+    });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/retry 2 in 20 ms/);
     expect(r.stderr).toContain(`cannot fetch http://127.0.0.1:${port}/debian/dists/trixie/InRelease: ECONNREFUSED (tried 3 times)`);
@@ -107,8 +127,15 @@ describeWith({ root: true, tools: ['setpriv', 'unshare', 'arch-test'] }, 'CLI er
     const port = await closedPort();
     const key = path.join(tmp, 'vendor.gpg');
     fs.copyFileSync('/usr/share/keyrings/debian-archive-keyring.gpg', key);
-    const r = await runCli(['build', recipe('norepo', `{ repositories: [{ name: 'vendor', uri: 'http://127.0.0.1:${port}/apt', suites: ['stable'], key: ${JSON.stringify(key)} }] }`),
-      '--cache-dir', TEST_CACHE], { env: { EB_FETCH_ATTEMPTS: '2', EB_FETCH_BACKOFF_MS: '10' } });
+    const r = await runCli(
+      [
+        'build',
+        recipe('norepo', `{ repositories: [{ name: 'vendor', uri: 'http://127.0.0.1:${port}/apt', suites: ['stable'], key: ${JSON.stringify(key)} }] }`),
+        '--cache-dir',
+        TEST_CACHE,
+      ],
+      { env: { EB_FETCH_ATTEMPTS: '2', EB_FETCH_BACKOFF_MS: '10' } },
+    );
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain(`repositories[0] (vendor): cannot fetch http://127.0.0.1:${port}/apt/dists/stable/InRelease: ECONNREFUSED (tried 2 times)`);
     expect(r.stderr).toContain(`hint: check that this machine can reach http://127.0.0.1:${port}/apt (repositories[0].uri)`);

@@ -34,7 +34,10 @@ describeWith({ tools: ['gpg', 'gpgv', 'dpkg-deb', 'xz'] }, 'CLI publish and --bu
     expect(second.exitCode).toBe(0);
     const packages = fs.readFileSync(path.join(repo, 'dists/stable/main/binary-amd64/Packages'), 'utf8');
     expect(packages.match(/^Package: .*\nVersion: .*$/gm)).toEqual([
-      'Package: ephemeral-builder\nVersion: 1.0.0', 'Package: ephemeral-builder\nVersion: 1.4.0~rc.1', 'Package: ephemeral-builder-archive-keyring\nVersion: 1']);
+      'Package: ephemeral-builder\nVersion: 1.0.0',
+      'Package: ephemeral-builder\nVersion: 1.4.0~rc.1',
+      'Package: ephemeral-builder-archive-keyring\nVersion: 1',
+    ]);
     expect(fs.existsSync(path.join(repo, 'ephemeral-builder-archive-keyring.gpg'))).toBe(true);
     expect(second.stdout).toMatch(new RegExp(`^key ${key.fingerprint}: signs, expires `, 'm'));
     expect(second.stdout).toMatch(/^signed dists\/stable\/InRelease with [0-9A-F]{40}: Date .* UTC, Valid-Until .* UTC$/m);
@@ -42,8 +45,23 @@ describeWith({ tools: ['gpg', 'gpgv', 'dpkg-deb', 'xz'] }, 'CLI publish and --bu
   });
 
   it('--dry-run prints what would be added, pruned and signed, and writes nothing', async () => {
-    const before = fs.readdirSync(repo, { recursive: true, encoding: 'utf8' }).sort().map((f) => `${f} ${fs.statSync(path.join(repo, f)).mtimeMs}`);
-    const r = await runCli(['publish', '--repo', repo, '--gnupg-home', key.gnupgHome, '--keep', '1', '--max-size', '1G', '--dry-run', await deb('1.4.0', 'final')]);
+    const before = fs
+      .readdirSync(repo, { recursive: true, encoding: 'utf8' })
+      .sort()
+      .map((f) => `${f} ${fs.statSync(path.join(repo, f)).mtimeMs}`);
+    const r = await runCli([
+      'publish',
+      '--repo',
+      repo,
+      '--gnupg-home',
+      key.gnupgHome,
+      '--keep',
+      '1',
+      '--max-size',
+      '1G',
+      '--dry-run',
+      await deb('1.4.0', 'final'),
+    ]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^would add ephemeral-builder 1\.4\.0 all: pool\/main\/e\/ephemeral-builder\/ephemeral-builder_1\.4\.0_all\.deb$/m);
     expect(r.stdout).toMatch(/^would prune ephemeral-builder 1\.4\.0~rc\.1: pool\/main\/e\/ephemeral-builder\/ephemeral-builder_1\.4\.0~rc\.1_all\.deb$/m);
@@ -51,7 +69,10 @@ describeWith({ tools: ['gpg', 'gpgv', 'dpkg-deb', 'xz'] }, 'CLI publish and --bu
     expect(r.stdout).toMatch(/^would keep ephemeral-builder 1\.4\.0$/m);
     expect(r.stdout).toMatch(/^would sign dists\/stable\/InRelease with /m);
     expect(r.stdout).toMatch(/after this publish \(signatures estimated\) \(was [\d.]+ KiB; limit 1\.0 GiB\)$/m);
-    const after = fs.readdirSync(repo, { recursive: true, encoding: 'utf8' }).sort().map((f) => `${f} ${fs.statSync(path.join(repo, f)).mtimeMs}`);
+    const after = fs
+      .readdirSync(repo, { recursive: true, encoding: 'utf8' })
+      .sort()
+      .map((f) => `${f} ${fs.statSync(path.join(repo, f)).mtimeMs}`);
     expect(after).toEqual(before);
   });
 

@@ -28,7 +28,11 @@ describe('commands shown in the docs', () => {
     const first = block.code.split('\n').find((l) => l.trim() && !l.trim().startsWith('#')) ?? '';
     it(`${block.file}:${block.line}: ${first.trim()}`, async () => {
       const r = await execa('bash', ['-eo', 'pipefail', '-c', block.code], {
-        cwd: REPO, reject: false, stdin: 'ignore', all: true, timeout: 5 * 60_000,
+        cwd: REPO,
+        reject: false,
+        stdin: 'ignore',
+        all: true,
+        timeout: 5 * 60_000,
         env: { CI: '1', XDG_CACHE_HOME: xdg },
       });
       expect(r.exitCode, `${block.file}:${block.line} failed (exit ${r.exitCode}):\n${block.code}\n--- output ---\n${String(r.all).slice(-4000)}`).toBe(0);

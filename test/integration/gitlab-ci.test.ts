@@ -52,11 +52,19 @@ const RESIGN_SCHEDULE = { CI_PIPELINE_SOURCE: 'schedule', CI_COMMIT_BRANCH: 'mai
 const BOTH = { ARCHITECTURES: 'amd64 arm64' };
 /** The files of one architecture's build of recipes/minimal.ts as 1.2.3 (out/ARCH of its build job). */
 const buildFiles = (arch: string) => [
-  'SHA256SUMS', `ephemeral-builder-1.2.3-${arch}.cdx.json`, `ephemeral-builder-1.2.3-${arch}.tar.zst`,
-  `ephemeral-builder-image-1.2.3_1.2.3_${arch}.deb`, `ephemeral-builder_1.2.3_${arch}.deb`, 'install.sh', 'manifest.json',
+  'SHA256SUMS',
+  `ephemeral-builder-1.2.3-${arch}.cdx.json`,
+  `ephemeral-builder-1.2.3-${arch}.tar.zst`,
+  `ephemeral-builder-image-1.2.3_1.2.3_${arch}.deb`,
+  `ephemeral-builder_1.2.3_${arch}.deb`,
+  'install.sh',
+  'manifest.json',
 ];
 
-interface Run { exitCode: number; all: string }
+interface Run {
+  exitCode: number;
+  all: string;
+}
 
 /** A stand-in for GitLab's generic package and Releases APIs on loopback: records every request. */
 async function gitlabApi(status = { release: 201 }) {
@@ -106,8 +114,10 @@ function jobsOf(preview: string): Map<string, { tags: string[]; environment?: st
   return jobs;
 }
 
-describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 'sha256sum', 'dpkg-deb', 'mmdebstrap', 'systemd-nspawn', 'ssh', 'arch-test'] },
-  '.gitlab-ci.yml run by gitlab-ci-local', () => {
+describeWith(
+  { root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 'sha256sum', 'dpkg-deb', 'mmdebstrap', 'systemd-nspawn', 'ssh', 'arch-test'] },
+  '.gitlab-ci.yml run by gitlab-ci-local',
+  () => {
     let work: string;
     let scratch: string;
     let key: SigningKey;
@@ -120,24 +130,35 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
 
     /** gitlab-ci-local from node_modules (it needs Node >= 22: node_modules/.bin/node is 24). */
     async function gcl(args: string[]): Promise<Run> {
-      const r = await execa('gitlab-ci-local', args, {
-        cwd: work, reject: false, all: true, stdin: 'ignore', env: { PATH: BIN_PATH }, timeout: 20 * 60_000,
-      });
+      const r = await execa('gitlab-ci-local', args, { cwd: work, reject: false, all: true, stdin: 'ignore', env: { PATH: BIN_PATH }, timeout: 20 * 60_000 });
       return { exitCode: r.exitCode ?? -1, all: r.exitCode === undefined ? `${r.shortMessage}\n${String(r.all)}` : String(r.all) };
     }
     const asVariables = (vars: Record<string, string>) => Object.entries(vars).flatMap(([k, v]) => ['--variable', `${k}=${v}`]);
-    const job = (name: string, vars: Record<string, string>) =>
-      gcl(['--shell-isolation', '--variables-file', variablesFile, ...asVariables(vars), name]);
+    const job = (name: string, vars: Record<string, string>) => gcl(['--shell-isolation', '--variables-file', variablesFile, ...asVariables(vars), name]);
     const script = async (file: string, args: string[], env: Record<string, string> = {}, cwd = work): Promise<Run> => {
-      const r = await execa('sh', [path.join(REPO, 'scripts/ci', file), ...args], { cwd, reject: false, all: true, stdin: 'ignore', env: { PATH: BIN_PATH, ...env } });
+      const r = await execa('sh', [path.join(REPO, 'scripts/ci', file), ...args], {
+        cwd,
+        reject: false,
+        all: true,
+        stdin: 'ignore',
+        env: { PATH: BIN_PATH, ...env },
+      });
       return { exitCode: r.exitCode ?? -1, all: String(r.all) };
     };
     /** Where gitlab-ci-local keeps a job's artifacts: a matrix job's name ("build: [amd64]") with its other characters base64url-encoded. */
     const artifacts = (jobName: string, ...rel: string[]) =>
-      path.join(work, '.gitlab-ci-local/artifacts', jobName.replace(/[^\w-]+/g, (m) => Buffer.from(m).toString('base64url')), ...rel);
+      path.join(
+        work,
+        '.gitlab-ci-local/artifacts',
+        jobName.replace(/[^\w-]+/g, (m) => Buffer.from(m).toString('base64url')),
+        ...rel,
+      );
     /** A file listing with every file's sha256: what "unchanged" means for a repository directory. */
-    const snapshot = (dir: string) => fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort()
-      .map((f) => (fs.statSync(path.join(dir, f)).isFile() ? `${f} ${sha256(path.join(dir, f))}` : `${f}/`));
+    const snapshot = (dir: string) =>
+      fs
+        .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+        .sort()
+        .map((f) => (fs.statSync(path.join(dir, f)).isFile() ? `${f} ${sha256(path.join(dir, f))}` : `${f}/`));
     /** The temporary GnuPG home a pages run named: gone, and no gpg-agent left for it. */
     async function expectKeyGone(log: string): Promise<void> {
       const home = /the signing key goes into (\S+), which is removed when this job ends/.exec(log)?.[1];
@@ -188,7 +209,11 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       expect(preview.exitCode, preview.all).toBe(0);
       const jobs = jobsOf(preview.all);
       expect(Object.fromEntries([...jobs].map(([name, j]) => [name, j.tags]))).toEqual({
-        test: ['eb-root-shell'], build: ['eb-release'], rebuild: ['eb-release'], pages: ['eb-release'], release: ['eb-release'],
+        test: ['eb-root-shell'],
+        build: ['eb-release'],
+        rebuild: ['eb-release'],
+        pages: ['eb-release'],
+        release: ['eb-release'],
       });
       // The key is scoped to this environment, and pages is the one job in it; it publishes alone.
       expect([...jobs].filter(([, j]) => j.environment).map(([name, j]) => `${name} ${j.environment}`)).toEqual(['pages apt-signing']);
@@ -198,26 +223,57 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const running = async (vars: Record<string, string>) => {
         const r = await gcl(['--list-csv', ...asVariables(vars)]);
         expect(r.exitCode, r.all).toBe(0);
-        return r.all.split('\n').filter((l) => /^[a-z]+(: \[[a-z0-9]+\])?;/.test(l) && !l.startsWith('name;')).map((l) => {
-          const [name, , when, , environment] = l.split(';');
-          return `${name} ${when}${environment ? ` ${environment}` : ''}`;
-        });
+        return r.all
+          .split('\n')
+          .filter((l) => /^[a-z]+(: \[[a-z0-9]+\])?;/.test(l) && !l.startsWith('name;'))
+          .map((l) => {
+            const [name, , when, , environment] = l.split(';');
+            return `${name} ${when}${environment ? ` ${environment}` : ''}`;
+          });
       };
       const branchLike: Record<string, Record<string, string>> = {
         'a branch push': { CI_PIPELINE_SOURCE: 'push', CI_COMMIT_BRANCH: 'feature', CI_COMMIT_REF_PROTECTED: 'false' },
-        'a push to the protected default branch': { CI_PIPELINE_SOURCE: 'push', CI_COMMIT_BRANCH: 'main', CI_DEFAULT_BRANCH: 'main', CI_COMMIT_REF_PROTECTED: 'true' },
-        'a merge request': { CI_PIPELINE_SOURCE: 'merge_request_event', CI_COMMIT_BRANCH: 'feature', CI_MERGE_REQUEST_IID: '7', CI_COMMIT_REF_PROTECTED: 'false' },
-        'a pipeline run from the web on the default branch': { CI_PIPELINE_SOURCE: 'web', CI_COMMIT_BRANCH: 'main', CI_DEFAULT_BRANCH: 'main', CI_COMMIT_REF_PROTECTED: 'true' },
+        'a push to the protected default branch': {
+          CI_PIPELINE_SOURCE: 'push',
+          CI_COMMIT_BRANCH: 'main',
+          CI_DEFAULT_BRANCH: 'main',
+          CI_COMMIT_REF_PROTECTED: 'true',
+        },
+        'a merge request': {
+          CI_PIPELINE_SOURCE: 'merge_request_event',
+          CI_COMMIT_BRANCH: 'feature',
+          CI_MERGE_REQUEST_IID: '7',
+          CI_COMMIT_REF_PROTECTED: 'false',
+        },
+        'a pipeline run from the web on the default branch': {
+          CI_PIPELINE_SOURCE: 'web',
+          CI_COMMIT_BRANCH: 'main',
+          CI_DEFAULT_BRANCH: 'main',
+          CI_COMMIT_REF_PROTECTED: 'true',
+        },
         'an unprotected tag': { CI_COMMIT_TAG: 'v1.2.3', CI_COMMIT_REF_PROTECTED: 'false' },
       };
       for (const [what, vars] of Object.entries(branchLike)) expect(await running(vars), what).toEqual(['test on_success']);
       expect(await running({ ...RESIGN_SCHEDULE, CI_COMMIT_BRANCH: 'feature', CI_COMMIT_REF_PROTECTED: 'false' }), 'a schedule on another branch').toEqual([]);
       // build and rebuild are a matrix, a job per architecture, whatever ARCHITECTURES holds (it says which of them build).
-      expect(await running(PROTECTED_TAG)).toEqual(['test on_success', 'build: [amd64] on_success', 'build: [arm64] on_success', 'pages on_success apt-signing', 'release on_success']);
-      expect(await running(RESIGN_SCHEDULE)).toEqual(['rebuild: [amd64] on_success', 'rebuild: [arm64] on_success', 'pages on_success apt-signing', 'release on_success']);
+      expect(await running(PROTECTED_TAG)).toEqual([
+        'test on_success',
+        'build: [amd64] on_success',
+        'build: [arm64] on_success',
+        'pages on_success apt-signing',
+        'release on_success',
+      ]);
+      expect(await running(RESIGN_SCHEDULE)).toEqual([
+        'rebuild: [amd64] on_success',
+        'rebuild: [arm64] on_success',
+        'pages on_success apt-signing',
+        'release on_success',
+      ]);
       // pages and release need the whole matrix (every job of it), so neither runs when one architecture's build failed.
-      const needs = (await gcl(['--list-csv', ...asVariables(PROTECTED_TAG)])).all.split('\n')
-        .filter((l) => /^(pages|release);/.test(l)).map((l) => `${l.split(';')[0]} ${l.split(';').at(-1)}`);
+      const needs = (await gcl(['--list-csv', ...asVariables(PROTECTED_TAG)])).all
+        .split('\n')
+        .filter((l) => /^(pages|release);/.test(l))
+        .map((l) => `${l.split(';')[0]} ${l.split(';').at(-1)}`);
       expect(needs).toEqual(['pages [build,rebuild]', 'release [build,rebuild,pages]']);
       expect(await running({ ...RESIGN_SCHEDULE, REBUILD_ON_SCHEDULE: 'false' })).toEqual(['pages on_success apt-signing']);
     });
@@ -270,7 +326,11 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       expect(fs.readdirSync(out).sort()).toEqual(buildFiles('amd64'));
       const check = await execa('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: out, reject: false, all: true });
       expect(check.exitCode, String(check.all)).toBe(0);
-      expect(String(check.all).split('\n').filter((l) => l.endsWith(': OK'))).toHaveLength(6);
+      expect(
+        String(check.all)
+          .split('\n')
+          .filter((l) => l.endsWith(': OK')),
+      ).toHaveLength(6);
       const version = await execa('dpkg-deb', ['--field', path.join(out, 'ephemeral-builder_1.2.3_amd64.deb'), 'Package', 'Version']);
       expect(version.stdout).toBe('Package: ephemeral-builder\nVersion: 1.2.3');
       // The same for every architecture: the dotenvs of the matrix's jobs reach pages and release merged.
@@ -278,9 +338,21 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       expect(dotenv).toBe(['VERSION=1.2.3', 'DEB_VERSION=1.2.3', 'PACKAGE_NAME=ephemeral-builder', ''].join('\n'));
     });
 
-    it('build: [arm64]\'s artifacts: recipes/minimal.ts built for arm64 (build --architecture arm64) as 1.2.3, checked by the job\'s release-env.sh', async () => {
+    it("build: [arm64]'s artifacts: recipes/minimal.ts built for arm64 (build --architecture arm64) as 1.2.3, checked by the job's release-env.sh", async () => {
       const built = path.join(scratch, 'arm64-build');
-      const b = await runCli(['build', 'recipes/minimal.ts', '--architecture', 'arm64', '--version', '1.2.3', '--fast', '--out', built, '--cache-dir', TEST_CACHE]);
+      const b = await runCli([
+        'build',
+        'recipes/minimal.ts',
+        '--architecture',
+        'arm64',
+        '--version',
+        '1.2.3',
+        '--fast',
+        '--out',
+        built,
+        '--cache-dir',
+        TEST_CACHE,
+      ]);
       expect(b.exitCode, b.stderr.slice(-4000)).toBe(0);
       const out = artifacts('build: [arm64]', 'out', 'arm64');
       fs.cpSync(built, out, { recursive: true });
@@ -288,8 +360,9 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const env = await execa('sh', [path.join(REPO, 'scripts/ci/release-env.sh'), out, '1.2.3'], { env: { PATH: BIN_PATH } });
       fs.mkdirSync(artifacts('build: [arm64]', '.gitlab-ci-reports/dotenv'), { recursive: true });
       fs.writeFileSync(artifacts('build: [arm64]', '.gitlab-ci-reports/dotenv/release.env'), `${env.stdout}\n`);
-      expect(fs.readFileSync(artifacts('build: [arm64]', '.gitlab-ci-reports/dotenv/release.env'), 'utf8'))
-        .toBe(fs.readFileSync(artifacts('build: [amd64]', '.gitlab-ci-reports/dotenv/release.env'), 'utf8'));
+      expect(fs.readFileSync(artifacts('build: [arm64]', '.gitlab-ci-reports/dotenv/release.env'), 'utf8')).toBe(
+        fs.readFileSync(artifacts('build: [amd64]', '.gitlab-ci-reports/dotenv/release.env'), 'utf8'),
+      );
       const arch = await execa('dpkg-deb', ['--field', path.join(out, 'ephemeral-builder_1.2.3_arm64.deb'), 'Architecture']);
       expect(arch.stdout).toBe('arm64');
     });
@@ -301,13 +374,22 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       fs.cpSync(artifacts('build: [amd64]', 'out'), path.join(dir, 'out'), { recursive: true });
       const before = { site: snapshot(site), public: snapshot(path.join(dir, 'public')) };
       const env = {
-        ...PROTECTED_TAG, ...BOTH, APT_SIGNING_KEY: secretKeyFile, APT_REPO_URL: server.url, CI_PAGES_URL: server.url,
-        VERSION: '1.2.3', PACKAGE_NAME: 'ephemeral-builder',
+        ...PROTECTED_TAG,
+        ...BOTH,
+        APT_SIGNING_KEY: secretKeyFile,
+        APT_REPO_URL: server.url,
+        CI_PAGES_URL: server.url,
+        VERSION: '1.2.3',
+        PACKAGE_NAME: 'ephemeral-builder',
       };
       const missing = await script('publish-pages.sh', [], env, dir);
       expect(missing.exitCode).toBe(1);
-      expect(missing.all).toContain('release-set: out/arm64 is missing: the build of arm64 did not run or did not succeed (a release holds every architecture in ARCHITECTURES, amd64 arm64, or none');
-      expect(missing.all).toContain('publish-pages: not publishing ephemeral-builder 1.2.3: it must hold every architecture in ARCHITECTURES (amd64 arm64), complete; the repository is unchanged');
+      expect(missing.all).toContain(
+        'release-set: out/arm64 is missing: the build of arm64 did not run or did not succeed (a release holds every architecture in ARCHITECTURES, amd64 arm64, or none',
+      );
+      expect(missing.all).toContain(
+        'publish-pages: not publishing ephemeral-builder 1.2.3: it must hold every architecture in ARCHITECTURES (amd64 arm64), complete; the repository is unchanged',
+      );
       // An arm64 build without its SBOM is refused the same way.
       fs.cpSync(artifacts('build: [arm64]', 'out'), path.join(dir, 'out'), { recursive: true });
       fs.rmSync(path.join(dir, 'out/arm64/ephemeral-builder-1.2.3-arm64.cdx.json'));
@@ -318,9 +400,16 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       expect(twice.exitCode).toBe(1);
       expect(twice.all).toContain('release-set: ARCHITECTURES names amd64 twice');
       // A schedule's pages with builds in out/ but REBUILD=no (the last rebuild job's dotenv): publishing some architectures would break the release.
-      const disagreed = await script('publish-pages.sh', [], { ...RESIGN_SCHEDULE, ...BOTH, APT_SIGNING_KEY: secretKeyFile, APT_REPO_URL: server.url, CI_PAGES_URL: server.url, REBUILD: 'no' }, dir);
+      const disagreed = await script(
+        'publish-pages.sh',
+        [],
+        { ...RESIGN_SCHEDULE, ...BOTH, APT_SIGNING_KEY: secretKeyFile, APT_REPO_URL: server.url, CI_PAGES_URL: server.url, REBUILD: 'no' },
+        dir,
+      );
       expect(disagreed.exitCode).toBe(1);
-      expect(disagreed.all).toContain('publish-pages: out/amd64 holds a build, but REBUILD is not yes: not every architecture was rebuilt, so none is published; the repository is unchanged');
+      expect(disagreed.all).toContain(
+        'publish-pages: out/amd64 holds a build, but REBUILD is not yes: not every architecture was rebuilt, so none is published; the repository is unchanged',
+      );
       for (const r of [missing, incomplete, twice, disagreed]) {
         expect(r.all).not.toContain('the signing key goes into');
         expect(r.all).not.toContain('fetch-apt-repo');
@@ -338,10 +427,20 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
         // The job's script itself, as the job runs it (gitlab-ci-local would add only setup.sh), with the amd64 build.
         const failingPages = path.join(scratch, 'pages-fails');
         fs.cpSync(artifacts('build: [amd64]', 'out'), path.join(failingPages, 'out'), { recursive: true });
-        const r = await script('publish-pages.sh', [], {
-          ...PROTECTED_TAG, APT_SIGNING_KEY: secretKeyFile, APT_REPO_URL: otherServer.url, CI_PAGES_URL: otherServer.url,
-          ARCHITECTURES: 'amd64', PACKAGE_NAME: 'ephemeral-builder', VERSION: '1.2.3',
-        }, failingPages);
+        const r = await script(
+          'publish-pages.sh',
+          [],
+          {
+            ...PROTECTED_TAG,
+            APT_SIGNING_KEY: secretKeyFile,
+            APT_REPO_URL: otherServer.url,
+            CI_PAGES_URL: otherServer.url,
+            ARCHITECTURES: 'amd64',
+            PACKAGE_NAME: 'ephemeral-builder',
+            VERSION: '1.2.3',
+          },
+          failingPages,
+        );
         expect(r.exitCode).not.toBe(0);
         expect(r.all).toMatch(/fetch-apt-repo: .*InRelease is not signed by a key in|fetch-apt-repo: .*Release is not signed by a key in/);
         expect(r.all).not.toContain('publish-pages: signed out/SHA256SUMS');
@@ -352,7 +451,7 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       }
     });
 
-    it('pages on a protected tag: the key of the apt-signing environment signs the repository the site serves, with both architectures\' builds added in one update and 1.0.0 kept, and the one SHA256SUMS of both; its GnuPG home is gone afterwards', async () => {
+    it("pages on a protected tag: the key of the apt-signing environment signs the repository the site serves, with both architectures' builds added in one update and 1.0.0 kept, and the one SHA256SUMS of both; its GnuPG home is gone afterwards", async () => {
       const r = await job('pages', { ...PROTECTED_TAG, ...BOTH, APT_REPO_URL: server.url, CI_PAGES_URL: server.url });
       expect(r.exitCode, r.all.slice(-6000)).toBe(0);
       expect(r.all).toContain('fetch-apt-repo: copied');
@@ -362,11 +461,16 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const indexOf = (arch: string) => parseParagraphs(fs.readFileSync(path.join(pub, `dists/stable/main/binary-${arch}/Packages`), 'utf8'));
       const packages = indexOf('amd64');
       expect(packages.map((p) => `${field(p, 'Package')} ${field(p, 'Version')}`).sort()).toEqual([
-        'ephemeral-builder 1.0.0', 'ephemeral-builder 1.2.3', 'ephemeral-builder-archive-keyring 1', 'ephemeral-builder-image-1.2.3 1.2.3',
+        'ephemeral-builder 1.0.0',
+        'ephemeral-builder 1.2.3',
+        'ephemeral-builder-archive-keyring 1',
+        'ephemeral-builder-image-1.2.3 1.2.3',
       ]);
-      expect(indexOf('arm64').map((p) => `${field(p, 'Package')} ${field(p, 'Version')} ${field(p, 'Architecture')}`).sort()).toEqual([
-        'ephemeral-builder 1.2.3 arm64', 'ephemeral-builder-archive-keyring 1 all', 'ephemeral-builder-image-1.2.3 1.2.3 arm64',
-      ]);
+      expect(
+        indexOf('arm64')
+          .map((p) => `${field(p, 'Package')} ${field(p, 'Version')} ${field(p, 'Architecture')}`)
+          .sort(),
+      ).toEqual(['ephemeral-builder 1.2.3 arm64', 'ephemeral-builder-archive-keyring 1 all', 'ephemeral-builder-image-1.2.3 1.2.3 arm64']);
       for (const p of [...packages, ...indexOf('arm64')]) expect(sha256(path.join(pub, field(p, 'Filename')!))).toBe(field(p, 'SHA256'));
       // The earlier release is the very file published before, not a rebuilt look-alike.
       const old = packages.find((p) => field(p, 'Version') === '1.0.0')!;
@@ -385,7 +489,10 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const keyring = path.join(pub, 'ephemeral-builder-archive-keyring.gpg');
       // stripFinalNewline off: execa cuts a last 0x0a byte off binary output too, and a fresh key's
       // export ends in one about once in 256 runs (that is how this check failed in a CI run).
-      const exported = await execa('gpg', ['--batch', '--homedir', key.gnupgHome, '--export-options', 'export-minimal', '--export', key.fingerprint], { encoding: 'buffer', stripFinalNewline: false });
+      const exported = await execa('gpg', ['--batch', '--homedir', key.gnupgHome, '--export-options', 'export-minimal', '--export', key.fingerprint], {
+        encoding: 'buffer',
+        stripFinalNewline: false,
+      });
       expect(Buffer.compare(fs.readFileSync(keyring), Buffer.from(exported.stdout))).toBe(0);
       const verify = await execa('gpgv', ['--keyring', keyring, path.join(pub, 'dists/stable/InRelease')], { reject: false, all: true });
       expect(verify.exitCode, String(verify.all)).toBe(0);
@@ -393,13 +500,23 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       expect((Date.parse(field(release!, 'Valid-Until')!) - Date.parse(field(release!, 'Date')!)) / 1000).toBe(21 * 86400);
       expect(fs.readFileSync(path.join(pub, 'ephemeral-builder.sources'), 'utf8')).toMatch(new RegExp(`^URIs: ${server.url.replace(/[.]/g, '\\.')}$`, 'm'));
       // SHA256SUMS of both architectures, signed beside it for the release, as a host checks it.
-      const sums = await execa('gpgv', ['--keyring', keyring, artifacts('pages', 'out', 'SHA256SUMS.asc'), artifacts('pages', 'out', 'SHA256SUMS')], { reject: false, all: true });
+      const sums = await execa('gpgv', ['--keyring', keyring, artifacts('pages', 'out', 'SHA256SUMS.asc'), artifacts('pages', 'out', 'SHA256SUMS')], {
+        reject: false,
+        all: true,
+      });
       expect(sums.exitCode, String(sums.all)).toBe(0);
       expect(String(sums.all)).toContain(key.fingerprint.slice(-16));
-      const listed = fs.readFileSync(artifacts('pages', 'out', 'SHA256SUMS'), 'utf8').trim().split('\n').map((l) => l.split(/ +/));
+      const listed = fs
+        .readFileSync(artifacts('pages', 'out', 'SHA256SUMS'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/ +/));
       const perArch = (arch: string) => [
-        `ephemeral-builder-1.2.3-${arch}.tar.zst`, `ephemeral-builder_1.2.3_${arch}.deb`, `ephemeral-builder-image-1.2.3_1.2.3_${arch}.deb`,
-        `ephemeral-builder-1.2.3-${arch}.cdx.json`, `manifest-${arch}.json`,
+        `ephemeral-builder-1.2.3-${arch}.tar.zst`,
+        `ephemeral-builder_1.2.3_${arch}.deb`,
+        `ephemeral-builder-image-1.2.3_1.2.3_${arch}.deb`,
+        `ephemeral-builder-1.2.3-${arch}.cdx.json`,
+        `manifest-${arch}.json`,
       ];
       expect(listed.map(([, f]) => f)).toEqual([...perArch('amd64'), ...perArch('arm64'), 'install.sh', 'manifest.json']);
       const inBuild: Record<string, string> = {};
@@ -409,15 +526,31 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       for (const [sum, f] of listed) expect(sum, f).toBe(f === 'manifest.json' ? inBuild['manifest-amd64.json'] : inBuild[f!]);
     });
 
-    it('release uploads every architecture\'s tarball, SBOM and manifest, install.sh, the one SHA256SUMS and its signature, and makes the release through the Releases API with a link to each', async () => {
+    it("release uploads every architecture's tarball, SBOM and manifest, install.sh, the one SHA256SUMS and its signature, and makes the release through the Releases API with a link to each", async () => {
       const api = await gitlabApi();
       try {
-        const r = await job('release', { ...PROTECTED_TAG, ...BOTH, CI_API_V4_URL: api.url, CI_PROJECT_ID: '42', CI_JOB_TOKEN: 'job-token-1', CI_PAGES_URL: server.url });
+        const r = await job('release', {
+          ...PROTECTED_TAG,
+          ...BOTH,
+          CI_API_V4_URL: api.url,
+          CI_PROJECT_ID: '42',
+          CI_JOB_TOKEN: 'job-token-1',
+          CI_PAGES_URL: server.url,
+        });
         expect(r.exitCode, r.all.slice(-6000)).toBe(0);
         const base = '/api/v4/projects/42/packages/generic/ephemeral-builder/1.2.3/';
         const files = [
-          'ephemeral-builder-1.2.3-amd64.tar.zst', 'ephemeral-builder-1.2.3-arm64.tar.zst', 'SHA256SUMS', 'SHA256SUMS.asc', 'ephemeral-builder-archive-keyring.gpg',
-          'ephemeral-builder-1.2.3-amd64.cdx.json', 'manifest-amd64.json', 'ephemeral-builder-1.2.3-arm64.cdx.json', 'manifest-arm64.json', 'install.sh', 'manifest.json',
+          'ephemeral-builder-1.2.3-amd64.tar.zst',
+          'ephemeral-builder-1.2.3-arm64.tar.zst',
+          'SHA256SUMS',
+          'SHA256SUMS.asc',
+          'ephemeral-builder-archive-keyring.gpg',
+          'ephemeral-builder-1.2.3-amd64.cdx.json',
+          'manifest-amd64.json',
+          'ephemeral-builder-1.2.3-arm64.cdx.json',
+          'manifest-arm64.json',
+          'install.sh',
+          'manifest.json',
         ];
         expect(api.requests.map((u) => `${u.method} ${u.url}`)).toEqual([...files.map((f) => `PUT ${base}${f}`), 'POST /api/v4/projects/42/releases']);
         expect(api.requests.every((u) => u.token === 'job-token-1')).toBe(true);
@@ -428,23 +561,43 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
         }
         expect(body('SHA256SUMS').toString()).toBe(fs.readFileSync(artifacts('pages', 'out', 'SHA256SUMS'), 'utf8'));
         expect(body('SHA256SUMS.asc').toString()).toBe(fs.readFileSync(artifacts('pages', 'out', 'SHA256SUMS.asc'), 'utf8'));
-        expect(Buffer.compare(body('ephemeral-builder-archive-keyring.gpg'), fs.readFileSync(artifacts('pages', 'public', 'ephemeral-builder-archive-keyring.gpg')))).toBe(0);
+        expect(
+          Buffer.compare(body('ephemeral-builder-archive-keyring.gpg'), fs.readFileSync(artifacts('pages', 'public', 'ephemeral-builder-archive-keyring.gpg'))),
+        ).toBe(0);
         // What a host downloads from the release verifies: the signature, then every file SHA256SUMS lists
         // but the .debs (in the apt repository, not the release).
         const downloaded = path.join(scratch, 'downloaded');
         fs.mkdirSync(downloaded);
         for (const f of files) fs.writeFileSync(path.join(downloaded, f), body(f));
-        const verified = await execa('sh', ['-c', 'gpgv --keyring ./ephemeral-builder-archive-keyring.gpg SHA256SUMS.asc SHA256SUMS && sha256sum --strict --ignore-missing -c SHA256SUMS'], { cwd: downloaded, reject: false, all: true });
+        const verified = await execa(
+          'sh',
+          ['-c', 'gpgv --keyring ./ephemeral-builder-archive-keyring.gpg SHA256SUMS.asc SHA256SUMS && sha256sum --strict --ignore-missing -c SHA256SUMS'],
+          { cwd: downloaded, reject: false, all: true },
+        );
         expect(verified.exitCode, String(verified.all)).toBe(0);
-        expect(String(verified.all).split('\n').filter((l) => l.endsWith(': OK')).map((l) => l.replace(/: OK$/, '')).sort())
-          .toEqual(files.filter((f) => !/^SHA256SUMS|keyring/.test(f)).sort());
-        const release = JSON.parse(api.requests.at(-1)!.body.toString()) as { tag_name: string; name: string; description: string; assets: { links: Array<{ name: string; url: string; link_type: string }> } };
+        expect(
+          String(verified.all)
+            .split('\n')
+            .filter((l) => l.endsWith(': OK'))
+            .map((l) => l.replace(/: OK$/, ''))
+            .sort(),
+        ).toEqual(files.filter((f) => !/^SHA256SUMS|keyring/.test(f)).sort());
+        const release = JSON.parse(api.requests.at(-1)!.body.toString()) as {
+          tag_name: string;
+          name: string;
+          description: string;
+          assets: { links: Array<{ name: string; url: string; link_type: string }> };
+        };
         expect(release.tag_name).toBe('v1.2.3');
         expect(release.name).toBe('ephemeral-builder 1.2.3');
         expect(release.description).toContain('gpgv --keyring ./ephemeral-builder-archive-keyring.gpg SHA256SUMS.asc SHA256SUMS');
-        expect(release.description).toContain('download ephemeral-builder-1.2.3-ARCH.tar.zst for the host\'s architecture');
+        expect(release.description).toContain("download ephemeral-builder-1.2.3-ARCH.tar.zst for the host's architecture");
         expect(release.assets.links).toEqual([
-          ...files.map((f) => ({ name: f, url: `${api.url}/projects/42/packages/generic/ephemeral-builder/1.2.3/${f}`, link_type: f.endsWith('.tar.zst') ? 'package' : 'other' })),
+          ...files.map((f) => ({
+            name: f,
+            url: `${api.url}/projects/42/packages/generic/ephemeral-builder/1.2.3/${f}`,
+            link_type: f.endsWith('.tar.zst') ? 'package' : 'other',
+          })),
           { name: 'apt repository', url: server.url, link_type: 'other' },
         ]);
       } finally {
@@ -456,8 +609,13 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const api = await gitlabApi({ release: 409 });
       try {
         const env = {
-          ...BOTH, PACKAGE_NAME: 'ephemeral-builder', VERSION: '1.2.3', CI_COMMIT_TAG: 'v1.2.3',
-          CI_API_V4_URL: api.url, CI_PROJECT_ID: '42', CI_JOB_TOKEN: 'job-token-1',
+          ...BOTH,
+          PACKAGE_NAME: 'ephemeral-builder',
+          VERSION: '1.2.3',
+          CI_COMMIT_TAG: 'v1.2.3',
+          CI_API_V4_URL: api.url,
+          CI_PROJECT_ID: '42',
+          CI_JOB_TOKEN: 'job-token-1',
         };
         // The release job's working copy: out/ARCH from the build jobs, out/SHA256SUMS(.asc) and public/ from pages.
         const dir = path.join(scratch, 'release-job');
@@ -482,10 +640,15 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
         expect(changed.stderr).toContain('release-env: out/arm64/SHA256SUMS does not verify');
         const sums = path.join(dir, 'out/arm64/SHA256SUMS');
         const keptSums = fs.readFileSync(sums);
-        fs.writeFileSync(sums, (await execa('sh', ['-c', 'sha256sum -- *.tar.zst *.deb *.cdx.json install.sh manifest.json'], { cwd: path.dirname(sums) })).stdout + '\n');
+        fs.writeFileSync(
+          sums,
+          `${(await execa('sh', ['-c', 'sha256sum -- *.tar.zst *.deb *.cdx.json install.sh manifest.json'], { cwd: path.dirname(sums) })).stdout}\n`,
+        );
         const resummed = await run('upload-release-files.sh', []);
         expect(resummed.exitCode).toBe(1);
-        expect(resummed.stderr).toContain('release-set: out/SHA256SUMS is not the release\'s (the files differ from the ones it lists, or it lists other ones): it is the one the pages job signed');
+        expect(resummed.stderr).toContain(
+          "release-set: out/SHA256SUMS is not the release's (the files differ from the ones it lists, or it lists other ones): it is the one the pages job signed",
+        );
         fs.writeFileSync(sbom, kept);
         fs.writeFileSync(sums, keptSums);
         expect(api.requests).toEqual([]);
@@ -495,7 +658,9 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
         expect(uploaded.stdout.split('\n')).toHaveLength(11);
         const made = await run('create-release.sh', uploaded.stdout.split('\n'));
         expect(made.exitCode).toBe(1);
-        expect(made.stderr).toContain('create-release: the release v1.2.3 exists already (HTTP 409: {"message":"Release already exists"}); delete it (Deploy > Releases) and run this job again');
+        expect(made.stderr).toContain(
+          'create-release: the release v1.2.3 exists already (HTTP 409: {"message":"Release already exists"}); delete it (Deploy > Releases) and run this job again',
+        );
       } finally {
         await api.close();
       }
@@ -508,7 +673,9 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       writeFixtureSuite(path.join(root, 'debian'), 'trixie', m.image.packages, { codename: 'trixie' });
       writeFixtureSuite(path.join(root, 'debian'), 'trixie-updates', [], { codename: 'trixie-updates' });
       writeFixtureSuite(path.join(root, 'debian-security'), 'trixie-security', bumped, { codename: 'trixie-security' });
-      return { EB_OUTDATED_FLAGS: `--rewrite http://deb.debian.org/debian=file://${root}/debian --rewrite http://deb.debian.org/debian-security=file://${root}/debian-security` };
+      return {
+        EB_OUTDATED_FLAGS: `--rewrite http://deb.debian.org/debian=file://${root}/debian --rewrite http://deb.debian.org/debian-security=file://${root}/debian-security`,
+      };
     }
 
     it('the schedule, nothing behind: rebuild builds nothing, pages signs the served repository again (pruned to APT_KEEP, its manifest kept), release makes none', async () => {
@@ -522,7 +689,14 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const before = parseParagraphs(fs.readFileSync(path.join(deployed, 'dists/stable/Release'), 'utf8'))[0]!;
       const api = await gitlabApi();
       try {
-        const vars = { ...RESIGN_SCHEDULE, APT_REPO_URL: served.url, CI_PAGES_URL: served.url, APT_KEEP: '1', APT_VALID_FOR: '30d', RECIPE: 'recipes/minimal.ts' };
+        const vars = {
+          ...RESIGN_SCHEDULE,
+          APT_REPO_URL: served.url,
+          CI_PAGES_URL: served.url,
+          APT_KEEP: '1',
+          APT_VALID_FOR: '30d',
+          RECIPE: 'recipes/minimal.ts',
+        };
         const check = await job('rebuild', { ...vars, ...mirrorFor(path.join(deployed, 'manifest.json'), 'mirror-current') });
         expect(check.exitCode, check.all.slice(-6000)).toBe(0);
         expect(check.all).toContain('ephemeral-builder 1.2.3: nothing behind (trixie, trixie-updates, trixie-security)');
@@ -542,11 +716,16 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
         expect((Date.parse(field(release!, 'Valid-Until')!) - Date.parse(field(release!, 'Date')!)) / 1000).toBe(30 * 86400);
         const packages = parseParagraphs(fs.readFileSync(path.join(pub, 'dists/stable/main/binary-amd64/Packages'), 'utf8'));
         expect(packages.map((p) => `${field(p, 'Package')} ${field(p, 'Version')}`).sort()).toEqual([
-          'ephemeral-builder 1.2.3', 'ephemeral-builder-archive-keyring 1', 'ephemeral-builder-image-1.2.3 1.2.3',
+          'ephemeral-builder 1.2.3',
+          'ephemeral-builder-archive-keyring 1',
+          'ephemeral-builder-image-1.2.3 1.2.3',
         ]);
         expect(fs.existsSync(path.join(pub, 'pool/main/e/ephemeral-builder/ephemeral-builder_1.0.0_amd64.deb'))).toBe(false);
         expect(fs.readFileSync(path.join(pub, 'manifest.json'), 'utf8')).toBe(fs.readFileSync(path.join(deployed, 'manifest.json'), 'utf8'));
-        const verify = await execa('gpgv', ['--keyring', path.join(pub, 'ephemeral-builder-archive-keyring.gpg'), path.join(pub, 'dists/stable/InRelease')], { reject: false, all: true });
+        const verify = await execa('gpgv', ['--keyring', path.join(pub, 'ephemeral-builder-archive-keyring.gpg'), path.join(pub, 'dists/stable/InRelease')], {
+          reject: false,
+          all: true,
+        });
         expect(verify.exitCode, String(verify.all)).toBe(0);
 
         const none = await job('release', { ...vars, CI_API_V4_URL: api.url, CI_PROJECT_ID: '42', CI_JOB_TOKEN: 'job-token-1' });
@@ -568,7 +747,14 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const served = await serveDirectory(deployed);
       const api = await gitlabApi();
       try {
-        const vars = { ...RESIGN_SCHEDULE, APT_REPO_URL: served.url, CI_PAGES_URL: served.url, RECIPE: 'recipes/minimal.ts', EB_BUILD_FLAGS: '--fast', CI_COMMIT_SHA: 'a'.repeat(40) };
+        const vars = {
+          ...RESIGN_SCHEDULE,
+          APT_REPO_URL: served.url,
+          CI_PAGES_URL: served.url,
+          RECIPE: 'recipes/minimal.ts',
+          EB_BUILD_FLAGS: '--fast',
+          CI_COMMIT_SHA: 'a'.repeat(40),
+        };
         const mirror = mirrorFor(path.join(deployed, 'manifest.json'), 'mirror-behind', [{ name: 'libc6', version: `${libc.version}+security1` }]);
         const rebuilt = await job('rebuild', { ...vars, ...mirror });
         expect(rebuilt.exitCode, rebuilt.all.slice(-6000)).toBe(0);
@@ -577,7 +763,9 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
         expect(dotenv).toContain('VERSION=1.2.4\n');
         expect(dotenv).toMatch(/REBUILD=yes\n$/);
         const notes = fs.readFileSync(artifacts('rebuild: [amd64]', 'out', 'amd64', 'release-notes.md'), 'utf8');
-        expect(notes).toMatch(new RegExp(`^libc6 +${libc.version.replace(/[+.]/g, '\\$&')} +${libc.version.replace(/[+.]/g, '\\$&')}\\+security1 +trixie-security +SECURITY$`, 'm'));
+        expect(notes).toMatch(
+          new RegExp(`^libc6 +${libc.version.replace(/[+.]/g, '\\$&')} +${libc.version.replace(/[+.]/g, '\\$&')}\\+security1 +trixie-security +SECURITY$`, 'm'),
+        );
         expect(notes).toContain('## ephemeral-builder 1.2.3 → 1.2.4\n');
 
         const published = await job('pages', vars);
@@ -603,8 +791,11 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const copy = path.join(scratch, 'copy');
       const r = await script('fetch-apt-repo.sh', [server.url, copy, 'stable', path.join(site, 'ephemeral-builder-archive-keyring.gpg')]);
       expect(r.exitCode, r.all).toBe(0);
-      const listing = (dir: string) => fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })
-        .filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+      const listing = (dir: string) =>
+        fs
+          .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+          .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+          .sort();
       // The keyring and .sources are rewritten by every publish; everything apt reads is copied.
       expect(listing(copy)).toEqual(listing(site).filter((f) => !/^ephemeral-builder[^/]*$/.test(f)));
       for (const f of listing(copy)) expect(sha256(path.join(copy, f)), f).toBe(sha256(path.join(site, f)));
@@ -620,12 +811,22 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
       const other = await makeSigningKey('someone else <other@example.invalid>');
       try {
         const otherKeyring = path.join(scratch, 'other.gpg');
-        fs.writeFileSync(otherKeyring, (await execa('gpg', ['--batch', '--homedir', other.gnupgHome, '--export', other.fingerprint], { encoding: 'buffer', stripFinalNewline: false })).stdout);
+        fs.writeFileSync(
+          otherKeyring,
+          (await execa('gpg', ['--batch', '--homedir', other.gnupgHome, '--export', other.fingerprint], { encoding: 'buffer', stripFinalNewline: false }))
+            .stdout,
+        );
         const r = await script('fetch-apt-repo.sh', [server.url, path.join(scratch, 'wrong-key'), 'stable', otherKeyring]);
         expect(r.exitCode).toBe(1);
         expect(r.all).toMatch(/Release is not signed by a key in /);
         // After a rotation the site is still signed by the previous key, given as a second keyring.
-        const both = await script('fetch-apt-repo.sh', [server.url, path.join(scratch, 'either-key'), 'stable', otherKeyring, path.join(site, 'ephemeral-builder-archive-keyring.gpg')]);
+        const both = await script('fetch-apt-repo.sh', [
+          server.url,
+          path.join(scratch, 'either-key'),
+          'stable',
+          otherKeyring,
+          path.join(site, 'ephemeral-builder-archive-keyring.gpg'),
+        ]);
         expect(both.exitCode, both.all).toBe(0);
       } finally {
         await other.dispose();
@@ -644,4 +845,5 @@ describeWith({ root: true, tools: ['git', 'rsync', 'curl', 'jq', 'gpg', 'gpgv', 
         await tamperedServer.close();
       }
     });
-  });
+  },
+);

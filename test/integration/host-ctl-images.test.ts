@@ -28,18 +28,45 @@ const TEN_DAYS_AGO = Math.floor(Date.now() / 1000) - 10 * DAY - 3600;
 
 /** The suites as Debian names them: apt shows "Label:Version/Suite", the image's sources the codename. */
 const SUITES = [
-  { dir: 'trixie', suite: 'stable', label: 'Debian', version: '13.8', packages: [
-    { name: 'base-files', version: '13.8' }, { name: 'bar', version: '2.0-2' }, { name: 'libfoo', version: '1.0-1' },
-    // After a point release, a security fix is in the suite too: still a security fix.
-    { name: 'libsame', version: '3.0-1+deb13u1' }] },
-  { dir: 'trixie-security', suite: 'stable-security', label: 'Debian-Security', version: '13', packages: [
-    { name: 'libfoo', version: '1.0-1+deb13u1' }, { name: 'libsame', version: '3.0-1+deb13u1' }] },
+  {
+    dir: 'trixie',
+    suite: 'stable',
+    label: 'Debian',
+    version: '13.8',
+    packages: [
+      { name: 'base-files', version: '13.8' },
+      { name: 'bar', version: '2.0-2' },
+      { name: 'libfoo', version: '1.0-1' },
+      // After a point release, a security fix is in the suite too: still a security fix.
+      { name: 'libsame', version: '3.0-1+deb13u1' },
+    ],
+  },
+  {
+    dir: 'trixie-security',
+    suite: 'stable-security',
+    label: 'Debian-Security',
+    version: '13',
+    packages: [
+      { name: 'libfoo', version: '1.0-1+deb13u1' },
+      { name: 'libsame', version: '3.0-1+deb13u1' },
+    ],
+  },
 ];
 
 /** What the image's dpkg records: behind (1.0.0) or at the mirror's newest (1.1.0). */
 const INSTALLED: Record<string, FixturePackage[]> = {
-  '1.0.0': [{ name: 'bar', version: '2.0-1' }, { name: 'base-files', version: '13.8' }, { name: 'libfoo', version: '1.0-1' }, { name: 'libsame', version: '3.0-1' }],
-  '1.1.0': [{ name: 'bar', version: '2.0-2' }, { name: 'base-files', version: '13.8' }, { name: 'libfoo', version: '1.0-1+deb13u1' }, { name: 'libsame', version: '3.0-1+deb13u1' }],
+  '1.0.0': [
+    { name: 'bar', version: '2.0-1' },
+    { name: 'base-files', version: '13.8' },
+    { name: 'libfoo', version: '1.0-1' },
+    { name: 'libsame', version: '3.0-1' },
+  ],
+  '1.1.0': [
+    { name: 'bar', version: '2.0-2' },
+    { name: 'base-files', version: '13.8' },
+    { name: 'libfoo', version: '1.0-1+deb13u1' },
+    { name: 'libsame', version: '3.0-1+deb13u1' },
+  ],
 };
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
@@ -51,19 +78,40 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
 async function writeSignedSuite(root: string, s: (typeof SUITES)[number], key: SigningKey): Promise<void> {
   const dir = path.join(root, 'dists', s.dir);
   fs.mkdirSync(path.join(dir, 'main/binary-amd64'), { recursive: true });
-  const packages = s.packages.map((p) => `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: amd64\nMaintainer: Test <test@example.org>\n`
-    + `Filename: pool/main/${p.name}_${p.version}_amd64.deb\nSize: 1000\nSHA256: ${sha256(`${p.name} ${p.version}`)}\nDescription: ${p.name}\n`).join('\n');
+  const packages = s.packages
+    .map(
+      (p) =>
+        `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: amd64\nMaintainer: Test <test@example.org>\n` +
+        `Filename: pool/main/${p.name}_${p.version}_amd64.deb\nSize: 1000\nSHA256: ${sha256(`${p.name} ${p.version}`)}\nDescription: ${p.name}\n`,
+    )
+    .join('\n');
   const xz = Buffer.from((await execa('xz', ['-c'], { input: packages, encoding: 'buffer' })).stdout);
   fs.writeFileSync(path.join(dir, 'main/binary-amd64/Packages'), packages);
   fs.writeFileSync(path.join(dir, 'main/binary-amd64/Packages.xz'), xz);
-  const release = [`Origin: Debian`, `Label: ${s.label}`, `Suite: ${s.suite}`, `Version: ${s.version}`, `Codename: ${s.dir}`,
-    `Date: ${new Date(Date.now() - DAY * 1000).toUTCString()}`, 'Architectures: amd64', 'Components: main', 'SHA256:',
-    ` ${sha256(packages)} ${Buffer.byteLength(packages)} main/binary-amd64/Packages`, ` ${sha256(xz)} ${xz.length} main/binary-amd64/Packages.xz`, ''].join('\n');
+  const release = [
+    `Origin: Debian`,
+    `Label: ${s.label}`,
+    `Suite: ${s.suite}`,
+    `Version: ${s.version}`,
+    `Codename: ${s.dir}`,
+    `Date: ${new Date(Date.now() - DAY * 1000).toUTCString()}`,
+    'Architectures: amd64',
+    'Components: main',
+    'SHA256:',
+    ` ${sha256(packages)} ${Buffer.byteLength(packages)} main/binary-amd64/Packages`,
+    ` ${sha256(xz)} ${xz.length} main/binary-amd64/Packages.xz`,
+    '',
+  ].join('\n');
   fs.writeFileSync(path.join(dir, 'InRelease'), `${await clearsign({ gnupgHome: key.gnupgHome }, key.fingerprint, release)}\n`);
 }
 
 function dpkgStatus(packages: FixturePackage[]): string {
-  return packages.map((p) => `Package: ${p.name}\nStatus: install ok installed\nPriority: optional\nMaintainer: Test <test@example.org>\nArchitecture: amd64\nVersion: ${p.version}\nDescription: ${p.name}\n`).join('\n');
+  return packages
+    .map(
+      (p) =>
+        `Package: ${p.name}\nStatus: install ok installed\nPriority: optional\nMaintainer: Test <test@example.org>\nArchitecture: amd64\nVersion: ${p.version}\nDescription: ${p.name}\n`,
+    )
+    .join('\n');
 }
 
 describeWith({ root: true, tools: ['apt-get', 'gpg', 'xz', 'dpkg-query'] }, 'the host tool: image dates, versions and outdated', () => {
@@ -75,7 +123,10 @@ describeWith({ root: true, tools: ['apt-get', 'gpg', 'xz', 'dpkg-query'] }, 'the
   const images = () => path.join(root, 'usr/lib', NAME, 'images');
 
   /** An image that install.sh would accept, with a dpkg status, deb822 sources and keyring, and image.env unless `date` is null. */
-  function writeImage(version: string, o: { packages?: FixturePackage[]; uri?: string; keyring?: Buffer; date?: number | null; sources?: boolean } = {}): string {
+  function writeImage(
+    version: string,
+    o: { packages?: FixturePackage[]; uri?: string; keyring?: Buffer; date?: number | null; sources?: boolean } = {},
+  ): string {
     const dir = path.join(images(), version);
     writeFakeImage(dir);
     const put = (file: string, content: string | Buffer) => {
@@ -84,7 +135,10 @@ describeWith({ root: true, tools: ['apt-get', 'gpg', 'xz', 'dpkg-query'] }, 'the
     };
     put('var/lib/dpkg/status', dpkgStatus(o.packages ?? INSTALLED['1.1.0']!));
     if (o.sources !== false) {
-      put('etc/apt/sources.list.d/debian.sources', `Types: deb\nURIs: ${o.uri ?? mirror.url}\nSuites: trixie trixie-security\nComponents: main\nSigned-By: ${KEYRING}\n`);
+      put(
+        'etc/apt/sources.list.d/debian.sources',
+        `Types: deb\nURIs: ${o.uri ?? mirror.url}\nSuites: trixie trixie-security\nComponents: main\nSigned-By: ${KEYRING}\n`,
+      );
     }
     if (o.keyring) put(KEYRING, o.keyring);
     if (o.date !== null) {
@@ -139,7 +193,7 @@ describeWith({ root: true, tools: ['apt-get', 'gpg', 'xz', 'dpkg-query'] }, 'the
     for (const d of cleanup) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  it('status shows the current image\'s date and age, or that an image has none', async () => {
+  it("status shows the current image's date and age, or that an image has none", async () => {
     const date = new Date(TEN_DAYS_AGO * 1000).toISOString().slice(0, 16).replace('T', ' ');
     const res = await ctl(root, NAME, ['status']);
     expect(res.exitCode, res.all).toBe(0);
@@ -171,18 +225,20 @@ describeWith({ root: true, tools: ['apt-get', 'gpg', 'xz', 'dpkg-query'] }, 'the
     expect(help.stdout).toMatch(/^ +status 0 nothing is behind, 1 something is, 2 an error$/m);
   });
 
-  it('outdated lists what the image\'s own sources have newer, security fixes marked, with exit 1; as the builder\'s outdated does', async () => {
+  it("outdated lists what the image's own sources have newer, security fixes marked, with exit 1; as the builder's outdated does", async () => {
     const image = path.join(images(), '1.0.0');
     const before = snapshotTree(image);
     const { res, left } = await outdated();
     expect(res.stderr).toBe('');
-    expect(res.stdout).toBe([
-      'ebtest 1.0.0: 3 packages behind, 2 with a security fix',
-      'package  installed  available      from',
-      'bar      2.0-1      2.0-2          trixie',
-      'libfoo   1.0-1      1.0-1+deb13u1  trixie-security  SECURITY',
-      'libsame  3.0-1      3.0-1+deb13u1  trixie-security  SECURITY',
-    ].join('\n'));
+    expect(res.stdout).toBe(
+      [
+        'ebtest 1.0.0: 3 packages behind, 2 with a security fix',
+        'package  installed  available      from',
+        'bar      2.0-1      2.0-2          trixie',
+        'libfoo   1.0-1      1.0-1+deb13u1  trixie-security  SECURITY',
+        'libsame  3.0-1      3.0-1+deb13u1  trixie-security  SECURITY',
+      ].join('\n'),
+    );
     expect(res.exitCode).toBe(1);
     expect(left).toEqual([]);
     expect(snapshotTree(image)).toEqual(before);
@@ -192,22 +248,31 @@ describeWith({ root: true, tools: ['apt-get', 'gpg', 'xz', 'dpkg-query'] }, 'the
     expect(builder.stdout.trim().split('\n').slice(1)).toEqual(res.stdout.split('\n').slice(1));
   });
 
-  it('outdated of an image at its sources\' newest versions: nothing behind, exit 0', async () => {
+  it("outdated of an image at its sources' newest versions: nothing behind, exit 0", async () => {
     const { res, left } = await outdated(['1.1.0']);
-    expect({ code: res.exitCode, out: res.stdout, err: res.stderr }).toEqual({ code: 0, out: 'ebtest 1.1.0: nothing behind (trixie, trixie-security)', err: '' });
+    expect({ code: res.exitCode, out: res.stdout, err: res.stderr }).toEqual({
+      code: 0,
+      out: 'ebtest 1.1.0: nothing behind (trixie, trixie-security)',
+      err: '',
+    });
     expect(left).toEqual([]);
   });
 
-  it('outdated exits 2 with apt\'s reason when a source does not verify with the image\'s keyring, or does not have the suites; nothing is left', async () => {
+  it("outdated exits 2 with apt's reason when a source does not verify with the image's keyring, or does not have the suites; nothing is left", async () => {
     // apt names the key it lacks: the mirror's, which the image's keyring (another key) does not hold.
     const lacking = new RegExp(`(NO_PUBKEY|Missing key) \\w*${key.fingerprint.slice(-16)}.*E: The repository '\\S+ trixie InRelease' is not signed`);
-    for (const [version, reason] of [['1.2.0', lacking], ['1.3.0', /E: The repository '\S+\/elsewhere trixie Release' does not have a Release file/]] as const) {
+    for (const [version, reason] of [
+      ['1.2.0', lacking],
+      ['1.3.0', /E: The repository '\S+\/elsewhere trixie Release' does not have a Release file/],
+    ] as const) {
       const image = path.join(images(), version);
       const before = snapshotTree(image);
       const { res, left } = await outdated([version]);
       expect(res.exitCode, res.all).toBe(2);
       expect(res.stdout).toBe('');
-      expect(res.stderr).toMatch(new RegExp(`^${NAME}ctl: error: apt-get update of image ${version.replaceAll('.', '\\.')}'s sources \\(trixie, trixie-security\\) failed: `));
+      expect(res.stderr).toMatch(
+        new RegExp(`^${NAME}ctl: error: apt-get update of image ${version.replaceAll('.', '\\.')}'s sources \\(trixie, trixie-security\\) failed: `),
+      );
       expect(res.stderr).toMatch(reason);
       expect(left).toEqual([]);
       expect(snapshotTree(image)).toEqual(before);

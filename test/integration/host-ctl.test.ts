@@ -40,8 +40,12 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'ssh-keygen', 'systemctl', 'dp
 
   // A shell waiting on its stdin (a builtin read, so no child outlives it when it is killed).
   function fakeContainer(version: string): ResultPromise {
-    return execa(fakeNspawn, ['-c', 'read -r x', `--machine=${NAME}-1-4242`, `--directory=${path.join(r, 'usr/lib', NAME, 'images', version)}`],
-      { reject: false, stdin: 'pipe', stdout: 'ignore', stderr: 'ignore' });
+    return execa(fakeNspawn, ['-c', 'read -r x', `--machine=${NAME}-1-4242`, `--directory=${path.join(r, 'usr/lib', NAME, 'images', version)}`], {
+      reject: false,
+      stdin: 'pipe',
+      stdout: 'ignore',
+      stderr: 'ignore',
+    });
   }
 
   it('list marks current, previous and the installer', async () => {
@@ -98,14 +102,19 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'ssh-keygen', 'systemctl', 'dp
     const link = path.join(r, `var/lib/${NAME}/current`);
     const stopFile = path.join(r, 'stop-reader');
     // A separate process resolving the link in a tight loop, as connections do.
-    const reader = execa(process.execPath, ['-e', `
+    const reader = execa(process.execPath, [
+      '-e',
+      `
       const fs = require('node:fs');
       let reads = 0, bad = 0;
       while (!fs.existsSync(process.argv[2])) {
         try { fs.statSync(process.argv[1] + '/etc/release-marker'); } catch { bad++; }
         reads++;
       }
-      console.log(JSON.stringify({ reads, bad }));`, link, stopFile]);
+      console.log(JSON.stringify({ reads, bad }));`,
+      link,
+      stopFile,
+    ]);
     try {
       for (let i = 0; i < 30; i++) {
         const res = await ctl(r, NAME, ['use', i % 2 ? '1.1.0' : '1.0.0']);
@@ -126,7 +135,13 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'ssh-keygen', 'systemctl', 'dp
     const res = await ctl(r, NAME, ['known-hosts']);
     expect(res.exitCode, res.all).toBe(0);
     const lines = res.stdout.trim().split('\n');
-    const pubs = ['ecdsa', 'rsa', 'ed25519'].map((t) => fs.readFileSync(path.join(r, `etc/${NAME}/ssh/ssh_host_${t}_key.pub`), 'utf8').split(' ').slice(0, 2).join(' '));
+    const pubs = ['ecdsa', 'rsa', 'ed25519'].map((t) =>
+      fs
+        .readFileSync(path.join(r, `etc/${NAME}/ssh/ssh_host_${t}_key.pub`), 'utf8')
+        .split(' ')
+        .slice(0, 2)
+        .join(' '),
+    );
     expect(lines).toEqual(pubs.map((p) => `[127.0.0.1]:2424 ${p}`));
     expect(fs.readFileSync(path.join(r, `etc/${NAME}/runner/known_hosts`), 'utf8')).toBe(`${res.stdout.trim()}\n`);
     // RUNNER_HOST in the config names the host the runner uses.
@@ -144,14 +159,34 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'ssh-keygen', 'systemctl', 'dp
     const res = await ctl(r, NAME, ['runner-config', '--url', 'https://gitlab.example.org/', '--token', 'glrt-abc']);
     expect(res.exitCode, res.all).toBe(0);
     const out = res.stdout;
-    for (const line of ['[[runners]]', 'executor = "ssh"', 'limit = 6', 'url = "https://gitlab.example.org/"', 'token = "glrt-abc"',
-      'builds_dir = "/home/builder/builds"', 'cache_dir = "/home/builder/cache"', '[runners.ssh]', 'host = "127.0.0.1"', 'port = "2424"',
-      'user = "builder"', `identity_file = "/etc/${NAME}/runner/id_ed25519"`, `known_hosts_file = "/etc/${NAME}/runner/known_hosts"`,
-      'disable_strict_host_key_checking = false']) {
+    for (const line of [
+      '[[runners]]',
+      'executor = "ssh"',
+      'limit = 6',
+      'url = "https://gitlab.example.org/"',
+      'token = "glrt-abc"',
+      'builds_dir = "/home/builder/builds"',
+      'cache_dir = "/home/builder/cache"',
+      '[runners.ssh]',
+      'host = "127.0.0.1"',
+      'port = "2424"',
+      'user = "builder"',
+      `identity_file = "/etc/${NAME}/runner/id_ed25519"`,
+      `known_hosts_file = "/etc/${NAME}/runner/known_hosts"`,
+      'disable_strict_host_key_checking = false',
+    ]) {
       expect(out).toContain(line);
     }
-    for (const flag of ['--non-interactive', '--executor ssh', '--limit 6', "--ssh-host '127.0.0.1'", '--ssh-port 2424', '--ssh-user builder',
-      `--ssh-identity-file /etc/${NAME}/runner/id_ed25519`, `--ssh-known-hosts-file /etc/${NAME}/runner/known_hosts`]) {
+    for (const flag of [
+      '--non-interactive',
+      '--executor ssh',
+      '--limit 6',
+      "--ssh-host '127.0.0.1'",
+      '--ssh-port 2424',
+      '--ssh-user builder',
+      `--ssh-identity-file /etc/${NAME}/runner/id_ed25519`,
+      `--ssh-known-hosts-file /etc/${NAME}/runner/known_hosts`,
+    ]) {
       expect(out).toContain(flag);
     }
   });
@@ -159,7 +194,8 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'ssh-keygen', 'systemctl', 'dp
   it('answers --help, and unknown commands with usage and exit 2', async () => {
     const help = await ctl(r, NAME, ['--help']);
     expect(help.exitCode).toBe(0);
-    for (const cmd of ['status', 'list', 'use VERSION', 'rollback', 'gc', 'runner-config', 'known-hosts', 'shell', 'doctor']) expect(help.stdout).toContain(cmd);
+    for (const cmd of ['status', 'list', 'use VERSION', 'rollback', 'gc', 'runner-config', 'known-hosts', 'shell', 'doctor'])
+      expect(help.stdout).toContain(cmd);
     const bad = await ctl(r, NAME, ['frobnicate']);
     expect(bad.exitCode).toBe(2);
   });

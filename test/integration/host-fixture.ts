@@ -61,7 +61,10 @@ export async function sha256File(file: string): Promise<string> {
  */
 export async function writeSums(dir: string, name = 'ebtest'): Promise<void> {
   for (const f of ['SHA256SUMS.asc', `${name}-archive-keyring.gpg`]) fs.rmSync(path.join(dir, f), { force: true });
-  const names = fs.readdirSync(dir).filter((n) => n !== 'SHA256SUMS').sort();
+  const names = fs
+    .readdirSync(dir)
+    .filter((n) => n !== 'SHA256SUMS')
+    .sort();
   const lines = await Promise.all(names.map(async (n) => `${await sha256File(path.join(dir, n))}  ${n}\n`));
   fs.writeFileSync(path.join(dir, 'SHA256SUMS'), lines.join(''));
   await signChecksums(dir, name);
@@ -176,7 +179,6 @@ export function ctl(root: string, name: string, args: string[], env: Record<stri
 
 // ---- the real image for the spawn test ----
 
-
 const TEST_SSHD_DROP_IN = (user: string) => `HostKey /etc/ssh/ephemeral/ssh_host_ecdsa_key
 HostKey /etc/ssh/ephemeral/ssh_host_rsa_key
 HostKey /etc/ssh/ephemeral/ssh_host_ed25519_key
@@ -232,7 +234,15 @@ export async function bootstrapTestImage(cacheDir: string, into: string): Promis
   if (!fs.existsSync(cached)) {
     fs.mkdirSync(cacheDir, { recursive: true });
     const tmp = `${cached}.tmp-${process.pid}.tar`;
-    await execa('mmdebstrap', ['--quiet', '--format=tar', '--variant=minbase', '--include=openssh-server,git,procps', 'trixie', tmp, 'http://deb.debian.org/debian']);
+    await execa('mmdebstrap', [
+      '--quiet',
+      '--format=tar',
+      '--variant=minbase',
+      '--include=openssh-server,git,procps',
+      'trixie',
+      tmp,
+      'http://deb.debian.org/debian',
+    ]);
     fs.renameSync(tmp, cached);
   }
   fs.mkdirSync(into, { recursive: true });
@@ -267,7 +277,13 @@ export async function buildTestDebs(recipe: Recipe, outDir: string, opts: { bulk
   writeHostFiles(hostTree, rendered);
   fs.mkdirSync(path.join(hostTree, 'DEBIAN'));
   fs.writeFileSync(path.join(hostTree, 'DEBIAN/control'), control(name, `${name}-image-${version} (= ${debVersion}), systemd-container, openssh-client`));
-  fs.writeFileSync(path.join(hostTree, 'DEBIAN/conffiles'), rendered.files.filter((f) => f.conffile).map((f) => `${f.path}\n`).join(''));
+  fs.writeFileSync(
+    path.join(hostTree, 'DEBIAN/conffiles'),
+    rendered.files
+      .filter((f) => f.conffile)
+      .map((f) => `${f.path}\n`)
+      .join(''),
+  );
   for (const [script, text] of Object.entries(rendered.maintainerScripts)) fs.writeFileSync(path.join(hostTree, 'DEBIAN', script), text!, { mode: 0o755 });
 
   const imageTree = tempDir('eb-imagedeb');
@@ -279,7 +295,8 @@ export async function buildTestDebs(recipe: Recipe, outDir: string, opts: { bulk
   }
   fs.mkdirSync(path.join(imageTree, 'DEBIAN'));
   fs.writeFileSync(path.join(imageTree, 'DEBIAN/control'), control(`${name}-image-${version}`, ''));
-  for (const [script, text] of Object.entries(rendered.imageMaintainerScripts)) fs.writeFileSync(path.join(imageTree, 'DEBIAN', script), text!, { mode: 0o755 });
+  for (const [script, text] of Object.entries(rendered.imageMaintainerScripts))
+    fs.writeFileSync(path.join(imageTree, 'DEBIAN', script), text!, { mode: 0o755 });
 
   return {
     host: await build(hostTree, path.join(outDir, `${name}_${debVersion}_all.deb`)),
@@ -289,7 +306,8 @@ export async function buildTestDebs(recipe: Recipe, outDir: string, opts: { bulk
 
 /** An empty dpkg database below root, so that `dpkg --root` can install into it. */
 export function initDpkgRoot(root: string): void {
-  for (const dir of ['var/lib/dpkg/info', 'var/lib/dpkg/updates', 'var/lib/dpkg/triggers', 'var/lib/systemd']) fs.mkdirSync(path.join(root, dir), { recursive: true });
+  for (const dir of ['var/lib/dpkg/info', 'var/lib/dpkg/updates', 'var/lib/dpkg/triggers', 'var/lib/systemd'])
+    fs.mkdirSync(path.join(root, dir), { recursive: true });
   for (const file of ['var/lib/dpkg/status', 'var/lib/dpkg/available']) fs.writeFileSync(path.join(root, file), '');
 }
 
@@ -317,6 +335,10 @@ export function fakeContainer(binDir: string, root: string, name: string, versio
     fs.copyFileSync('/bin/sh', fake);
     fs.chmodSync(fake, 0o755);
   }
-  return execa(fake, ['-c', 'read -r x', `--machine=${name}-1-4242`, `--directory=${path.join(root, 'usr/lib', name, 'images', version)}`],
-    { reject: false, stdin: 'pipe', stdout: 'ignore', stderr: 'ignore' });
+  return execa(fake, ['-c', 'read -r x', `--machine=${name}-1-4242`, `--directory=${path.join(root, 'usr/lib', name, 'images', version)}`], {
+    reject: false,
+    stdin: 'pipe',
+    stdout: 'ignore',
+    stderr: 'ignore',
+  });
 }

@@ -12,7 +12,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeTrackedKeys, signChecksums, testReleaseKey, trackedSigningKey } from '../e2e/harness/gpg-key.ts';
 import { describeWith } from '../helpers/env.ts';
 import {
-  craftTarball, currentOf, installSh, makeRelease, newHostRoot, snapshotTree, tempDir, testRecipe, writeFakeImage, writeSums, type Release,
+  craftTarball,
+  currentOf,
+  installSh,
+  makeRelease,
+  newHostRoot,
+  snapshotTree,
+  tempDir,
+  testRecipe,
+  writeFakeImage,
+  writeSums,
+  type Release,
 } from './host-fixture.ts';
 
 const NAME = 'ebtest';
@@ -60,9 +70,15 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       expect(fs.statSync(path.join(r, `etc/${NAME}/runner/id_ed25519`)).mode & 0o777).toBe(0o600);
       const runnerPub = fs.readFileSync(path.join(r, `etc/${NAME}/runner/id_ed25519.pub`), 'utf8').trim();
       expect(fs.readFileSync(path.join(r, `etc/${NAME}/ssh/authorized_keys`), 'utf8')).toContain(`restrict ${runnerPub}`);
-      const known = fs.readFileSync(path.join(r, `etc/${NAME}/runner/known_hosts`), 'utf8').trim().split('\n');
+      const known = fs
+        .readFileSync(path.join(r, `etc/${NAME}/runner/known_hosts`), 'utf8')
+        .trim()
+        .split('\n');
       expect(known.map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual([
-        '[127.0.0.1]:2424 ecdsa-sha2-nistp256', '[127.0.0.1]:2424 ssh-rsa', '[127.0.0.1]:2424 ssh-ed25519']);
+        '[127.0.0.1]:2424 ecdsa-sha2-nistp256',
+        '[127.0.0.1]:2424 ssh-rsa',
+        '[127.0.0.1]:2424 ssh-ed25519',
+      ]);
       const wants = path.join(r, `etc/systemd/system/sockets.target.wants/${NAME}.socket`);
       expect(fs.readlinkSync(wants)).toBe(`/usr/lib/systemd/system/${NAME}.socket`);
       expect(fs.readFileSync(path.join(r, `var/lib/${NAME}/installed-by`), 'utf8')).toBe('install.sh\n');
@@ -90,8 +106,11 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       const writer = execa('sh', ['-c', 'cat "$1" >"$2"', 'sh', rel2.tarball, fifo], { reject: false });
       try {
         const r = root();
-        const res = await execa('sh', [path.join(dir, 'install.sh'), '--root', r, '--fingerprint', (await testReleaseKey()).fingerprint, 'install', fifo],
-          { reject: false, all: true, timeout: 60_000 });
+        const res = await execa('sh', [path.join(dir, 'install.sh'), '--root', r, '--fingerprint', (await testReleaseKey()).fingerprint, 'install', fifo], {
+          reject: false,
+          all: true,
+          timeout: 60_000,
+        });
         expect(res.exitCode, res.all).toBe(0);
         expect(currentOf(r, NAME)).toMatch(/\/1\.1\.0$/);
       } finally {
@@ -162,14 +181,22 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       const sums = fs.readFileSync(path.join(rel.dir, 'SHA256SUMS'), 'utf8');
       const have = (await execa('sha256sum', [rel.tarball])).stdout.split(' ')[0]!;
       fs.writeFileSync(path.join(rel.dir, 'SHA256SUMS'), sums.replace(/^[0-9a-f]{64}(?= {2}\S+\.tar\.zst$)/m, have));
-      await expectRefused(rel, rel.tarball, /SHA256SUMS in .* carries no good signature by [0-9A-F]{40} \(.*BAD signature.*\): the files may have been changed after the release; nothing was changed/);
+      await expectRefused(
+        rel,
+        rel.tarball,
+        /SHA256SUMS in .* carries no good signature by [0-9A-F]{40} \(.*BAD signature.*\): the files may have been changed after the release; nothing was changed/,
+      );
     });
 
     it('a release signed by a key other than the one --fingerprint names, with that key in the keyring', async () => {
       const rel = copyOfRel2('eb-other-key');
       const other = await trackedSigningKey('someone else <other@example.invalid>');
       await signChecksums(rel.dir, NAME, other);
-      await expectRefused(rel, rel.tarball, new RegExp(`is signed by ${other.fingerprint}, not by the key --fingerprint names \\(${(await testReleaseKey()).fingerprint}\\)`));
+      await expectRefused(
+        rel,
+        rel.tarball,
+        new RegExp(`is signed by ${other.fingerprint}, not by the key --fingerprint names \\(${(await testReleaseKey()).fingerprint}\\)`),
+      );
       // Trusting that key instead (as an admin who got its fingerprint would) installs it.
       const res = await installSh(rel, root(), ['install', rel.tarball], { trust: ['--fingerprint', other.fingerprint.replace(/(.{4})/g, '$1 ')] });
       expect(res.exitCode, res.all).toBe(0);
@@ -262,8 +289,15 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       const { stdout } = await execa('zstd', ['-dc', rel2.tarball], { encoding: 'buffer', stripFinalNewline: false });
       const tar = Buffer.from(stdout);
       let cut = 0;
-      for (let off = 0; off + 512 <= tar.length && tar[off] !== 0;) {
-        const size = parseInt(tar.subarray(off + 124, off + 136).toString('latin1').replace(/\0.*$/, '').trim() || '0', 8);
+      for (let off = 0; off + 512 <= tar.length && tar[off] !== 0; ) {
+        const size = parseInt(
+          tar
+            .subarray(off + 124, off + 136)
+            .toString('latin1')
+            .replace(/\0.*$/, '')
+            .trim() || '0',
+          8,
+        );
         const type = String.fromCharCode(tar[off + 156]!);
         if ((type === '0' || type === '\0') && size > 64) cut = off + 512 + Math.floor(size / 2);
         off += 512 + Math.ceil(size / 512) * 512;
@@ -279,7 +313,8 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       // The pack stage names the tarball after its architecture, and SHA256SUMS signs that name.
       const arm64 = await makeRelease(v2, { architecture: 'arm64' });
       cleanup.push(arm64.dir);
-      const refusal = /error: ebtest-1\.1\.0-arm64\.tar\.zst is for arm64, but this host is amd64: download ebtest-VERSION-amd64\.tar\.zst instead; nothing was changed/;
+      const refusal =
+        /error: ebtest-1\.1\.0-arm64\.tar\.zst is for arm64, but this host is amd64: download ebtest-VERSION-amd64\.tar\.zst instead; nothing was changed/;
       await expectRefused(arm64, arm64.tarball, refusal);
       const r = root();
       expect((await installSh(rel1, r, ['install', rel1.tarball])).exitCode).toBe(0);
@@ -292,20 +327,31 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       const bin = tempDir('eb-uname-only');
       cleanup.push(bin);
       fs.symlinkSync((await execa('sh', ['-c', 'command -v uname'])).stdout, path.join(bin, 'uname'));
-      const noDpkg = await execa('/bin/sh', [arm64.installSh, '--root', r, '--insecure', 'upgrade', arm64.tarball], { reject: false, all: true, env: { PATH: bin } });
+      const noDpkg = await execa('/bin/sh', [arm64.installSh, '--root', r, '--insecure', 'upgrade', arm64.tarball], {
+        reject: false,
+        all: true,
+        env: { PATH: bin },
+      });
       expect(noDpkg.exitCode).not.toBe(0);
       expect(noDpkg.all).toMatch(refusal);
       expect(snapshotTree(r)).toEqual(before);
       // A tarball whose name does not say its architecture is not guessed at.
       const renamed = copyOfRel2('eb-renamed');
       fs.renameSync(renamed.tarball, path.join(renamed.dir, 'ebtest-latest.tar.zst'));
-      await expectRefused(renamed, path.join(renamed.dir, 'ebtest-latest.tar.zst'), /ebtest-latest\.tar\.zst is not named ebtest-VERSION-ARCHITECTURE\.tar\.zst, so its architecture is unknown/);
+      await expectRefused(
+        renamed,
+        path.join(renamed.dir, 'ebtest-latest.tar.zst'),
+        /ebtest-latest\.tar\.zst is not named ebtest-VERSION-ARCHITECTURE\.tar\.zst, so its architecture is unknown/,
+      );
     });
 
     it('a host that dpkg manages', async () => {
       const r = root();
       fs.mkdirSync(path.join(r, 'var/lib/dpkg/info'), { recursive: true });
-      fs.writeFileSync(path.join(r, 'var/lib/dpkg/status'), `Package: ${NAME}\nStatus: install ok installed\nVersion: 1.0.0\nArchitecture: amd64\nMaintainer: x <x@example.org>\nDescription: x\n\n`);
+      fs.writeFileSync(
+        path.join(r, 'var/lib/dpkg/status'),
+        `Package: ${NAME}\nStatus: install ok installed\nVersion: 1.0.0\nArchitecture: amd64\nMaintainer: x <x@example.org>\nDescription: x\n\n`,
+      );
       const before = snapshotTree(r);
       for (const args of [['install', rel1.tarball], ['uninstall']]) {
         const res = await installSh(rel1, r, args);
@@ -334,7 +380,14 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       const out: string[] = [];
       for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
         try {
-          if (Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[2]) === pgid) {
+          if (
+            Number(
+              fs
+                .readFileSync(`/proc/${pid}/stat`, 'utf8')
+                .replace(/^.*\) /s, '')
+                .split(' ')[2],
+            ) === pgid
+          ) {
             out.push(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '));
           }
         } catch {
@@ -358,7 +411,7 @@ describeWith({ root: true, tools: ['tar', 'zstd', 'sha256sum', 'ssh-keygen', 'sy
       const proc = execa('sh', [bulky.installSh, '--root', r, '--fingerprint', fpr, 'upgrade', bulky.tarball], { reject: false, all: true, detached: true });
       const pgid = proc.pid!;
       const unpacking = () => groupCommands(pgid).some((c) => c.startsWith('tar --zstd -xpf '));
-      for (const end = Date.now() + 60_000; !unpacking() && Date.now() < end;) await new Promise((resolve) => setTimeout(resolve, 5));
+      for (const end = Date.now() + 60_000; !unpacking() && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 5));
       process.kill(-pgid, 'SIGSTOP');
       try {
         expect(unpacking(), 'tar is unpacking, stopped').toBe(true);

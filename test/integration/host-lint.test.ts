@@ -87,7 +87,10 @@ describeWith({ tools: ['systemd-analyze'] }, 'systemd-analyze verify on the rend
     for (const f of fs.readdirSync('/usr/lib/systemd/system')) {
       if (/\.(target|slice)$/.test(f) && !fs.existsSync(path.join(unitDir, f))) fs.copyFileSync(path.join('/usr/lib/systemd/system', f), path.join(unitDir, f));
     }
-    return execa('systemd-analyze', ['verify', `--root=${root}`, '--man=no', '--generators=no', `${name}.socket`, `${name}@.service`], { reject: false, all: true });
+    return execa('systemd-analyze', ['verify', `--root=${root}`, '--man=no', '--generators=no', `${name}.socket`, `${name}@.service`], {
+      reject: false,
+      all: true,
+    });
   }
 
   /**
@@ -97,10 +100,14 @@ describeWith({ tools: ['systemd-analyze'] }, 'systemd-analyze verify on the rend
   async function expectedWords(socketFile: string): Promise<string> {
     const version = Number(/systemd (\d+)/.exec((await execa('systemd-analyze', ['--version'])).stdout)?.[1]);
     if (version >= 255) return '';
-    return fs.readFileSync(socketFile, 'utf8').split('\n').flatMap((line, i) => {
-      const key = /^(PollLimit\w+)=/.exec(line)?.[1];
-      return key ? [`${socketFile}:${i + 1}: Unknown key '${key}' in section [Socket], ignoring.`] : [];
-    }).join('\n');
+    return fs
+      .readFileSync(socketFile, 'utf8')
+      .split('\n')
+      .flatMap((line, i) => {
+        const key = /^(PollLimit\w+)=/.exec(line)?.[1];
+        return key ? [`${socketFile}:${i + 1}: Unknown key '${key}' in section [Socket], ignoring.`] : [];
+      })
+      .join('\n');
   }
 
   for (const [label, recipe] of Object.entries(recipes)) {
@@ -129,7 +136,7 @@ describeWith({ tools: ['systemd-analyze'] }, 'systemd-analyze verify on the rend
   });
 });
 
-describeWith({ root: true, tools: ['nft'] }, 'nft on the private network\'s rules', () => {
+describeWith({ root: true, tools: ['nft'] }, "nft on the private network's rules", () => {
   it('accepts them as they are (nft -c: the kernel checks the transaction and applies nothing), and would refuse a mistake', async () => {
     for (const recipe of Object.values(recipes)) {
       const rules = String(renderHostFiles(recipe).files.find((f) => f.path === `/usr/lib/${recipe.name}/private-network.nft`)!.content);
@@ -166,7 +173,13 @@ describeWith({ root: true, tools: ['dpkg-deb', 'lintian'] }, 'lintian on a host 
     const debian = path.join(pkg, 'DEBIAN');
     fs.mkdirSync(debian);
     for (const [name, text] of Object.entries(r.maintainerScripts)) fs.writeFileSync(path.join(debian, name), text!, { mode: 0o755 });
-    fs.writeFileSync(path.join(debian, 'conffiles'), r.files.filter((f) => f.conffile).map((f) => `${f.path}\n`).join(''));
+    fs.writeFileSync(
+      path.join(debian, 'conffiles'),
+      r.files
+        .filter((f) => f.conffile)
+        .map((f) => `${f.path}\n`)
+        .join(''),
+    );
     fs.writeFileSync(path.join(debian, 'triggers'), r.triggers);
     // What the pack stage adds around the host files; here only so that lintian judges ours.
     const overrides = path.join(pkg, 'usr/share/lintian/overrides');
@@ -174,7 +187,9 @@ describeWith({ root: true, tools: ['dpkg-deb', 'lintian'] }, 'lintian on a host 
     fs.writeFileSync(path.join(overrides, recipe.name), r.lintianOverrides.host!);
     const doc = path.join(pkg, 'usr/share/doc', recipe.name);
     fs.mkdirSync(doc, { recursive: true });
-    fs.writeFileSync(path.join(doc, 'copyright'), `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+    fs.writeFileSync(
+      path.join(doc, 'copyright'),
+      `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: ${recipe.name}
 
 Files: *
@@ -182,10 +197,18 @@ Copyright: 2025 Example Maintainers <maintainers@example.org>
 License: MIT
  Permission is hereby granted, free of charge, to any person obtaining a copy
  of this software and associated documentation files.
-`);
-    await execa('sh', ['-c', 'printf "%s (1.4.0) unstable; urgency=medium\\n\\n  * Release.\\n\\n -- Example Maintainers <maintainers@example.org>  Wed, 01 Jan 2025 00:00:00 +0000\\n" "$1" | gzip -9n > "$2"',
-      'sh', recipe.name, path.join(doc, 'changelog.gz')]);
-    fs.writeFileSync(path.join(debian, 'control'), `Package: ${recipe.name}
+`,
+    );
+    await execa('sh', [
+      '-c',
+      'printf "%s (1.4.0) unstable; urgency=medium\\n\\n  * Release.\\n\\n -- Example Maintainers <maintainers@example.org>  Wed, 01 Jan 2025 00:00:00 +0000\\n" "$1" | gzip -9n > "$2"',
+      'sh',
+      recipe.name,
+      path.join(doc, 'changelog.gz'),
+    ]);
+    fs.writeFileSync(
+      path.join(debian, 'control'),
+      `Package: ${recipe.name}
 Version: 1.4.0
 Architecture: amd64
 Maintainer: Example Maintainers <maintainers@example.org>
@@ -196,7 +219,8 @@ Priority: optional
 Description: Throw-away GitLab Runner SSH build containers
  The host part: the socket and service units, the spawn helper and the
  host tool.
-`);
+`,
+    );
     await execa('sh', ['-c', 'cd "$1" && find . -type f ! -path "./DEBIAN/*" -printf "%P\\0" | sort -z | xargs -0 md5sum > DEBIAN/md5sums', 'sh', pkg]);
     const deb = path.join(dir, `${recipe.name}_1.4.0_amd64.deb`);
     await execa('dpkg-deb', ['--root-owner-group', '-b', pkg, deb]);

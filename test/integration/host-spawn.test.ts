@@ -53,23 +53,46 @@ afterAll(async () => {
 function sshArgs(): string[] {
   const etc = path.join(root, 'etc', NAME);
   return [
-    '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${etc}/runner/known_hosts`,
-    '-o', 'GlobalKnownHostsFile=/dev/null', '-o', `IdentityFile=${etc}/runner/id_ed25519`, '-o', 'IdentitiesOnly=yes',
-    '-o', 'LogLevel=ERROR', '-o', `ProxyCommand=env EB_ROOT=${root} ${root}/usr/lib/${NAME}/spawn`,
-    '-p', String(PORT), 'builder@127.0.0.1',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${etc}/runner/known_hosts`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    `IdentityFile=${etc}/runner/id_ed25519`,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    `ProxyCommand=env EB_ROOT=${root} ${root}/usr/lib/${NAME}/spawn`,
+    '-p',
+    String(PORT),
+    'builder@127.0.0.1',
   ];
 }
 
 /** PIDs on this machine whose command line starts with `argv0`. */
 function pidsOf(argv0: string): number[] {
-  return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((n) => {
-    try { return fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0')[0] === argv0; } catch { return false; }
-  }).map(Number);
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .filter((n) => {
+      try {
+        return fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0')[0] === argv0;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 /** The nearest ancestor of `pid` whose comm is `comm`. */
 function ancestorNamed(pid: number, comm: string): number {
-  for (let p = pid; p > 1;) {
+  for (let p = pid; p > 1; ) {
     const status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
     if (/^Name:\t(.*)$/m.exec(status)?.[1] === comm) return p;
     p = Number(/^PPid:\t(\d+)$/m.exec(status)?.[1]);
@@ -186,7 +209,9 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     const headerEnd = file.indexOf(0x0a) + 1;
     // What made it: the machine and kernel, nspawn, the libraries nspawn had loaded, the options.
     const head = file.subarray(0, headerEnd).toString();
-    expect(head).toMatch(new RegExp(`^ebsf2 arch=${os.machine()} kernel=${os.release().replaceAll('.', '\\.')} nspawn=[\\d:]+( lib=/\\S+@[\\d:]+)+ options=\\n$`));
+    expect(head).toMatch(
+      new RegExp(`^ebsf2 arch=${os.machine()} kernel=${os.release().replaceAll('.', '\\.')} nspawn=[\\d:]+( lib=/\\S+@[\\d:]+)+ options=\\n$`),
+    );
     expect(head).toMatch(/ lib=\S*\/libseccomp\.so[.\d]*@/);
     expect(head).toMatch(/ lib=\S*\/libsystemd-shared-\d+\.so@/);
 
@@ -234,7 +259,9 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
       fs.writeFileSync(conf, original.replace(/^NSPAWN_EXTRA=.*$/m, 'NSPAWN_EXTRA="--setenv=EB_TEST=1"'));
       const stale = await ssh(PROBE);
       expect(stale.stdout.split('\n'), stale.stderr).toEqual(FILTERED);
-      expect(stale.stderr).toContain(`${NAME} syscall-filter: ${stored} is stale: systemd-nspawn, a library it loads (libseccomp, libsystemd-shared...), the kernel, the architecture or the extra nspawn options (NSPAWN_EXTRA) changed since it was made (run ${NAME}ctl refresh-filter); nspawn compiles its filter for this container`);
+      expect(stale.stderr).toContain(
+        `${NAME} syscall-filter: ${stored} is stale: systemd-nspawn, a library it loads (libseccomp, libsystemd-shared...), the kernel, the architecture or the extra nspawn options (NSPAWN_EXTRA) changed since it was made (run ${NAME}ctl refresh-filter); nspawn compiles its filter for this container`,
+      );
       // Outside a booted systemd (an EB_ROOT tree) nothing stores it again in the background: the
       // stale file stays (product-install-sh.test.ts has a booted host do it).
       expect(stale.stderr).not.toContain('stores it again');
@@ -261,9 +288,10 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
   it('keeps the root read-only, the home and /tmp writable up to their tmpfs size', async () => {
     const res = await ssh(
       'touch /usr/x 2>&1; echo hi > ~/f && cat ~/f; ' +
-      'dd if=/dev/zero of=$HOME/big bs=1M count=64 2>&1 | grep -o "No space left on device" | head -n 1; ' +
-      'dd if=/dev/zero of=/tmp/big bs=1M count=64 2>&1 | grep -o "No space left on device" | head -n 1; ' +
-      'df -k --output=size,target ~ /tmp | tail -n 2');
+        'dd if=/dev/zero of=$HOME/big bs=1M count=64 2>&1 | grep -o "No space left on device" | head -n 1; ' +
+        'dd if=/dev/zero of=/tmp/big bs=1M count=64 2>&1 | grep -o "No space left on device" | head -n 1; ' +
+        'df -k --output=size,target ~ /tmp | tail -n 2',
+    );
     const lines = res.stdout.split('\n');
     expect(lines[0]).toMatch(/Read-only file system/);
     expect(lines[1]).toBe('hi');
@@ -273,7 +301,7 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     expect(lines[5]).toMatch(/^\s*32768 \/tmp$/);
   });
 
-  it('gives sshd its privilege separation directory as a tmpfs of its own, root\'s, mode 0755', async () => {
+  it("gives sshd its privilege separation directory as a tmpfs of its own, root's, mode 0755", async () => {
     // nspawn mounts it (container-init would otherwise spend a mkdir process on every connection).
     const res = await ssh('awk \'$5 == "/run/sshd" { print $9 }\' /proc/self/mountinfo; stat -c "%u %a" /run/sshd');
     expect(res.stdout.split('\n')).toEqual(['tmpfs', '0 755']);
@@ -285,7 +313,9 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
   });
 
   it('binds the host keys so that sshd reads them and the builder cannot', async () => {
-    const res = await ssh('stat -c "%u %a %n" /etc/ssh/ephemeral/ssh_host_ed25519_key; cat /etc/ssh/ephemeral/ssh_host_ed25519_key 2>&1 | head -n 1; touch /etc/ssh/ephemeral/x 2>&1');
+    const res = await ssh(
+      'stat -c "%u %a %n" /etc/ssh/ephemeral/ssh_host_ed25519_key; cat /etc/ssh/ephemeral/ssh_host_ed25519_key 2>&1 | head -n 1; touch /etc/ssh/ephemeral/x 2>&1',
+    );
     const lines = res.stdout.split('\n');
     // idmap: owned by (container) root, 0600, as on the host.
     expect(lines[0]).toBe('0 600 /etc/ssh/ephemeral/ssh_host_ed25519_key');
@@ -365,15 +395,18 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh', 'ssh-k
     expect(res.stdout.split('\n').slice(-3)).toEqual(['builder', '/', '1']);
   });
 
-  it('starts from a caller\'s directory that is gone, and when called by a relative path', async () => {
+  it("starts from a caller's directory that is gone, and when called by a relative path", async () => {
     // spawn changes directory to resolve the current link (cd -P) and goes back, for a relative $0:
     // the filter helper is found next to it. From a directory that is gone, $PWD is empty and
     // going back does nothing.
     const lib = path.join(root, 'usr/lib', NAME);
     await refresh();
     const gone = tempDir('eb-gone');
-    const res = await execa('sh', ['-c', 'cd "$1" && rmdir "$1" && "$2/spawn" --exec /bin/echo from-gone && cd "$2" && ./spawn --exec /bin/echo relative',
-      'sh', gone, lib], { reject: false, all: true, env: { EB_ROOT: root } });
+    const res = await execa(
+      'sh',
+      ['-c', 'cd "$1" && rmdir "$1" && "$2/spawn" --exec /bin/echo from-gone && cd "$2" && ./spawn --exec /bin/echo relative', 'sh', gone, lib],
+      { reject: false, all: true, env: { EB_ROOT: root } },
+    );
     expect(res.exitCode, res.all).toBe(0);
     expect(res.stdout.split('\n').filter((l) => /^(from-gone|relative)$/.test(l))).toEqual(['from-gone', 'relative']);
     // Both loaded the stored filter, through the helper next to spawn, with nothing to say.

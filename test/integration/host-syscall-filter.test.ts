@@ -66,7 +66,11 @@ function store(head: string, body: Buffer = Buffer.alloc(0), mode = 0o644): stri
 /** What the loaded program sees: its filters and the switch nspawn reads. */
 const STATE = 'grep ^Seccomp_filters: /proc/self/status; echo "SYSTEMD_SECCOMP=$SYSTEMD_SECCOMP"';
 /** The same, and which filter refuses add_key (only where one does: else it adds a key to this test's keyring). */
-const PROGRAM = ['/bin/sh', '-c', `${STATE}; /usr/bin/perl -e 'my ($t, $d, $p) = ("user", "eb-fx", "x"); print syscall(248, $t, $d, $p, 1, -2) > 0 ? "added\\n" : "refused: $!\\n"'`];
+const PROGRAM = [
+  '/bin/sh',
+  '-c',
+  `${STATE}; /usr/bin/perl -e 'my ($t, $d, $p) = ("user", "eb-fx", "x"); print syscall(248, $t, $d, $p, 1, -2) > 0 ? "added\\n" : "refused: $!\\n"'`,
+];
 
 /**
  * Runs the loader as spawn does. EB_ROOT set, as for a test tree: a stale chain is never stored
@@ -74,13 +78,19 @@ const PROGRAM = ['/bin/sh', '-c', `${STATE}; /usr/bin/perl -e 'my ($t, $d, $p) =
  */
 function load(file: string, options = '', program = PROGRAM) {
   return execa('/usr/bin/perl', [path.join(lib, 'syscall-filter'), 'exec', file, ...program], {
-    reject: false, env: { PATH, EB_NSPAWN_EXTRA_OPTIONS: options, EB_ROOT: work }, extendEnv: false,
+    reject: false,
+    env: { PATH, EB_NSPAWN_EXTRA_OPTIONS: options, EB_ROOT: work },
+    extendEnv: false,
   });
 }
 
 /** The Perl helper's verdict on a stored file (`check`), with the same PATH for nspawn's lookup. */
 function check(file: string, options = '') {
-  return execa('/usr/bin/perl', [path.join(lib, 'syscall-filter'), 'check', file], { reject: false, env: { PATH, EB_NSPAWN_EXTRA_OPTIONS: options }, extendEnv: false });
+  return execa('/usr/bin/perl', [path.join(lib, 'syscall-filter'), 'check', file], {
+    reject: false,
+    env: { PATH, EB_NSPAWN_EXTRA_OPTIONS: options },
+    extendEnv: false,
+  });
 }
 
 describeWith({ root: true, tools: ['perl', 'systemd-nspawn'] }, 'syscall-filter, the loader of the stored filter', () => {
@@ -118,17 +128,30 @@ describeWith({ root: true, tools: ['perl', 'systemd-nspawn'] }, 'syscall-filter,
 
   const refused: [string, () => string, string?][] = [
     ['made with other extra options (stale)', () => store(header('--setenv=A=1'), chain(ALLOW))],
-    ['made for another systemd-nspawn (stale)', () => store(header('').replace(/nspawn=(\d+):(\d+):/, (_m, dev: string, ino: string) => `nspawn=${dev}:${BigInt(ino) + 1n}:`), chain(ALLOW))],
+    [
+      'made for another systemd-nspawn (stale)',
+      () =>
+        store(
+          header('').replace(/nspawn=(\d+):(\d+):/, (_m, dev: string, ino: string) => `nspawn=${dev}:${BigInt(ino) + 1n}:`),
+          chain(ALLOW),
+        ),
+    ],
     ['made on another architecture (stale)', () => store(header('', { arch: 'aarch64' }), chain(ALLOW))],
     ['made under another kernel (stale)', () => store(header('', { kernel: '6.1.0-0-other' }), chain(ALLOW))],
-    ['made with a library nspawn loads that has been upgraded since (stale)', () => {
-      const f = store(header(''), chain(ALLOW));
-      // What an upgrade does: a new file renamed over the old one.
-      fs.writeFileSync(`${lib1}.new`, 'the next version\n');
-      fs.renameSync(`${lib1}.new`, lib1);
-      return f;
-    }],
-    ['made with a library nspawn loads that is gone since (stale)', () => store(header('', { libs: [lib2, path.join(work, 'libgone.so.1')] }).replace(/@-/, '@1:2:3:4:5'), chain(ALLOW))],
+    [
+      'made with a library nspawn loads that has been upgraded since (stale)',
+      () => {
+        const f = store(header(''), chain(ALLOW));
+        // What an upgrade does: a new file renamed over the old one.
+        fs.writeFileSync(`${lib1}.new`, 'the next version\n');
+        fs.renameSync(`${lib1}.new`, lib1);
+        return f;
+      },
+    ],
+    [
+      'made with a library nspawn loads that is gone since (stale)',
+      () => store(header('', { libs: [lib2, path.join(work, 'libgone.so.1')] }).replace(/@-/, '@1:2:3:4:5'), chain(ALLOW)),
+    ],
     ['missing', () => path.join(work, 'no-such-filter')],
     ['in an older format (stale)', () => store(`ebsf1 ${header('').slice(6)}`, chain(ALLOW))],
     ['not a filter file', () => store(`ELF ${header('').slice(6)}`, chain(ALLOW))],
@@ -136,7 +159,14 @@ describeWith({ root: true, tools: ['perl', 'systemd-nspawn'] }, 'syscall-filter,
     ['damaged: a filter longer than the file', () => store(header(''), Buffer.concat([Buffer.from([0, 0, 0, 3]), ...ALLOW]))],
     ['damaged: an empty filter', () => store(header(''), Buffer.concat([chain(ALLOW), Buffer.from([0, 0, 0, 0])]))],
     ['writable by others', () => store(header(''), chain(ALLOW), 0o666)],
-    ['not owned by root', () => { const f = store(header(''), chain(ALLOW)); fs.chownSync(f, 65534, 65534); return f; }],
+    [
+      'not owned by root',
+      () => {
+        const f = store(header(''), chain(ALLOW));
+        fs.chownSync(f, 65534, 65534);
+        return f;
+      },
+    ],
     // Well formed, so check takes it; the kernel refuses it (no RET at the end).
     ['refused by the kernel', () => store(header(''), chain([insn(0x20, 0, 0, 0)])), 'loads'],
   ];

@@ -56,8 +56,15 @@ function shippedUnmodified(file: string): boolean {
   const info = path.join(root, 'var/lib/dpkg/info');
   if (!fs.existsSync(info)) return false;
   const md5 = createHash('md5').update(fs.readFileSync(file)).digest('hex');
-  return fs.readdirSync(info).filter((f) => f.endsWith('.md5sums'))
-    .some((f) => fs.readFileSync(path.join(info, f), 'utf8').split('\n').some((l) => l === `${md5}  ${rel}`));
+  return fs
+    .readdirSync(info)
+    .filter((f) => f.endsWith('.md5sums'))
+    .some((f) =>
+      fs
+        .readFileSync(path.join(info, f), 'utf8')
+        .split('\n')
+        .some((l) => l === `${md5}  ${rel}`),
+    );
 }
 
 async function ensureFixture(): Promise<void> {
@@ -67,8 +74,11 @@ async function ensureFixture(): Promise<void> {
   fs.mkdirSync(FIXTURE, { recursive: true });
   const tmp = path.join(FIXTURE, `rootfs.tmp-${process.pid}`);
   try {
-    await execa('mmdebstrap', ['--variant=minbase', '--include=openssh-server,git', ...HOOKS.map((h) => `--customize-hook=${h}`),
-      'trixie', tmp, 'http://deb.debian.org/debian'], { env: { SOURCE_DATE_EPOCH: String(SDE) } });
+    await execa(
+      'mmdebstrap',
+      ['--variant=minbase', '--include=openssh-server,git', ...HOOKS.map((h) => `--customize-hook=${h}`), 'trixie', tmp, 'http://deb.debian.org/debian'],
+      { env: { SOURCE_DATE_EPOCH: String(SDE) } },
+    );
     // nspawn provides /dev; mmdebstrap leaves device nodes there (its hooks run with devpts mounted).
     await execa('find', [path.join(tmp, 'dev'), '-mindepth', '1', '(', '-type', 'c', '-o', '-type', 'b', ')', '-delete']);
     fs.renameSync(tmp, ROOTFS);
@@ -80,11 +90,19 @@ async function ensureFixture(): Promise<void> {
 
 async function verifiedTree(rootfs: string): Promise<VerifiedTree> {
   const summary = await treeDigest(rootfs);
-  const q = execaSync('dpkg-query', [`--admindir=${rootfs}/var/lib/dpkg`, '-W', '-f', '${Package}\t${Version}\t${Architecture}\t${source:Package}\t${source:Version}\n']).stdout;
-  const packages = q.trim().split('\n').map((l) => {
-    const [name = '', version = '', architecture = '', source = '', sourceVersion = ''] = l.split('\t');
-    return { name, version, architecture, source, sourceVersion };
-  });
+  const q = execaSync('dpkg-query', [
+    `--admindir=${rootfs}/var/lib/dpkg`,
+    '-W',
+    '-f',
+    '${Package}\t${Version}\t${Architecture}\t${source:Package}\t${source:Version}\n',
+  ]).stdout;
+  const packages = q
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const [name = '', version = '', architecture = '', source = '', sourceVersion = ''] = l.split('\t');
+      return { name, version, architecture, source, sourceVersion };
+    });
   return { rootfs, treeDigest: summary.digest, sizeBytes: summary.bytes, fileCount: summary.files, packages };
 }
 
@@ -107,102 +125,121 @@ let lintianImage: string;
 const recipe = fixtureResolvedRecipe({ compression: {} });
 
 function lintian(deb: string): Promise<string> {
-  return execa('lintian', ['--no-cfg', '--display-level', '>=warning', '--show-overrides', deb], { reject: false, all: true })
-    .then((r) => r.all ?? '');
+  return execa('lintian', ['--no-cfg', '--display-level', '>=warning', '--show-overrides', deb], { reject: false, all: true }).then((r) => r.all ?? '');
 }
 
-describeWith({ root: true, network: true, tools: ['mmdebstrap', 'dpkg-deb', 'lintian', 'xz', 'zstd', 'tar', 'getfattr', 'sha256sum'] }, 'pack on a real trixie tree', () => {
-  beforeAll(async () => {
-    work = tempDir('pack-image');
-    await ensureFixture();
-    tree = await verifiedTree(ROOTFS);
-    await packStage.verify(recipe);
-    first = await packStage.run({ tree, outDir: path.join(work, 'out1'), fast: true, plan: PLAN }, fixtureCtx(recipe, work));
-    // lintian is mostly single-threaded: both at once.
-    [lintianHost, lintianImage] = await Promise.all([lintian(first.hostDeb), lintian(first.imageDeb)]);
-  });
-  afterAll(() => { if (work) fs.rmSync(work, { recursive: true, force: true }); });
+describeWith(
+  { root: true, network: true, tools: ['mmdebstrap', 'dpkg-deb', 'lintian', 'xz', 'zstd', 'tar', 'getfattr', 'sha256sum'] },
+  'pack on a real trixie tree',
+  () => {
+    beforeAll(async () => {
+      work = tempDir('pack-image');
+      await ensureFixture();
+      tree = await verifiedTree(ROOTFS);
+      await packStage.verify(recipe);
+      first = await packStage.run({ tree, outDir: path.join(work, 'out1'), fast: true, plan: PLAN }, fixtureCtx(recipe, work));
+      // lintian is mostly single-threaded: both at once.
+      [lintianHost, lintianImage] = await Promise.all([lintian(first.hostDeb), lintian(first.imageDeb)]);
+    });
+    afterAll(() => {
+      if (work) fs.rmSync(work, { recursive: true, force: true });
+    });
 
-  it('makes packages dpkg-deb accepts', () => {
-    for (const deb of [first.imageDeb, first.hostDeb]) {
-      expect(execaSync('dpkg-deb', ['--info', deb]).exitCode).toBe(0);
-      expect(execaSync('dpkg-deb', ['--contents', deb], { maxBuffer: 64 * 1024 * 1024 }).exitCode).toBe(0);
-    }
-    expect(execaSync('dpkg-deb', ['-f', first.hostDeb, 'Depends']).stdout).toBe('ebtest-image-1.4.0-rc.1 (= 1.4.0~rc.1), systemd-container, openssh-client');
-  });
+    it('makes packages dpkg-deb accepts', () => {
+      for (const deb of [first.imageDeb, first.hostDeb]) {
+        expect(execaSync('dpkg-deb', ['--info', deb]).exitCode).toBe(0);
+        expect(execaSync('dpkg-deb', ['--contents', deb], { maxBuffer: 64 * 1024 * 1024 }).exitCode).toBe(0);
+      }
+      expect(execaSync('dpkg-deb', ['-f', first.hostDeb, 'Depends']).stdout).toBe('ebtest-image-1.4.0-rc.1 (= 1.4.0~rc.1), systemd-container, openssh-client');
+    });
 
-  it('reproduces the tree with dpkg-deb -x: same paths, types, modes, numeric owners, contents', () => {
-    const dest = path.join(work, 'x-image');
-    execaSync('dpkg-deb', ['-x', first.imageDeb, dest]);
-    const want = describeTree(ROOTFS);
-    const got = describeTree(path.join(dest, IMAGE_DIR));
-    // What pack adds inside the image: its SBOM and image.env (and the directory holding them).
-    const added = [SBOM_PATH, IMAGE_INFO_PATH].map((p) => p.slice(1));
-    expect(added.every((p) => got.get(p)?.type === 'file')).toBe(true);
-    for (const p of [...added, path.dirname(added[0] as string)]) got.delete(p);
-    expect([...got.keys()]).toEqual([...want.keys()]);
-    const differ = [...want].filter(([p, w]) => {
-      const g = got.get(p)!;
-      return JSON.stringify({ ...g, mtime: 0, inode: Boolean(g.inode) }) !== JSON.stringify({ ...w, mtime: 0, inode: Boolean(w.inode) });
-    }).map(([p]) => p);
-    expect(differ).toEqual([]);
-    expect(got.get('home/builder')!.uid).toBe(9000);
-  });
+    it('reproduces the tree with dpkg-deb -x: same paths, types, modes, numeric owners, contents', () => {
+      const dest = path.join(work, 'x-image');
+      execaSync('dpkg-deb', ['-x', first.imageDeb, dest]);
+      const want = describeTree(ROOTFS);
+      const got = describeTree(path.join(dest, IMAGE_DIR));
+      // What pack adds inside the image: its SBOM and image.env (and the directory holding them).
+      const added = [SBOM_PATH, IMAGE_INFO_PATH].map((p) => p.slice(1));
+      expect(added.every((p) => got.get(p)?.type === 'file')).toBe(true);
+      for (const p of [...added, path.dirname(added[0] as string)]) got.delete(p);
+      expect([...got.keys()]).toEqual([...want.keys()]);
+      const differ = [...want]
+        .filter(([p, w]) => {
+          const g = got.get(p)!;
+          return JSON.stringify({ ...g, mtime: 0, inode: Boolean(g.inode) }) !== JSON.stringify({ ...w, mtime: 0, inode: Boolean(w.inode) });
+        })
+        .map(([p]) => p);
+      expect(differ).toEqual([]);
+      expect(got.get('home/builder')!.uid).toBe(9000);
+    });
 
-  it('gets no lintian errors or warnings on the host package', () => {
-    expect(lintianHost.split('\n').filter((l) => /^[EW]: /.test(l))).toEqual([]);
-  });
+    it('gets no lintian errors or warnings on the host package', () => {
+      expect(lintianHost.split('\n').filter((l) => /^[EW]: /.test(l))).toEqual([]);
+    });
 
-  it('gets no lintian errors or warnings on the image package; only listed rootfs tags are overridden', () => {
-    expect(lintianImage.split('\n').filter((l) => /^[EW]: /.test(l))).toEqual([]);
-    const overridden = new Set([...lintianImage.matchAll(/^O: \S+: (\S+)/gm)].map((m) => m[1]));
-    const listed = new Set(IMAGE_LINTIAN_OVERRIDES.map((o) => o.tag));
-    expect([...overridden].filter((t) => !listed.has(t!))).toEqual([]);
-    // The overrides did something: a real rootfs triggers these by the hundred.
-    expect(overridden.has('undeclared-elf-prerequisites')).toBe(true);
-  });
+    it('gets no lintian errors or warnings on the image package; only listed rootfs tags are overridden', () => {
+      expect(lintianImage.split('\n').filter((l) => /^[EW]: /.test(l))).toEqual([]);
+      const overridden = new Set([...lintianImage.matchAll(/^O: \S+: (\S+)/gm)].map((m) => m[1]));
+      const listed = new Set(IMAGE_LINTIAN_OVERRIDES.map((o) => o.tag));
+      expect([...overridden].filter((t) => !listed.has(t!))).toEqual([]);
+      // The overrides did something: a real rootfs triggers these by the hundred.
+      expect(overridden.has('undeclared-elf-prerequisites')).toBe(true);
+    });
 
-  it('writes a tarball GNU tar and zstd read, holding exactly both packages\' files', () => {
-    expect(execaSync('zstd', ['-t', '-q', first.tarball]).exitCode).toBe(0);
-    const list = (cmd: string) => execaSync('sh', ['-c', cmd], { maxBuffer: 64 * 1024 * 1024 }).stdout.split('\n').filter(Boolean);
-    const inTarball = list(`tar --zstd -tf '${first.tarball}'`);
-    const inDebs = new Set([...list(`dpkg-deb --fsys-tarfile '${first.imageDeb}' | tar -tf -`), ...list(`dpkg-deb --fsys-tarfile '${first.hostDeb}' | tar -tf -`)]);
-    expect(inTarball.length).toBe(inDebs.size);
-    expect(new Set(inTarball)).toEqual(inDebs);
-  });
+    it("writes a tarball GNU tar and zstd read, holding exactly both packages' files", () => {
+      expect(execaSync('zstd', ['-t', '-q', first.tarball]).exitCode).toBe(0);
+      const list = (cmd: string) =>
+        execaSync('sh', ['-c', cmd], { maxBuffer: 64 * 1024 * 1024 })
+          .stdout.split('\n')
+          .filter(Boolean);
+      const inTarball = list(`tar --zstd -tf '${first.tarball}'`);
+      const inDebs = new Set([
+        ...list(`dpkg-deb --fsys-tarfile '${first.imageDeb}' | tar -tf -`),
+        ...list(`dpkg-deb --fsys-tarfile '${first.hostDeb}' | tar -tf -`),
+      ]);
+      expect(inTarball.length).toBe(inDebs.size);
+      expect(new Set(inTarball)).toEqual(inDebs);
+    });
 
-  it('ships no private key in any artifact', () => {
-    const x = path.join(work, 'x-all');
-    fs.mkdirSync(x);
-    for (const [deb, dir] of [[first.imageDeb, 'image'], [first.hostDeb, 'host']] as const) {
-      execaSync('dpkg-deb', ['-R', deb, path.join(x, dir)]);
-    }
-    fs.mkdirSync(path.join(x, 'tarball'));
-    execaSync('tar', ['--zstd', '-xf', first.tarball, '-C', path.join(x, 'tarball')]);
-    // Binaries (ssh-keygen, libcrypto) contain the "-----BEGIN ... PRIVATE KEY-----" marker as a
-    // string constant, so search for what a key is: the marker followed by base64 (PRIVATE_KEY).
-    const scan = (root: string) => filesUnder(root).filter((f) => PRIVATE_KEY.test(fs.readFileSync(f, 'latin1')));
-    const hits = [x, first.installSh, first.manifest, first.sha256sums].flatMap(scan);
-    // Debian's libgnutls30 embeds the public test-vector keys of its FIPS self-tests. A key in a
-    // file byte-identical to what a Debian package shipped (the image's own dpkg md5sums) is such
-    // a published vector; anything else, ours or modified, fails.
-    const shipped = hits.filter(shippedUnmodified);
-    console.log(`[pack-image] keys in unmodified Debian package files (public test vectors): ${shipped.map((f) => path.basename(f)).join(', ') || 'none'}`);
-    expect(hits.filter((f) => !shipped.includes(f))).toEqual([]);
-    // The search itself works: it finds a real key planted in the extracted tree, and one planted
-    // inside the image tree, where a package's md5sums does not list it.
-    const planted = path.join(x, 'image', 'planted');
-    execaSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', planted]);
-    const inImage = path.join(x, 'image', imageDir(recipe.name, recipe.version), 'etc', 'planted-key');
-    fs.copyFileSync(planted, inImage);
-    expect(scan(x).filter((f) => !shippedUnmodified(f)).sort()).toEqual([inImage, planted].sort());
-  });
+    it('ships no private key in any artifact', () => {
+      const x = path.join(work, 'x-all');
+      fs.mkdirSync(x);
+      for (const [deb, dir] of [
+        [first.imageDeb, 'image'],
+        [first.hostDeb, 'host'],
+      ] as const) {
+        execaSync('dpkg-deb', ['-R', deb, path.join(x, dir)]);
+      }
+      fs.mkdirSync(path.join(x, 'tarball'));
+      execaSync('tar', ['--zstd', '-xf', first.tarball, '-C', path.join(x, 'tarball')]);
+      // Binaries (ssh-keygen, libcrypto) contain the "-----BEGIN ... PRIVATE KEY-----" marker as a
+      // string constant, so search for what a key is: the marker followed by base64 (PRIVATE_KEY).
+      const scan = (root: string) => filesUnder(root).filter((f) => PRIVATE_KEY.test(fs.readFileSync(f, 'latin1')));
+      const hits = [x, first.installSh, first.manifest, first.sha256sums].flatMap(scan);
+      // Debian's libgnutls30 embeds the public test-vector keys of its FIPS self-tests. A key in a
+      // file byte-identical to what a Debian package shipped (the image's own dpkg md5sums) is such
+      // a published vector; anything else, ours or modified, fails.
+      const shipped = hits.filter(shippedUnmodified);
+      console.log(`[pack-image] keys in unmodified Debian package files (public test vectors): ${shipped.map((f) => path.basename(f)).join(', ') || 'none'}`);
+      expect(hits.filter((f) => !shipped.includes(f))).toEqual([]);
+      // The search itself works: it finds a real key planted in the extracted tree, and one planted
+      // inside the image tree, where a package's md5sums does not list it.
+      const planted = path.join(x, 'image', 'planted');
+      execaSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', planted]);
+      const inImage = path.join(x, 'image', imageDir(recipe.name, recipe.version), 'etc', 'planted-key');
+      fs.copyFileSync(planted, inImage);
+      expect(
+        scan(x)
+          .filter((f) => !shippedUnmodified(f))
+          .sort(),
+      ).toEqual([inImage, planted].sort());
+    });
 
-  it('writes SHA256SUMS that sha256sum -c accepts', () => {
-    expect(execaSync('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: path.dirname(first.sha256sums) }).exitCode).toBe(0);
-    const m = JSON.parse(fs.readFileSync(first.manifest, 'utf8'));
-    expect(m.image.packages.find((p: { name: string }) => p.name === 'openssh-server')).toBeDefined();
-    expect(m.image.treeDigest).toBe(tree.treeDigest);
-  });
-
-});
+    it('writes SHA256SUMS that sha256sum -c accepts', () => {
+      expect(execaSync('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: path.dirname(first.sha256sums) }).exitCode).toBe(0);
+      const m = JSON.parse(fs.readFileSync(first.manifest, 'utf8'));
+      expect(m.image.packages.find((p: { name: string }) => p.name === 'openssh-server')).toBeDefined();
+      expect(m.image.treeDigest).toBe(tree.treeDigest);
+    });
+  },
+);

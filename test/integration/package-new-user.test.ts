@@ -32,8 +32,17 @@ describeWith({ root: true, tools: ['npm', 'git', 'mmdebstrap', 'systemd-nspawn',
     const list = (await execa('tar', ['-tzf', tarball])).stdout.split('\n');
     expect(list.filter((f) => /^package\/(test|bench|out|recipes|\.cache|pipeline|overlays|host)\//.test(f))).toEqual([]);
     expect(list.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.includes('/templates/'))).toEqual([]);
-    expect(list).toEqual(expect.arrayContaining(['package/bin/ephemeral-builder.js', 'package/dist/pipeline/cli.js', 'package/dist/pipeline/index.d.ts',
-      'package/dist/overlays/hygiene/overlay.js', 'package/dist/host/bin/spawn', 'package/dist/man/ephemeral-builder.1', 'package/LICENSE']));
+    expect(list).toEqual(
+      expect.arrayContaining([
+        'package/bin/ephemeral-builder.js',
+        'package/dist/pipeline/cli.js',
+        'package/dist/pipeline/index.d.ts',
+        'package/dist/overlays/hygiene/overlay.js',
+        'package/dist/host/bin/spawn',
+        'package/dist/man/ephemeral-builder.1',
+        'package/LICENSE',
+      ]),
+    );
   });
 
   it('runs from node_modules: --version, init, and refuses to init over existing files', async () => {
@@ -49,14 +58,21 @@ describeWith({ root: true, tools: ['npm', 'git', 'mmdebstrap', 'systemd-nspawn',
     expect(again.all).toContain('nothing was written (init never overwrites)');
   });
 
-  it('type-checks the scaffolded recipe and overlay against the package\'s declarations', async () => {
+  it("type-checks the scaffolded recipe and overlay against the package's declarations", async () => {
     const install = await run('npm', ['install', '--no-audit', '--no-fund', tarball], project);
     expect(install.exitCode, install.all).toBe(0);
     const typecheck = await run('npm', ['run', 'typecheck'], project);
     expect(typecheck.exitCode, typecheck.all).toBe(0);
     // A typing mistake in the recipe is caught: the declarations are really used.
-    fs.writeFileSync(path.join(project, 'bad.ts'), "import { defineRecipe } from 'ephemeral-builder';\nexport default defineRecipe({ limits: { memory: 4 } });\n");
-    const strict = await run(path.join(project, 'node_modules/.bin/tsc'), ['--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--strict', '--skipLibCheck', '--allowImportingTsExtensions', 'bad.ts'], project);
+    fs.writeFileSync(
+      path.join(project, 'bad.ts'),
+      "import { defineRecipe } from 'ephemeral-builder';\nexport default defineRecipe({ limits: { memory: 4 } });\n",
+    );
+    const strict = await run(
+      path.join(project, 'node_modules/.bin/tsc'),
+      ['--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--strict', '--skipLibCheck', '--allowImportingTsExtensions', 'bad.ts'],
+      project,
+    );
     expect(strict.exitCode).not.toBe(0);
     // limits.memory is a size string ("4G"), and the declarations say so.
     expect(strict.all).toMatch(/bad\.ts\(2,\d+\): error TS2322: Type 'number' is not assignable to type 'string'/);
@@ -69,11 +85,13 @@ describeWith({ root: true, tools: ['npm', 'git', 'mmdebstrap', 'systemd-nspawn',
     expect(build.exitCode, build.all).toBe(0);
     expect(build.all).toMatch(/overlays: \d+\/7 \.\/overlays\/team/);
     expect(fs.readdirSync(out)).toEqual(expect.arrayContaining(['team-images-0.1.0-amd64.tar.zst', 'team-images_0.1.0_amd64.deb', 'manifest.json']));
-    const listing = (await execa('sh', ['-c', `tar --zstd -xOf '${path.join(out, 'team-images-0.1.0-amd64.tar.zst')}' ./usr/lib/team-images/images/0.1.0/etc/gitconfig`])).stdout;
+    const listing = (
+      await execa('sh', ['-c', `tar --zstd -xOf '${path.join(out, 'team-images-0.1.0-amd64.tar.zst')}' ./usr/lib/team-images/images/0.1.0/etc/gitconfig`])
+    ).stdout;
     expect(listing).toContain('defaultBranch = main');
   });
 
-  it('runs the scaffolded .gitlab-ci.yml\'s build job for a protected tag with gitlab-ci-local: the CI scripts and the builder from node_modules, an empty cache', async () => {
+  it("runs the scaffolded .gitlab-ci.yml's build job for a protected tag with gitlab-ci-local: the CI scripts and the builder from node_modules, an empty cache", async () => {
     // A git repository, as the team's would be.
     const git = (args: string[]) => execa('git', ['-c', 'user.name=team', '-c', 'user.email=team@example.invalid', ...args], { cwd: project });
     await git(['init', '-q', '-b', 'main']);
@@ -81,14 +99,25 @@ describeWith({ root: true, tools: ['npm', 'git', 'mmdebstrap', 'systemd-nspawn',
     await git(['commit', '-q', '-m', 'scaffold']);
     await git(['remote', 'add', 'origin', 'https://gitlab.example.invalid/team/team-images.git']);
     const gcl = path.join(REPO, 'node_modules/.bin/gitlab-ci-local');
-    const r = await run(gcl, ['--variable', 'CI_COMMIT_TAG=v0.2.0', '--variable', 'CI_COMMIT_REF_PROTECTED=true', '--variable', 'EB_BUILD_FLAGS=--fast', 'build'], project);
+    const r = await run(
+      gcl,
+      ['--variable', 'CI_COMMIT_TAG=v0.2.0', '--variable', 'CI_COMMIT_REF_PROTECTED=true', '--variable', 'EB_BUILD_FLAGS=--fast', 'build'],
+      project,
+    );
     expect(r.exitCode, String(r.all).slice(-4000)).toBe(0);
     expect(r.all).toContain('node_modules/ephemeral-builder/dist/scripts/ci/build-release.sh');
     expect(r.all).toMatch(/building recipe\.ts as 0\.2\.0 for amd64 from an empty cache/);
     // The build matrix's arm64 job ends at once: ARCHITECTURES is amd64 unless the team adds arm64.
     expect(r.all).toContain('arm64 is not in ARCHITECTURES (amd64): this job builds nothing');
     const out = path.join(project, 'out/amd64');
-    expect(fs.readdirSync(out)).toEqual(expect.arrayContaining(['team-images-0.2.0-amd64.tar.zst', 'team-images_0.2.0_amd64.deb', 'team-images-image-0.2.0_0.2.0_amd64.deb', 'team-images-0.2.0-amd64.cdx.json']));
+    expect(fs.readdirSync(out)).toEqual(
+      expect.arrayContaining([
+        'team-images-0.2.0-amd64.tar.zst',
+        'team-images_0.2.0_amd64.deb',
+        'team-images-image-0.2.0_0.2.0_amd64.deb',
+        'team-images-0.2.0-amd64.cdx.json',
+      ]),
+    );
     expect(r.all).toMatch(/^.*VERSION=0\.2\.0$/m);
     expect(r.all).toMatch(/^.*PACKAGE_NAME=team-images$/m);
   });

@@ -32,7 +32,10 @@ async function publicKeyFile(k: SigningKey, file: string): Promise<string> {
 /** The SHA256 of every index a Release file lists. */
 function parseReleaseHashes(file: string): string[] {
   const [release] = parseParagraphs(fs.readFileSync(file, 'utf8'));
-  return field(release!, 'SHA256')!.trim().split('\n').map((l) => l.trim().split(/\s+/)[0]!);
+  return field(release!, 'SHA256')!
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0]!);
 }
 
 /** Every file below dir with its sha256, to show that a refused publish changed nothing. */
@@ -123,8 +126,9 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
     const pkg = path.join(repo, 'pool/main/d/demo-tool-archive-keyring/demo-tool-archive-keyring_1_all.deb');
     const listing = (await execa('dpkg-deb', ['--contents', pkg])).stdout;
     expect(listing).toMatch(/^-rw-r--r-- 0\/0 .* \.\/etc\/apt\/keyrings\/demo-tool-archive-keyring\.gpg$/m);
-    const inside = await execa('dpkg-deb', ['--fsys-tarfile', pkg], { encoding: 'buffer' })
-      .then((t) => execa('tar', ['-xOf', '-', './etc/apt/keyrings/demo-tool-archive-keyring.gpg'], { input: t.stdout, encoding: 'buffer', stripFinalNewline: false }));
+    const inside = await execa('dpkg-deb', ['--fsys-tarfile', pkg], { encoding: 'buffer' }).then((t) =>
+      execa('tar', ['-xOf', '-', './etc/apt/keyrings/demo-tool-archive-keyring.gpg'], { input: t.stdout, encoding: 'buffer', stripFinalNewline: false }),
+    );
     expect(Buffer.compare(Buffer.from(inside.stdout), fs.readFileSync(res.keyring))).toBe(0);
     const description = (await execa('dpkg-deb', ['--field', pkg, 'Description'])).stdout.replace(/\n /g, ' ');
     expect(description).toContain(`${key.fingerprint} (signs the repository now, expires `);
@@ -142,10 +146,22 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
     expect(field(entry, 'MD5sum')).toBe(createHash('md5').update(fs.readFileSync(debs.v100!)).digest('hex'));
 
     const [release] = parseParagraphs(fs.readFileSync(path.join(dist, 'Release'), 'utf8'));
-    expect(Object.fromEntries(['Origin', 'Label', 'Suite', 'Codename', 'Architectures', 'Components'].map((n) => [n, field(release!, n)])))
-      .toEqual({ Origin: 'demo-tool', Label: 'demo-tool', Suite: 'stable', Codename: 'stable', Architectures: 'amd64', Components: 'main' });
-    for (const [section, algo] of [['SHA256', 'sha256'], ['MD5Sum', 'md5']] as const) {
-      const rows = field(release!, section)!.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    expect(Object.fromEntries(['Origin', 'Label', 'Suite', 'Codename', 'Architectures', 'Components'].map((n) => [n, field(release!, n)]))).toEqual({
+      Origin: 'demo-tool',
+      Label: 'demo-tool',
+      Suite: 'stable',
+      Codename: 'stable',
+      Architectures: 'amd64',
+      Components: 'main',
+    });
+    for (const [section, algo] of [
+      ['SHA256', 'sha256'],
+      ['MD5Sum', 'md5'],
+    ] as const) {
+      const rows = field(release!, section)!
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/));
       expect(rows.map((r) => r[2])).toEqual(['main/binary-amd64/Packages', 'main/binary-amd64/Packages.gz', 'main/binary-amd64/Packages.xz']);
       for (const [hash, size, rel] of rows) {
         const data = fs.readFileSync(path.join(dist, rel!));
@@ -204,13 +220,18 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
     const before = server.requests.length;
     const up = await sb.aptGet(['update']);
     expect(up.exitCode, up.stderr).toBe(0);
-    expect(server.requests.slice(before).map((r) => r.path)).toContainEqual(expect.stringMatching(/^\/repo\/dists\/stable\/main\/binary-amd64\/by-hash\/SHA256\/[0-9a-f]{64}$/));
+    expect(server.requests.slice(before).map((r) => r.path)).toContainEqual(
+      expect.stringMatching(/^\/repo\/dists\/stable\/main\/binary-amd64\/by-hash\/SHA256\/[0-9a-f]{64}$/),
+    );
     const policy = (await sb.aptCache(['policy', 'demo-tool'])).stdout;
     expect(policy).toMatch(/Candidate: 1\.1\.0/);
     expect(policy).toMatch(/^\s+1\.1\.0 500$/m);
     expect(policy).toMatch(/^\s+1\.0\.0 500$/m);
 
-    for (const [version, fixture] of [['1.0.0', debs.v100!], ['1.1.0', debs.v110!]] as const) {
+    for (const [version, fixture] of [
+      ['1.0.0', debs.v100!],
+      ['1.1.0', debs.v110!],
+    ] as const) {
       const { result, files } = await sb.download(`demo-tool=${version}`);
       expect(result.exitCode, result.stderr).toBe(0);
       expect(files.map((f) => path.basename(f))).toEqual([`demo-tool_${version}_all.deb`]);
@@ -317,7 +338,10 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
 
     const announced = await publish(opts({ repoDir: rot, nextKeys: [nextKey] }));
     expect(announced.added.map((p) => `${p.package} ${p.version}`)).toEqual(['demo-tool-archive-keyring 2']);
-    expect(announced.keys.map((k) => [k.fingerprint, k.role])).toEqual([[key.fingerprint, 'signs'], [otherKey.fingerprint, 'next']]);
+    expect(announced.keys.map((k) => [k.fingerprint, k.role])).toEqual([
+      [key.fingerprint, 'signs'],
+      [otherKey.fingerprint, 'next'],
+    ]);
     expect(await keyringFingerprints(ring(rot))).toEqual([key.fingerprint, otherKey.fingerprint]);
     // Still signed by the current key: a host that has not upgraded yet accepts it.
     expect((await sandboxFor('rotation', oldOnly).aptGet(['update'])).exitCode).toBe(0);
@@ -344,8 +368,12 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
     try {
       const before = snapshot(repo);
       const newOne = await buildFixtureDeb(path.join(work, 'debs'), { name: 'demo-tool', version: '1.5.0' });
-      await expect(publish(opts({ gnupgHome: forever.gnupgHome, debs: [newOne] }))).rejects.toThrow(/never expires: give it an expiry \(gpg --quick-set-expire/);
-      await expect(publish(opts({ gnupgHome: soon.gnupgHome, debs: [newOne] }))).rejects.toThrow(/expires at .*, before this Release's Valid-Until .*: apt would refuse/);
+      await expect(publish(opts({ gnupgHome: forever.gnupgHome, debs: [newOne] }))).rejects.toThrow(
+        /never expires: give it an expiry \(gpg --quick-set-expire/,
+      );
+      await expect(publish(opts({ gnupgHome: soon.gnupgHome, debs: [newOne] }))).rejects.toThrow(
+        /expires at .*, before this Release's Valid-Until .*: apt would refuse/,
+      );
       expect(snapshot(repo)).toEqual(before);
       // A shorter validity fits the key, and is signed; the key's end is near, which is said.
       const fits = await publish(opts({ gnupgHome: soon.gnupgHome, repoDir: path.join(work, 'soon-repo'), debs: [newOne], validFor: 5 * 86400 }));
@@ -373,7 +401,9 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
       expect(res.dryRun).toBe(true);
       expect(res.added.map((p) => p.package)).toEqual(['eb-demo', 'eb-demo-image-1.3.0']);
       expect(res.pruned.map((p) => [p.version, p.packages.map((x) => x.package)])).toEqual([
-        ['1.1.0', ['eb-demo', 'eb-demo-image-1.1.0']], ['1.0.0', ['eb-demo', 'eb-demo-image-1.0.0']]]);
+        ['1.1.0', ['eb-demo', 'eb-demo-image-1.1.0']],
+        ['1.0.0', ['eb-demo', 'eb-demo-image-1.0.0']],
+      ]);
       expect(res.kept).toEqual(['1.3.0', '1.2.0']);
       expect(res.signs).toBe(true);
       expect(res.indexesWritten).toBe(false);
@@ -387,7 +417,9 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
       const size = Object.keys(before).reduce((n, f) => n + fs.statSync(path.join(kept, f)).size, 0);
       const attempt = publish(ropts({ debs: await release('1.3.0'), maxSize: size + 100 }));
       await expect(attempt).rejects.toThrow(UsageError);
-      await expect(attempt).rejects.toThrow(new RegExp(`would grow to \\d+ bytes, over --max-size ${size + 100} \\(it is ${size} bytes now\\)\\. Prune old releases with --keep N`));
+      await expect(attempt).rejects.toThrow(
+        new RegExp(`would grow to \\d+ bytes, over --max-size ${size + 100} \\(it is ${size} bytes now\\)\\. Prune old releases with --keep N`),
+      );
       expect(snapshot(kept)).toEqual(before);
       expect((await publish(ropts({ resign: true, maxSize: size - 1 }))).signs).toBe(true);
     });
@@ -400,7 +432,12 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
       expect(res.pruned.map((p) => p.version)).toEqual(['1.1.0', '1.0.0']);
       const packages = parseParagraphs(fs.readFileSync(path.join(kept, 'dists/stable/main/binary-amd64/Packages'), 'utf8'));
       expect(packages.map((p) => `${field(p, 'Package')} ${field(p, 'Version')}`).sort()).toEqual([
-        'eb-demo 1.2.0', 'eb-demo 1.3.0', 'eb-demo-archive-keyring 1', 'eb-demo-image-1.2.0 1.2.0', 'eb-demo-image-1.3.0 1.3.0']);
+        'eb-demo 1.2.0',
+        'eb-demo 1.3.0',
+        'eb-demo-archive-keyring 1',
+        'eb-demo-image-1.2.0 1.2.0',
+        'eb-demo-image-1.3.0 1.3.0',
+      ]);
       for (const gone of ['eb-demo_1.0.0_all.deb', 'eb-demo_1.1.0_all.deb', 'eb-demo-image-1.0.0_1.0.0_all.deb', 'eb-demo-image-1.1.0_1.1.0_all.deb']) {
         expect(fs.existsSync(path.join(kept, 'pool/main/e', gone.replace(/_.*/, ''), gone)), gone).toBe(false);
       }
@@ -423,7 +460,9 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
 
     it('--keep refuses to add a release it would prune at once', async () => {
       const before = snapshot(kept);
-      await expect(publish(ropts({ debs: await release('0.9.0'), keep: 2 }))).rejects.toThrow(/eb-demo 0\.9\.0, eb-demo-image-0\.9\.0 0\.9\.0 is older than the 2 newest versions --keep keeps/);
+      await expect(publish(ropts({ debs: await release('0.9.0'), keep: 2 }))).rejects.toThrow(
+        /eb-demo 0\.9\.0, eb-demo-image-0\.9\.0 0\.9\.0 is older than the 2 newest versions --keep keeps/,
+      );
       expect(snapshot(kept)).toEqual(before);
     });
   });
@@ -433,7 +472,10 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
     try {
       const secrets: Uint8Array[] = [];
       for (const k of [key, otherKey]) {
-        secrets.push((await execa('gpg', ['--batch', '--homedir', k.gnupgHome, '--export-secret-keys', k.fingerprint], { encoding: 'buffer', stripFinalNewline: false })).stdout);
+        secrets.push(
+          (await execa('gpg', ['--batch', '--homedir', k.gnupgHome, '--export-secret-keys', k.fingerprint], { encoding: 'buffer', stripFinalNewline: false }))
+            .stdout,
+        );
       }
       // The agent started first and one import: two imports racing the agent's autostart failed
       // once (gpg exit 2) on a loaded machine.
@@ -441,7 +483,9 @@ describeWith({ tools: ['dpkg-deb', 'dpkg', 'gpg', 'gpgv', 'apt-get', 'xz', 'gzip
       await execa('gpg', ['--batch', '--homedir', both, '--import'], { input: Buffer.concat(secrets) });
       const newOne = await buildFixtureDeb(path.join(work, 'debs'), { name: 'demo-tool', version: '1.3.0' });
       await expect(publish(opts({ gnupgHome: both, debs: [newOne] }))).rejects.toThrow(/2 secret keys match.*pass --sign-key/);
-      await expect(publish(opts({ gnupgHome: both, signKey: 'nobody@example.invalid', debs: [newOne] }))).rejects.toThrow(/no secret key "nobody@example.invalid"/);
+      await expect(publish(opts({ gnupgHome: both, signKey: 'nobody@example.invalid', debs: [newOne] }))).rejects.toThrow(
+        /no secret key "nobody@example.invalid"/,
+      );
       // With --sign-key it signs, with that key.
       const res = await publish(opts({ gnupgHome: both, signKey: otherKey.fingerprint, repoDir: path.join(work, 'other-repo'), debs: [newOne] }));
       expect(res.fingerprint).toBe(otherKey.fingerprint);

@@ -24,7 +24,7 @@ async function shellScripts(): Promise<string[]> {
   });
 }
 
-describeWith({ tools: ['shellcheck', 'git'] }, 'shellcheck on the repository\'s own scripts', () => {
+describeWith({ tools: ['shellcheck', 'git'] }, "shellcheck on the repository's own scripts", () => {
   const dirs: string[] = [];
   afterAll(() => {
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
@@ -32,7 +32,9 @@ describeWith({ tools: ['shellcheck', 'git'] }, 'shellcheck on the repository\'s 
 
   it('finds nothing in the scripts as written', async () => {
     const scripts = await shellScripts();
-    expect(scripts).toEqual(expect.arrayContaining(['.ci/run', 'setup.sh', 'scripts/ci/build-release.sh', 'templates/init/overlays/team/files/etc/profile.d/team.sh']));
+    expect(scripts).toEqual(
+      expect.arrayContaining(['.ci/run', 'setup.sh', 'scripts/ci/build-release.sh', 'templates/init/overlays/team/files/etc/profile.d/team.sh']),
+    );
     const res = await execa('shellcheck', ['--severity=style', ...scripts], { cwd: REPO, reject: false, all: true });
     expect(res.all).toBe('');
     expect(res.exitCode).toBe(0);

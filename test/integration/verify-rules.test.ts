@@ -36,8 +36,15 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh'] }, 've
     await plant(root);
     const tools = new ToolRunner(path.join(work, 'verify.log'), () => {}, new AbortController().signal);
     fs.mkdirSync(path.join(work, 'logs'));
-    const ctx: StageContext = { recipe: resolved, workDir: work, signal: new AbortController().signal, tools,
-      progress: () => {}, log: () => {}, warn: () => {} };
+    const ctx: StageContext = {
+      recipe: resolved,
+      workDir: work,
+      signal: new AbortController().signal,
+      tools,
+      progress: () => {},
+      log: () => {},
+      warn: () => {},
+    };
     try {
       await verifyStage.run({ rootfs: root }, ctx);
     } catch (err) {
@@ -51,21 +58,28 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh'] }, 've
   });
 
   it('user: a wrong uid in /etc/passwd', async () => {
-    expect(await verifyWith((r) => {
-      const f = path.join(r, 'etc/passwd');
-      fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace('builder:x:9000:9000', 'builder:x:9001:9000'));
-    })).toContain('[user] builder has uid:gid 9001:9000, the recipe says 9000:9000');
+    expect(
+      await verifyWith((r) => {
+        const f = path.join(r, 'etc/passwd');
+        fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace('builder:x:9000:9000', 'builder:x:9001:9000'));
+      }),
+    ).toContain('[user] builder has uid:gid 9001:9000, the recipe says 9000:9000');
   });
 
   it('home: a file left in the tmpfs mount point, a missing template, a template not 0700', async () => {
     expect(await verifyWith((r) => fs.writeFileSync(path.join(r, 'home/builder/stray'), 'x'))).toContain('[home] /home/builder is not empty (stray)');
-    expect(await verifyWith((r) => fs.rmSync(path.join(r, 'home/builder.template'), { recursive: true }))).toContain('[home] /home/builder.template is missing');
-    expect(await verifyWith((r) => fs.chmodSync(path.join(r, 'home/builder.template'), 0o755))).toContain('[home] /home/builder.template has mode 0755, not 0700');
+    expect(await verifyWith((r) => fs.rmSync(path.join(r, 'home/builder.template'), { recursive: true }))).toContain(
+      '[home] /home/builder.template is missing',
+    );
+    expect(await verifyWith((r) => fs.chmodSync(path.join(r, 'home/builder.template'), 0o755))).toContain(
+      '[home] /home/builder.template has mode 0755, not 0700',
+    );
   });
 
   it('dotfiles: clear_console back in the template .bash_logout', async () => {
-    expect(await verifyWith((r) => fs.appendFileSync(path.join(r, 'home/builder.template/.bash_logout'), '/usr/bin/clear_console -q\n')))
-      .toMatch(/\[dotfiles\] \/home\/builder\.template\/\.bash_logout:\d+ runs "\/usr\/bin\/clear_console -q"/);
+    expect(await verifyWith((r) => fs.appendFileSync(path.join(r, 'home/builder.template/.bash_logout'), '/usr/bin/clear_console -q\n'))).toMatch(
+      /\[dotfiles\] \/home\/builder\.template\/\.bash_logout:\d+ runs "\/usr\/bin\/clear_console -q"/,
+    );
   });
 
   it('private-keys: an ssh host key and a PEM key anywhere in the tree', async () => {
@@ -78,8 +92,9 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh'] }, 've
   });
 
   it('machine-id: a set machine id', async () => {
-    expect(await verifyWith((r) => fs.writeFileSync(path.join(r, 'etc/machine-id'), `${'f'.repeat(32)}\n`)))
-      .toContain('[machine-id] /etc/machine-id is set (ffffffff…)');
+    expect(await verifyWith((r) => fs.writeFileSync(path.join(r, 'etc/machine-id'), `${'f'.repeat(32)}\n`))).toContain(
+      '[machine-id] /etc/machine-id is set (ffffffff…)',
+    );
   });
 
   it('special-files: a device node and a fifo', async () => {
@@ -98,7 +113,9 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh'] }, 've
   });
 
   it('sshd: a key left in the key mount point', async () => {
-    expect(await verifyWith((r) => fs.writeFileSync(path.join(r, 'etc/ssh/ephemeral/authorized_keys'), ''))).toContain('[sshd] /etc/ssh/ephemeral is not empty');
+    expect(await verifyWith((r) => fs.writeFileSync(path.join(r, 'etc/ssh/ephemeral/authorized_keys'), ''))).toContain(
+      '[sshd] /etc/ssh/ephemeral is not empty',
+    );
   });
 
   it('tools: git missing', async () => {
@@ -106,16 +123,17 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh'] }, 've
   });
 
   it('session: a login profile that prints', async () => {
-    expect(await verifyWith((r) => fs.writeFileSync(path.join(r, 'etc/profile.d/zz-motd.sh'), 'echo "Welcome to the builder"\n')))
-      .toMatch(/\[session\] bash -l printed unexpected output: "Welcome to the builder/);
+    expect(await verifyWith((r) => fs.writeFileSync(path.join(r, 'etc/profile.d/zz-motd.sh'), 'echo "Welcome to the builder"\n'))).toMatch(
+      /\[session\] bash -l printed unexpected output: "Welcome to the builder/,
+    );
   });
 
-  it('session: runs in the container a host starts (private users, the idmapped keys, the recipe\'s limits)', async () => {
+  it("session: runs in the container a host starts (private users, the idmapped keys, the recipe's limits)", async () => {
     // A profile script that prints what the session sees, so that verify fails showing it.
     const probe = [
       'read -r _ base _ </proc/self/uid_map',
-      'echo "probe: uid-base-$([ "$base" = 0 ] && echo host || echo private) keys $(stat -c %u:%g /etc/ssh/ephemeral/ssh_host_ed25519_key)'
-        + ' nproc $(ulimit -u) as $(ulimit -v) home $(df -k --output=size /home/builder | tail -n 1 | tr -d " ")"',
+      'echo "probe: uid-base-$([ "$base" = 0 ] && echo host || echo private) keys $(stat -c %u:%g /etc/ssh/ephemeral/ssh_host_ed25519_key)' +
+        ' nproc $(ulimit -u) as $(ulimit -v) home $(df -k --output=size /home/builder | tail -n 1 | tr -d " ")"',
     ].join('\n');
     const msg = await verifyWith((r) => fs.writeFileSync(path.join(r, 'etc/profile.d/zz-probe.sh'), `${probe}\n`));
     // recipes/minimal.ts: tasks 256, addressSpace 4G (in KiB), homeSize 256M (in KiB).
@@ -124,7 +142,8 @@ describeWith({ root: true, tools: ['mmdebstrap', 'systemd-nspawn', 'ssh'] }, 've
 
   it('session: a .bash_logout that needs a terminal, hidden from the lint', async () => {
     // A variable hides the command name from the static rule; only running it shows the damage.
-    expect(await verifyWith((r) => fs.appendFileSync(path.join(r, 'home/builder.template/.bash_logout'), 'c=/usr/bin/clear_con; "${c}sole" -q\n')))
-      .toMatch(/\[session\] bash -l over ssh exited 1/);
+    expect(await verifyWith((r) => fs.appendFileSync(path.join(r, 'home/builder.template/.bash_logout'), 'c=/usr/bin/clear_con; "${c}sole" -q\n'))).toMatch(
+      /\[session\] bash -l over ssh exited 1/,
+    );
   });
 });

@@ -12,12 +12,16 @@ import { describeWith } from '../helpers/env.ts';
 import { REPO, TEST_CACHE } from '../helpers/paths.ts';
 
 const DIR = path.join(REPO, 'test/fixtures/bad-recipes');
-const cases = fs.readdirSync(DIR).filter((f) => f.endsWith('.ts')).sort().map((file) => {
-  const text = fs.readFileSync(path.join(DIR, file), 'utf8');
-  const expected = /^\/\/ expect: (.*)$/m.exec(text)?.[1]?.replace('@DIR@', DIR);
-  if (!expected) throw new Error(`${file} has no "// expect:" line`);
-  return { file, expected, mirror: /^\/\/ needs: mirror$/m.test(text) };
-});
+const cases = fs
+  .readdirSync(DIR)
+  .filter((f) => f.endsWith('.ts'))
+  .sort()
+  .map((file) => {
+    const text = fs.readFileSync(path.join(DIR, file), 'utf8');
+    const expected = /^\/\/ expect: (.*)$/m.exec(text)?.[1]?.replace('@DIR@', DIR);
+    if (!expected) throw new Error(`${file} has no "// expect:" line`);
+    return { file, expected, mirror: /^\/\/ needs: mirror$/m.test(text) };
+  });
 
 async function problemsOf(file: string, mirror: boolean): Promise<string[]> {
   try {

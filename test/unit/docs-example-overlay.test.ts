@@ -43,7 +43,9 @@ describeWith({ root: true, tools: ['bash', 'git'] }, 'the overlay example in doc
     const profile = path.join(root, 'etc/profile.d/ci-env.sh');
     expect(fs.statSync(profile).mode & 0o777).toBe(0o644);
     const sourced = await execa('bash', ['--noprofile', '--norc', '-c', `. ${profile} && printf '%s|%s' "$MAKEFLAGS" "$XDG_CACHE_HOME"`], {
-      env: { HOME: '/home/builder' }, extendEnv: false, stdin: 'ignore',
+      env: { HOME: '/home/builder' },
+      extendEnv: false,
+      stdin: 'ignore',
     });
     expect(sourced.stdout).toBe('-j3|/home/builder/.cache');
     expect(sourced.stderr).toBe('');

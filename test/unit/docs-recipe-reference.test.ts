@@ -7,7 +7,11 @@ import { z } from 'zod';
 import { describeSchema, REFERENCE_FILE, renderRecipeReference, type ReferenceRow } from '../../pipeline/docs/recipe-reference.ts';
 import { recipeSchema } from '../../pipeline/recipe/schema.ts';
 
-const rows = new Map<string, ReferenceRow>(describeSchema().flatMap((s) => s.rows).map((r) => [r.path, r]));
+const rows = new Map<string, ReferenceRow>(
+  describeSchema()
+    .flatMap((s) => s.rows)
+    .map((r) => [r.path, r]),
+);
 
 /** Dot paths and values of what an empty recipe parses to: the defaults, as the validator applies them. */
 function flatten(value: unknown, prefix = ''): Array<[string, unknown]> {
@@ -29,7 +33,7 @@ describe('recipe reference', () => {
     for (const [at, value] of parsed) {
       const row = rows.get(at);
       expect(row, `no row for ${at}`).toBeDefined();
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) expect(row!.default).toBe('each field\'s default');
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) expect(row!.default).toBe("each field's default");
       else expect(row!.default, at).toBe(`\`${JSON.stringify(value)}\``);
     }
   });

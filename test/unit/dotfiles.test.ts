@@ -67,7 +67,11 @@ describe('bash -l as GitLab Runner runs it', () => {
   });
 
   it('exits 0 with nothing extra printed once sanitized', async () => {
-    for (const [file, fixture] of [['.bash_logout', 'bash_logout'], ['.profile', 'profile'], ['.bashrc', 'bashrc']]) {
+    for (const [file, fixture] of [
+      ['.bash_logout', 'bash_logout'],
+      ['.profile', 'profile'],
+      ['.bashrc', 'bashrc'],
+    ]) {
       fs.writeFileSync(path.join(home, file as string), sanitize(read(`trixie/${fixture}`)).text);
     }
     const r = await run();

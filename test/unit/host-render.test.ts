@@ -39,10 +39,7 @@ const CUSTOM: RecipeInput = {
   user: { name: 'runner', uid: 12000, gid: 12001, shell: '/usr/bin/zsh' },
   ssh: { listenAddress: '::1', port: 2222 },
   limits: { homeSize: '3G', memory: '6G', tasks: 333, cpu: '150%', runtime: '45min', maxConnections: 7, addressSpace: '9G' },
-  binds: [
-    { source: '/usr/bin/gitlab-runner' },
-    { source: '/opt/tools', target: '/srv/tools', optional: false },
-  ],
+  binds: [{ source: '/usr/bin/gitlab-runner' }, { source: '/opt/tools', target: '/srv/tools', optional: false }],
 };
 
 describe('renderHostFiles', () => {
@@ -69,8 +66,18 @@ describe('renderHostFiles', () => {
 
   it('puts every resource limit on the service, which execs the spawn helper with the instance', () => {
     const service = file(render(CUSTOM), '/usr/lib/systemd/system/ci-box@.service');
-    for (const line of ['MemoryMax=6G', 'TasksMax=333', 'CPUQuota=150%', 'RuntimeMaxSec=45min', 'Delegate=yes', 'KillMode=mixed',
-      'StandardInput=socket', 'StandardOutput=socket', 'StandardError=journal', 'ExecStart=/usr/lib/ci-box/spawn %i']) {
+    for (const line of [
+      'MemoryMax=6G',
+      'TasksMax=333',
+      'CPUQuota=150%',
+      'RuntimeMaxSec=45min',
+      'Delegate=yes',
+      'KillMode=mixed',
+      'StandardInput=socket',
+      'StandardOutput=socket',
+      'StandardError=journal',
+      'ExecStart=/usr/lib/ci-box/spawn %i',
+    ]) {
       expect(service).toContain(`\n${line}\n`);
     }
     // % starts a specifier in unit files: the description's percent sign is doubled.
@@ -98,7 +105,7 @@ describe('renderHostFiles', () => {
     // The socket's MaxConnections (14 unless an admin changed it), halved: the runner's limit, 7.
     expect(ctl).toContain('printf \'%s\\n\' "${eb_sm:-14}"');
     expect(ctl).toContain('eb_rl=$(($(eb_socket_max) / 2))');
-    expect(ctl).toContain("[ -n \"$eb_l\" ] || eb_l='[::1]:2222'");
+    expect(ctl).toContain('[ -n "$eb_l" ] || eb_l=\'[::1]:2222\'');
     expect(ctl).toContain('user = "runner"');
     expect(ctl).toContain("--reuid='12000' --regid='12001'");
     expect(ctl).toContain("'/usr/bin/zsh'");
@@ -131,8 +138,11 @@ describe('renderHostFiles', () => {
     ]);
     expect(Object.keys(h.maintainerScripts).sort()).toEqual(['postinst', 'postrm', 'preinst', 'prerm']);
     // Only the postinst handles triggers: nspawn and the two libraries its filter comes from.
-    expect(h.triggers.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['interest-noawait /usr/bin/systemd-nspawn',
-      'interest-noawait /usr/lib/x86_64-linux-gnu/libseccomp.so.2', 'interest-noawait /usr/lib/x86_64-linux-gnu/systemd']);
+    expect(h.triggers.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([
+      'interest-noawait /usr/bin/systemd-nspawn',
+      'interest-noawait /usr/lib/x86_64-linux-gnu/libseccomp.so.2',
+      'interest-noawait /usr/lib/x86_64-linux-gnu/systemd',
+    ]);
     expect(h.maintainerScripts.postinst).toContain('if [ "$1" = triggered ]; then');
     // One override, for the host tool reading an image's dpkg database, scoped to the host tool.
     expect(h.lintianOverrides.host?.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['uses-dpkg-database-directly [usr/sbin/ebctl]']);
@@ -159,9 +169,12 @@ describe('renderHostFiles', () => {
     expect(spawn).toContain('--resolv-conf=bind-uplink');
   });
 
-  it('renders the private network\'s nftables table under the recipe\'s name: containers reach no host address, nothing reaches them, their traffic out is masqueraded', () => {
+  it("renders the private network's nftables table under the recipe's name: containers reach no host address, nothing reaches them, their traffic out is masqueraded", () => {
     const rules = file(render({ name: 'ci-box', network: 'private' }), '/usr/lib/ci-box/private-network.nft');
-    const body = rules.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#')).map((l) => l.trim());
+    const body = rules
+      .split('\n')
+      .filter((l) => l.trim() && !l.trim().startsWith('#'))
+      .map((l) => l.trim());
     expect(body.slice(0, 3)).toEqual(['table inet ci-box {}', 'delete table inet ci-box', 'table inet ci-box {']);
     // The table's comment is a digest of its rules, which private-network looks for before it loads them.
     const id = /^comment "(ci-box private-network [0-9a-f]{16})"$/.exec(body[3]!)?.[1];
@@ -171,10 +184,14 @@ describe('renderHostFiles', () => {
     expect(body).toContain('type filter hook input priority filter; policy accept;');
     expect(body).toContain('iifname "ebv-*" drop');
     const forward = body.slice(body.indexOf('chain forward {') + 1);
-    expect(forward.slice(0, forward.indexOf('}'))).toEqual(['type filter hook forward priority filter; policy accept;',
-      'oifname "ebv-*" ct state established,related accept', 'oifname "ebv-*" drop',
-      'iifname "ebv-*" ip daddr 169.254.0.0/16 udp dport 53 accept', 'iifname "ebv-*" ip daddr 169.254.0.0/16 tcp dport 53 accept',
-      'iifname "ebv-*" ip daddr 169.254.0.0/16 drop']);
+    expect(forward.slice(0, forward.indexOf('}'))).toEqual([
+      'type filter hook forward priority filter; policy accept;',
+      'oifname "ebv-*" ct state established,related accept',
+      'oifname "ebv-*" drop',
+      'iifname "ebv-*" ip daddr 169.254.0.0/16 udp dport 53 accept',
+      'iifname "ebv-*" ip daddr 169.254.0.0/16 tcp dport 53 accept',
+      'iifname "ebv-*" ip daddr 169.254.0.0/16 drop',
+    ]);
     expect(body).toContain('iifname "ebv-*" oifname != "ebv-*" masquerade');
     expect(file(render({ name: 'ci-box' }), '/usr/lib/ci-box/private-network')).toContain("NAME='ci-box'");
   });
@@ -202,8 +219,26 @@ describe('renderHostFiles', () => {
   });
 
   it('reads only files that exist in host/', () => {
-    for (const rel of ['units/NAME.socket', 'units/NAME@.service', 'bin/spawn', 'bin/syscall-filter', 'bin/private-network', 'share/private-network.nft', 'bin/ctl', 'etc/NAME.conf', 'lib/common.sh', 'install.sh', 'man/NAMEctl.8',
-      'debian/preinst', 'debian/postinst', 'debian/prerm', 'debian/postrm', 'debian/triggers', 'debian/image-prerm', 'debian/image-postrm']) {
+    for (const rel of [
+      'units/NAME.socket',
+      'units/NAME@.service',
+      'bin/spawn',
+      'bin/syscall-filter',
+      'bin/private-network',
+      'share/private-network.nft',
+      'bin/ctl',
+      'etc/NAME.conf',
+      'lib/common.sh',
+      'install.sh',
+      'man/NAMEctl.8',
+      'debian/preinst',
+      'debian/postinst',
+      'debian/prerm',
+      'debian/postrm',
+      'debian/triggers',
+      'debian/image-prerm',
+      'debian/image-postrm',
+    ]) {
       expect(fs.existsSync(path.join(HOST_DIR, rel)), rel).toBe(true);
     }
   });

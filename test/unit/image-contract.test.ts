@@ -16,7 +16,8 @@ const SCANNED = ['pipeline', 'overlays', 'host', 'bench', 'scripts', 'recipes'];
 const PROSE = /\.(md|[0-9])$/;
 
 function productFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile())
     .map((e) => path.join(e.parentPath, e.name))
     .filter((f) => f !== CONTRACT_FILE && !PROSE.test(f) && !f.includes(`${path.sep}results${path.sep}`));

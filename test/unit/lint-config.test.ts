@@ -24,7 +24,7 @@ async function check(source: string) {
 
 describe('the lint and format check of npm test', () => {
   it('passes a file in the house style', async () => {
-    const res = await check("export const greeting = (name: string): string => `hello ${name}`;\n");
+    const res = await check('export const greeting = (name: string): string => `hello ${name}`;\n');
     expect(res.all).toMatch(/Checked 1 file/);
     expect(res.exitCode).toBe(0);
   });

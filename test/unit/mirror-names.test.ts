@@ -41,7 +41,10 @@ describeWith({ tools: ['xz'], network: true }, 'package names from the mirror', 
     // A cache made up here: only reading the file gives these two names.
     fs.writeFileSync(cacheFile(), 'ephemeral-builder package names 2\nonly-in-cache main\nother contrib\n');
     const names = await packageNames(MIRROR, state, ['main'], 'amd64', cacheDir);
-    expect([...names]).toEqual([['only-in-cache', 'main'], ['other', 'contrib']]);
+    expect([...names]).toEqual([
+      ['only-in-cache', 'main'],
+      ['other', 'contrib'],
+    ]);
   });
 
   it('fetches again when the cache is incomplete', async () => {
@@ -53,11 +56,14 @@ describeWith({ tools: ['xz'], network: true }, 'package names from the mirror', 
 
   it('keeps node under 250 MB while reading the whole index (it took 570 MB as one string)', async () => {
     const script = path.join(work, 'names-rss.ts');
-    fs.writeFileSync(script, `
+    fs.writeFileSync(
+      script,
+      `
       import { packageNames } from '${REPO}/pipeline/mirror.ts';
       const names = await packageNames(${JSON.stringify(MIRROR)}, ${JSON.stringify(state)}, ['main'], 'amd64', ${JSON.stringify(path.join(work, 'cold'))});
       console.log(JSON.stringify({ names: names.size, maxRssKiB: process.resourceUsage().maxRSS }));
-    `);
+    `,
+    );
     // The CLI's own node flags do not apply here: this is the default heap, the worst case.
     const r = await execa('npx', ['node', script], { cwd: REPO });
     const { names, maxRssKiB } = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { names: number; maxRssKiB: number };

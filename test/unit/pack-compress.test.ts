@@ -29,18 +29,26 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 /** Our compressor, run in a child process pinned to `cpus` (availableParallelism follows the affinity). */
 async function compressPinned(cpus: string, spec: CompressionSpec, inFile: string, outFile: string): Promise<string> {
   const script = path.join(work, 'pinned.ts');
-  fs.writeFileSync(script, `
+  fs.writeFileSync(
+    script,
+    `
     import fs from 'node:fs';
     import { compressTo } from '${REPO}/pipeline/pack/compress.ts';
     await compressTo(fs.createReadStream(process.argv[2]), process.argv[3], JSON.parse(process.argv[4]));
-  `);
+  `,
+  );
   await execa('taskset', ['-c', cpus, 'npx', 'node', script, inFile, outFile, JSON.stringify(spec)], { cwd: REPO });
   return sha(fs.readFileSync(outFile));
 }
 
 describeWith({ tools: ['xz', 'zstd', 'taskset'] }, 'compression', () => {
   // 24 MiB at xz -1 is 8 default blocks of 3 MiB; with inputBytes a little above it, 10 equal ones.
-  for (const spec of [{ tool: 'xz', level: 1 }, { tool: 'xz', level: 1, inputBytes: 25 * 1024 * 1024 }, { tool: 'zstd', level: 3 }, { tool: 'zstd', level: 3, long: true }] as CompressionSpec[]) {
+  for (const spec of [
+    { tool: 'xz', level: 1 },
+    { tool: 'xz', level: 1, inputBytes: 25 * 1024 * 1024 },
+    { tool: 'zstd', level: 3 },
+    { tool: 'zstd', level: 3, long: true },
+  ] as CompressionSpec[]) {
     const label = `${spec.tool} -${spec.level}${spec.long ? ' --long' : ''}${spec.inputBytes ? ' with inputBytes' : ''}`;
 
     it(`${label}: round-trips a stream`, async () => {
@@ -61,13 +69,19 @@ describeWith({ tools: ['xz', 'zstd', 'taskset'] }, 'compression', () => {
       const all = await compressPinned(`0-${Math.max(0, (await import('node:os')).availableParallelism() - 1)}`, spec, inFile, path.join(work, 'all'));
       expect(one).toBe(all);
       const single = spec.tool === 'xz' ? ['-T1'] : ['--single-thread'];
-      const st = execaSync(spec.tool, ['-c', `-${spec.level}`, ...single, ...(spec.long ? ['--long=27'] : []), inFile], { encoding: 'buffer', stripFinalNewline: false, maxBuffer: 64 * 1024 * 1024 }).stdout;
+      const st = execaSync(spec.tool, ['-c', `-${spec.level}`, ...single, ...(spec.long ? ['--long=27'] : []), inFile], {
+        encoding: 'buffer',
+        stripFinalNewline: false,
+        maxBuffer: 64 * 1024 * 1024,
+      }).stdout;
       expect(sha(Buffer.from(st))).not.toBe(one);
     });
   }
 
   it('asks for at least two threads, and for xz refuses to fall back to single-threaded', () => {
-    expect(compressorCommand({ tool: 'xz', level: 6 }).args).toEqual(expect.arrayContaining(['--no-adjust', expect.stringMatching(/^--threads=([2-9]|\d\d+)$/)]));
+    expect(compressorCommand({ tool: 'xz', level: 6 }).args).toEqual(
+      expect.arrayContaining(['--no-adjust', expect.stringMatching(/^--threads=([2-9]|\d\d+)$/)]),
+    );
     expect(compressorCommand({ tool: 'zstd', level: 19 }).args).toEqual(expect.arrayContaining([expect.stringMatching(/^-T([2-9]|\d\d+)$/)]));
     expect(compressorCommand({ tool: 'zstd', level: 22 }).args).toContain('--ultra');
   });
@@ -85,7 +99,9 @@ describeWith({ tools: ['xz', 'zstd', 'taskset'] }, 'compression', () => {
     // The blocks in the file, as xz lists them: 10 for 24 MiB given as 25 MiB at -1 (2.5 MiB each).
     const out = path.join(work, 'blocks.xz');
     await compressTo(chunks(input), out, { tool: 'xz', level: 1, inputBytes: 25 * MiB });
-    const list = execaSync('xz', ['--robot', '--list', '-vv', out]).stdout.split('\n').filter((l) => l.startsWith('block\t'));
+    const list = execaSync('xz', ['--robot', '--list', '-vv', out])
+      .stdout.split('\n')
+      .filter((l) => l.startsWith('block\t'));
     const sizes = list.map((l) => Number(l.split('\t')[7]));
     expect(sizes).toHaveLength(10);
     expect(sizes.slice(0, -1).every((b) => b === 2.5 * MiB)).toBe(true);
@@ -96,7 +112,7 @@ describeWith({ tools: ['xz', 'zstd', 'taskset'] }, 'compression', () => {
     await expect(compressTo(chunks(input), '/dev/full', { tool: 'xz', level: 0 })).rejects.toThrow(/xz .*failed.*No space left on device/s);
   });
 
-  it('rejects with the source\'s error, and kills the compressor', async () => {
+  it("rejects with the source's error, and kills the compressor", async () => {
     async function* failing(): AsyncGenerator<Buffer> {
       yield input.subarray(0, 1024 * 1024);
       throw new Error('source broke');

@@ -22,7 +22,14 @@ function spec(which: 'image' | 'host', outFile: string, tool: 'xz' | 'zstd' = 'x
   return { outFile, ...layout[which], compression: { tool, level: tool === 'xz' ? 6 : 19 }, sourceDateEpoch: SDE };
 }
 
-interface ArMember { name: string; mtime: string; uid: string; gid: string; mode: string; size: number }
+interface ArMember {
+  name: string;
+  mtime: string;
+  uid: string;
+  gid: string;
+  mode: string;
+  size: number;
+}
 
 function arMembers(file: string): ArMember[] {
   const buf = fs.readFileSync(file);
@@ -33,14 +40,23 @@ function arMembers(file: string): ArMember[] {
     const h = buf.subarray(off, off + 60).toString('latin1');
     expect(h.slice(58)).toBe('`\n');
     const size = Number(h.slice(48, 58).trim());
-    members.push({ name: h.slice(0, 16).trim(), mtime: h.slice(16, 28).trim(), uid: h.slice(28, 34).trim(), gid: h.slice(34, 40).trim(), mode: h.slice(40, 48).trim(), size });
+    members.push({
+      name: h.slice(0, 16).trim(),
+      mtime: h.slice(16, 28).trim(),
+      uid: h.slice(28, 34).trim(),
+      gid: h.slice(34, 40).trim(),
+      mode: h.slice(40, 48).trim(),
+      size,
+    });
     off += 60 + size + (size % 2);
   }
   expect(off).toBe(buf.length);
   return members;
 }
 
-beforeAll(() => { work = tempDir('pack-deb'); });
+beforeAll(() => {
+  work = tempDir('pack-deb');
+});
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', () => {
@@ -58,7 +74,8 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', (
     for (const deb of [imageDeb, hostDeb]) {
       const members = arMembers(deb);
       expect(members.map((m) => m.name)).toEqual(['debian-binary', 'control.tar.xz', 'data.tar.xz']);
-      for (const m of members) expect({ mtime: m.mtime, uid: m.uid, gid: m.gid, mode: m.mode }).toEqual({ mtime: String(SDE), uid: '0', gid: '0', mode: '100644' });
+      for (const m of members)
+        expect({ mtime: m.mtime, uid: m.uid, gid: m.gid, mode: m.mode }).toEqual({ mtime: String(SDE), uid: '0', gid: '0', mode: '100644' });
       expect(execaSync('dpkg-deb', ['--fsys-tarfile', deb], { encoding: 'buffer' }).exitCode).toBe(0);
     }
     expect(fs.readFileSync(hostDeb).subarray(68, 72).toString()).toBe('2.0\n');
@@ -67,8 +84,7 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', (
   it('has the control fields dpkg-deb reads (golden)', async () => {
     await expect(`${execaSync('dpkg-deb', ['-f', hostDeb]).stdout}\n`).toMatchFileSnapshot('../golden/pack-control-host.txt');
     await expect(`${execaSync('dpkg-deb', ['-f', imageDeb]).stdout}\n`).toMatchFileSnapshot('../golden/pack-control-image.txt');
-    expect(execaSync('dpkg-deb', ['-f', hostDeb, 'Depends']).stdout)
-      .toBe('ebtest-image-1.4.0-rc.1 (= 1.4.0~rc.1), systemd-container, openssh-client');
+    expect(execaSync('dpkg-deb', ['-f', hostDeb, 'Depends']).stdout).toBe('ebtest-image-1.4.0-rc.1 (= 1.4.0~rc.1), systemd-container, openssh-client');
     expect(execaSync('dpkg-deb', ['-f', imageDeb, 'Package', 'Version']).stdout).toBe('Package: ebtest-image-1.4.0-rc.1\nVersion: 1.4.0~rc.1');
   });
 
@@ -78,7 +94,10 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', (
       fs.mkdirSync(path.join(dir, 'debian'), { recursive: true });
       execaSync('dpkg-deb', ['-x', deb, path.join(dir, 'pkg')]);
       fs.writeFileSync(path.join(dir, 'debian/control'), 'Source: x\nMaintainer: A <a@example.org>\n\nPackage: x\nArchitecture: amd64\nDescription: x\n x\n');
-      fs.writeFileSync(path.join(dir, 'debian/changelog'), 'x (1.0) unstable; urgency=medium\n\n  * x\n\n -- A <a@example.org>  Thu, 01 Jan 1970 00:00:00 +0000\n');
+      fs.writeFileSync(
+        path.join(dir, 'debian/changelog'),
+        'x (1.0) unstable; urgency=medium\n\n  * x\n\n -- A <a@example.org>  Thu, 01 Jan 1970 00:00:00 +0000\n',
+      );
       const theirs = execaSync('dpkg-gencontrol', ['-px', '-Ppkg', '-O'], { cwd: dir }).stdout.match(/^Installed-Size: (\d+)$/m)?.[1];
       expect(execaSync('dpkg-deb', ['-f', deb, 'Installed-Size']).stdout).toBe(theirs);
     }
@@ -105,7 +124,13 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', (
 
   it('orders data.tar as dpkg-deb does: bytewise, with every symlink after everything else', () => {
     const listing = execaSync('sh', ['-c', `dpkg-deb --fsys-tarfile '${imageDeb}' | tar -tvf -`]).stdout.split('\n');
-    const names = listing.map((l) => l.replace(/^(\S+\s+){5}/, '').replace(/ -> .*$/, '').replace(/ link to .*$/, '').replace(/\/$/, ''));
+    const names = listing.map((l) =>
+      l
+        .replace(/^(\S+\s+){5}/, '')
+        .replace(/ -> .*$/, '')
+        .replace(/ link to .*$/, '')
+        .replace(/\/$/, ''),
+    );
     const isLink = listing.map((l) => l.startsWith('l'));
     const firstLink = isLink.indexOf(true);
     expect(firstLink).toBeGreaterThan(0);
@@ -134,8 +159,11 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', (
     expect(got.get('usr/bin/perl')!.inode).toBe(got.get('usr/bin/perl5.40')!.inode);
     // Unpacked, not configured: dpkg keeps a new conffile aside until configure.
     expect(fs.readFileSync(path.join(root, 'etc/ebtest/ebtest.conf.dpkg-new'), 'utf8')).toBe('PORT=24\n');
-    expect(execaSync('dpkg-query', [`--admindir=${root}/var/lib/dpkg`, '-W', '-f', '${Package} ${Version} ${Status}\n']).stdout.split('\n').sort())
-      .toEqual(['ebtest 1.4.0~rc.1 install ok unpacked', 'ebtest-image-1.4.0-rc.1 1.4.0~rc.1 install ok unpacked']);
+    expect(
+      execaSync('dpkg-query', [`--admindir=${root}/var/lib/dpkg`, '-W', '-f', '${Package} ${Version} ${Status}\n'])
+        .stdout.split('\n')
+        .sort(),
+    ).toEqual(['ebtest 1.4.0~rc.1 install ok unpacked', 'ebtest-image-1.4.0-rc.1 1.4.0~rc.1 install ok unpacked']);
   });
 
   it('has md5sums that md5sum -c accepts, without the conffiles, and lists the conffiles and triggers', () => {
@@ -155,7 +183,12 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', (
     execaSync('dpkg-deb', ['-R', imageDeb, img]);
     expect(execaSync('md5sum', ['--strict', '-c', 'DEBIAN/md5sums'], { cwd: img }).stdout).toMatch(new RegExp(`${IMAGE_DIR}/usr/bin/perl5.40: OK`));
     const files = execaSync('find', ['.', '-path', './DEBIAN', '-prune', '-o', '-type', 'f', '-printf', '%P\\n'], { cwd: img }).stdout.split('\n').sort();
-    const listed = fs.readFileSync(path.join(img, 'DEBIAN/md5sums'), 'utf8').trim().split('\n').map((l) => l.slice(34)).sort();
+    const listed = fs
+      .readFileSync(path.join(img, 'DEBIAN/md5sums'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.slice(34))
+      .sort();
     expect(listed).toEqual(files);
   });
 
@@ -173,7 +206,8 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd'] }, '.deb writer', (
     execaSync('dpkg-deb', ['-x', deb, dest]);
     // A directory's mtime is the time of extraction: the symlinks come last, as in dpkg-deb's own
     // packages, and tar writes them into directories whose times it has already set.
-    const noInodes = (m: ReturnType<typeof describeTree>) => [...m].map(([p, r]) => [p, { ...r, inode: r.inode ? 'linked' : undefined, mtime: r.type === 'dir' ? 0 : r.mtime }]);
+    const noInodes = (m: ReturnType<typeof describeTree>) =>
+      [...m].map(([p, r]) => [p, { ...r, inode: r.inode ? 'linked' : undefined, mtime: r.type === 'dir' ? 0 : r.mtime }]);
     expect(noInodes(describeTree(path.join(dest, IMAGE_DIR)))).toEqual(noInodes(describeTree(path.join(work, 'x-image', IMAGE_DIR))));
   });
 
@@ -197,12 +231,17 @@ describeWith({ root: true, tools: ['dpkg-deb', 'useradd', 'usermod', 'userdel'] 
   // keeps N. This is why image files carry numeric ids with empty names.
   const user = 'ebpackowner';
   let uid = 0;
-  afterAll(() => { execaSync('userdel', [user], { reject: false }); });
+  afterAll(() => {
+    execaSync('userdel', [user], { reject: false });
+  });
 
-  it('survive a host where the build machine\'s user name has another uid', async () => {
+  it("survive a host where the build machine's user name has another uid", async () => {
     uid = IMAGE_UID;
-    while (execaSync('getent', ['passwd', String(uid)], { reject: false }).exitCode === 0
-      || execaSync('getent', ['passwd', String(uid + 1)], { reject: false }).exitCode === 0) uid += 2;
+    while (
+      execaSync('getent', ['passwd', String(uid)], { reject: false }).exitCode === 0 ||
+      execaSync('getent', ['passwd', String(uid + 1)], { reject: false }).exitCode === 0
+    )
+      uid += 2;
     expect(execaSync('getent', ['passwd', user], { reject: false }).exitCode, `a user ${user} already exists`).not.toBe(0);
     await execa('useradd', ['-M', '-N', '-u', String(uid), '-s', '/usr/sbin/nologin', user]);
     const t = path.join(work, 'owned');

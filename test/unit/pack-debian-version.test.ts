@@ -10,11 +10,28 @@ import { describeWith } from '../helpers/env.ts';
 /** Ascending in semver precedence (the semver spec's own example chain included). */
 const ASCENDING = [
   '0.9.0',
-  '1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-beta', '1.0.0-beta.2', '1.0.0-beta.11', '1.0.0-rc.1', '1.0.0',
+  '1.0.0-alpha',
+  '1.0.0-alpha.1',
+  '1.0.0-alpha.beta',
+  '1.0.0-beta',
+  '1.0.0-beta.2',
+  '1.0.0-beta.11',
+  '1.0.0-rc.1',
+  '1.0.0',
   '1.0.1',
-  '1.4.0-0', '1.4.0-alpha', '1.4.0-beta', '1.4.0-rc.1', '1.4.0-rc.2', '1.4.0-rc.10', '1.4.0',
-  '1.4.1', '1.10.0',
-  '2.0.0-0.3.7', '2.0.0-x.7.z.92', '2.0.0', '10.0.0',
+  '1.4.0-0',
+  '1.4.0-alpha',
+  '1.4.0-beta',
+  '1.4.0-rc.1',
+  '1.4.0-rc.2',
+  '1.4.0-rc.10',
+  '1.4.0',
+  '1.4.1',
+  '1.10.0',
+  '2.0.0-0.3.7',
+  '2.0.0-x.7.z.92',
+  '2.0.0',
+  '10.0.0',
 ];
 
 /** Same precedence for semver.compare; build metadata orders them for semver.compareBuild. */
@@ -58,7 +75,7 @@ describeWith({ tools: ['dpkg'] }, 'against the real dpkg', () => {
     const pairs: [string, string][] = [];
     for (const a of ASCENDING) for (const b of ASCENDING) if (a !== b) pairs.push([a, b]);
     const dpkg = dpkgLess(pairs.map(([a, b]) => [debianVersion(a), debianVersion(b)]));
-    const wrong = pairs.filter(([a, b], i) => dpkg[i] !== (semver.compare(a, b) < 0)).map(([a, b]) => `${a} vs ${b}`);
+    const wrong = pairs.filter(([a, b], i) => dpkg[i] !== semver.compare(a, b) < 0).map(([a, b]) => `${a} vs ${b}`);
     expect(wrong).toEqual([]);
     // The table really is ascending for semver, so the check above compares something.
     expect([...ASCENDING].sort(semver.compare)).toEqual(ASCENDING);
@@ -68,12 +85,17 @@ describeWith({ tools: ['dpkg'] }, 'against the real dpkg', () => {
     const pairs: [string, string][] = [];
     for (const a of BUILDS) for (const b of BUILDS) if (a !== b) pairs.push([a, b]);
     const dpkg = dpkgLess(pairs.map(([a, b]) => [debianVersion(a), debianVersion(b)]));
-    const wrong = pairs.filter(([a, b], i) => dpkg[i] !== (semver.compareBuild(a, b) < 0)).map(([a, b]) => `${a} vs ${b}`);
+    const wrong = pairs.filter(([a, b], i) => dpkg[i] !== semver.compareBuild(a, b) < 0).map(([a, b]) => `${a} vs ${b}`);
     expect(wrong).toEqual([]);
   });
 
   it('sorts a release candidate before its release (the reason for "~")', () => {
-    expect(dpkgLess([['1.4.0~rc.1', '1.4.0'], ['1.4.0-rc.1', '1.4.0']])).toEqual([true, false]);
+    expect(
+      dpkgLess([
+        ['1.4.0~rc.1', '1.4.0'],
+        ['1.4.0-rc.1', '1.4.0'],
+      ]),
+    ).toEqual([true, false]);
   });
 
   it('compares digits inside an identifier as numbers, where semver compares them as text', () => {

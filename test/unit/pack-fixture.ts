@@ -102,7 +102,14 @@ export function describeTree(root: string): Map<string, TreeRecord> {
       const full = path.join(root, r);
       const st = fs.lstatSync(full);
       const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other';
-      const rec: TreeRecord = { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), size: type === 'file' ? st.size : 0 };
+      const rec: TreeRecord = {
+        type,
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        mtime: Math.floor(st.mtimeMs / 1000),
+        size: type === 'file' ? st.size : 0,
+      };
       if (type === 'file') rec.sha256 = createHash('sha256').update(fs.readFileSync(full)).digest('hex');
       if (type === 'symlink') rec.target = fs.readlinkSync(full);
       if (type === 'file' && st.nlink > 1) rec.inode = `${st.dev}:${st.ino}`;
@@ -135,7 +142,11 @@ export function fixtureHostFiles(r: LayoutRecipe = FIXTURE_RECIPE): HostPackageF
       { path: `/usr/lib/${r.name}/spawn`, mode: 0o755, content: '#!/bin/sh\nexec systemd-nspawn --console=pipe "$@"\n' },
       { path: `/usr/sbin/${r.name}ctl`, mode: 0o755, content: '#!/bin/sh\necho ctl\n' },
       { path: `/etc/${r.name}/${r.name}.conf`, mode: 0o644, content: 'PORT=24\n', conffile: true },
-      { path: `/usr/share/man/man8/${r.name}ctl.8.gz`, mode: 0o644, content: gzipSync(`.TH ${r.name.toUpperCase()}CTL 8\n.SH NAME\n${r.name}ctl \\- control ${r.name}\n`, { level: 9 }) },
+      {
+        path: `/usr/share/man/man8/${r.name}ctl.8.gz`,
+        mode: 0o644,
+        content: gzipSync(`.TH ${r.name.toUpperCase()}CTL 8\n.SH NAME\n${r.name}ctl \\- control ${r.name}\n`, { level: 9 }),
+      },
     ],
     maintainerScripts: { postinst: script('host postinst'), prerm: script('host prerm'), postrm: script('host postrm') },
     triggers: 'interest-noawait /usr/bin/systemd-nspawn\n',
@@ -149,13 +160,32 @@ export function fixtureHostFiles(r: LayoutRecipe = FIXTURE_RECIPE): HostPackageF
 /** A resolved recipe without a mirror: FIXTURE_RECIPE's values, low compression levels. */
 export function fixtureResolvedRecipe(overrides: Record<string, unknown> = {}): ResolvedRecipe {
   const r = recipeSchema.parse({
-    name: FIXTURE_RECIPE.name, version: FIXTURE_RECIPE.version, maintainer: FIXTURE_RECIPE.maintainer,
-    compression: { tarballLevel: 3, debLevel: 1 }, ...overrides,
+    name: FIXTURE_RECIPE.name,
+    version: FIXTURE_RECIPE.version,
+    maintainer: FIXTURE_RECIPE.maintainer,
+    compression: { tarballLevel: 3, debLevel: 1 },
+    ...overrides,
   });
-  const mirrorState = { inReleaseSha256: 'b'.repeat(64), date: SDE, codename: 'trixie', suite: 'stable', components: ['main'], architectures: ['amd64'], dist: 'trixie', packagesIndexes: {}, byHash: true, separateAllIndex: false };
+  const mirrorState = {
+    inReleaseSha256: 'b'.repeat(64),
+    date: SDE,
+    codename: 'trixie',
+    suite: 'stable',
+    components: ['main'],
+    architectures: ['amd64'],
+    dist: 'trixie',
+    packagesIndexes: {},
+    byHash: true,
+    separateAllIndex: false,
+  };
   return {
-    ...r, file: '/somewhere/recipe.ts', digest: FIXTURE_RECIPE.digest, overlayRefs: [], sourceDateEpoch: SDE,
-    mirrorState, aptSources: debianSources(r, mirrorState),
+    ...r,
+    file: '/somewhere/recipe.ts',
+    digest: FIXTURE_RECIPE.digest,
+    overlayRefs: [],
+    sourceDateEpoch: SDE,
+    mirrorState,
+    aptSources: debianSources(r, mirrorState),
   };
 }
 
@@ -163,7 +193,12 @@ export function fixtureResolvedRecipe(overrides: Record<string, unknown> = {}): 
 export function fixtureCtx(recipe: ResolvedRecipe, workDir: string, progress: string[] = [], log: string[] = []): StageContext {
   const ac = new AbortController();
   return {
-    recipe, workDir, signal: ac.signal, tools: new ToolRunner(path.join(workDir, 'pack.log'), () => {}, ac.signal),
-    progress: (t) => progress.push(t), log: (l) => log.push(l), warn: (t) => log.push(`warning: ${t}`),
+    recipe,
+    workDir,
+    signal: ac.signal,
+    tools: new ToolRunner(path.join(workDir, 'pack.log'), () => {}, ac.signal),
+    progress: (t) => progress.push(t),
+    log: (l) => log.push(l),
+    warn: (t) => log.push(`warning: ${t}`),
   };
 }

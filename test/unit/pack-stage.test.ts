@@ -37,7 +37,10 @@ beforeAll(() => {
   const rootfs = path.join(work, 'rootfs');
   makeFixtureTree(rootfs);
   tree = {
-    rootfs, treeDigest: 'c'.repeat(64), sizeBytes: 3_200_000, fileCount: 30,
+    rootfs,
+    treeDigest: 'c'.repeat(64),
+    sizeBytes: 3_200_000,
+    fileCount: 30,
     packages: [
       { name: 'openssh-server', version: '1:10.0p1-7', architecture: 'amd64', source: 'openssh', sourceVersion: '1:10.0p1-7' },
       { name: 'bash', version: '5.2.37-2', architecture: 'amd64', source: 'bash', sourceVersion: '5.2.37-2' },
@@ -55,8 +58,13 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd', 'tar', 'sha256sum',
 
   it('leaves exactly the seven artifacts in OUT', () => {
     expect(fs.readdirSync(path.join(work, 'out1')).sort()).toEqual([
-      'SHA256SUMS', 'ebtest-1.4.0-rc.1-amd64.cdx.json', 'ebtest-1.4.0-rc.1-amd64.tar.zst', 'ebtest-image-1.4.0-rc.1_1.4.0~rc.1_amd64.deb', 'ebtest_1.4.0~rc.1_amd64.deb',
-      'install.sh', 'manifest.json',
+      'SHA256SUMS',
+      'ebtest-1.4.0-rc.1-amd64.cdx.json',
+      'ebtest-1.4.0-rc.1-amd64.tar.zst',
+      'ebtest-image-1.4.0-rc.1_1.4.0~rc.1_amd64.deb',
+      'ebtest_1.4.0~rc.1_amd64.deb',
+      'install.sh',
+      'manifest.json',
     ]);
     expect(first.debianVersion).toBe('1.4.0~rc.1');
     expect(fs.statSync(first.installSh).mode & 0o777).toBe(0o755);
@@ -66,8 +74,17 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd', 'tar', 'sha256sum',
   it('writes SHA256SUMS that sha256sum -c accepts, covering every other file', () => {
     const out = path.join(work, 'out1');
     expect(execaSync('sha256sum', ['--strict', '-c', 'SHA256SUMS'], { cwd: out }).exitCode).toBe(0);
-    const listed = fs.readFileSync(first.sha256sums, 'utf8').trim().split('\n').map((l) => l.slice(66));
-    expect(listed).toEqual(fs.readdirSync(out).filter((f) => f !== 'SHA256SUMS').sort());
+    const listed = fs
+      .readFileSync(first.sha256sums, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.slice(66));
+    expect(listed).toEqual(
+      fs
+        .readdirSync(out)
+        .filter((f) => f !== 'SHA256SUMS')
+        .sort(),
+    );
   });
 
   it('records the recipe, tree, packages, artifact sizes and stage keys in manifest.json', () => {
@@ -77,8 +94,17 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd', 'tar', 'sha256sum',
     expect(m.recipe.digest).toBe('a'.repeat(64));
     expect(m.image.treeDigest).toBe('c'.repeat(64));
     expect(m.image.packages.map((p: { name: string }) => p.name)).toEqual(['bash', 'openssh-server']);
-    expect(m.stages).toEqual([{ stage: 'bootstrap', key: '1'.repeat(64) }, { stage: 'pack', key: '2'.repeat(64) }]);
-    expect(m.artifacts.map((a: { file: string }) => a.file)).toEqual(['ebtest-1.4.0-rc.1-amd64.cdx.json', 'ebtest-1.4.0-rc.1-amd64.tar.zst', 'ebtest-image-1.4.0-rc.1_1.4.0~rc.1_amd64.deb', 'ebtest_1.4.0~rc.1_amd64.deb', 'install.sh']);
+    expect(m.stages).toEqual([
+      { stage: 'bootstrap', key: '1'.repeat(64) },
+      { stage: 'pack', key: '2'.repeat(64) },
+    ]);
+    expect(m.artifacts.map((a: { file: string }) => a.file)).toEqual([
+      'ebtest-1.4.0-rc.1-amd64.cdx.json',
+      'ebtest-1.4.0-rc.1-amd64.tar.zst',
+      'ebtest-image-1.4.0-rc.1_1.4.0~rc.1_amd64.deb',
+      'ebtest_1.4.0~rc.1_amd64.deb',
+      'install.sh',
+    ]);
     for (const a of m.artifacts) expect(a.bytes).toBe(fs.statSync(path.join(work, 'out1', a.file)).size);
     expect(text).not.toContain('/somewhere');
     expect(m.sourceDateEpoch).toBe(SDE);
@@ -86,16 +112,24 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd', 'tar', 'sha256sum',
 
   it('puts exactly the files of both packages in the tarball, which GNU tar and zstd read', () => {
     expect(execaSync('zstd', ['-t', '-q', first.tarball]).exitCode).toBe(0);
-    const list = (args: string[]) => execaSync('sh', ['-c', args.join(' ')]).stdout.split('\n').filter(Boolean);
+    const list = (args: string[]) =>
+      execaSync('sh', ['-c', args.join(' ')])
+        .stdout.split('\n')
+        .filter(Boolean);
     const inTarball = list(['tar', '--zstd', '-tf', `'${first.tarball}'`]);
-    const inDebs = new Set([...list(['dpkg-deb', '--fsys-tarfile', `'${first.imageDeb}'`, '|', 'tar', '-tf', '-']),
-      ...list(['dpkg-deb', '--fsys-tarfile', `'${first.hostDeb}'`, '|', 'tar', '-tf', '-'])]);
+    const inDebs = new Set([
+      ...list(['dpkg-deb', '--fsys-tarfile', `'${first.imageDeb}'`, '|', 'tar', '-tf', '-']),
+      ...list(['dpkg-deb', '--fsys-tarfile', `'${first.hostDeb}'`, '|', 'tar', '-tf', '-']),
+    ]);
     expect(inTarball.length).toBe(new Set(inTarball).size);
     expect(new Set(inTarball)).toEqual(inDebs);
     expect(inTarball).toContain('./usr/sbin/ebtestctl');
     expect(inTarball).toContain('./usr/lib/ebtest/images/1.4.0-rc.1/usr/bin/su');
     // The image carries its own SBOM, byte for byte the artifact.
-    const inImage = execaSync('sh', ['-c', `tar --zstd -xOf '${first.tarball}' ./usr/lib/ebtest/images/1.4.0-rc.1/usr/share/ephemeral-builder/sbom.cdx.json`]).stdout;
+    const inImage = execaSync('sh', [
+      '-c',
+      `tar --zstd -xOf '${first.tarball}' ./usr/lib/ebtest/images/1.4.0-rc.1/usr/share/ephemeral-builder/sbom.cdx.json`,
+    ]).stdout;
     expect(`${inImage}\n`).toBe(fs.readFileSync(first.sbom, 'utf8'));
     // And says what it is, for the host tool.
     const info = execaSync('sh', ['-c', `tar --zstd -xOf '${first.tarball}' ./usr/lib/ebtest/images/1.4.0-rc.1/usr/share/ephemeral-builder/image.env`]).stdout;
@@ -128,7 +162,11 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd', 'tar', 'sha256sum',
     // zstd is found through PATH: a wrapper that fails on the tarball's level.
     const bin = path.join(work, 'bin');
     fs.mkdirSync(bin, { recursive: true });
-    fs.writeFileSync(path.join(bin, 'zstd'), '#!/bin/sh\nfor a; do [ "$a" = -22 ] && { echo "zstd: simulated failure" >&2; exit 3; }; done\nexec /usr/bin/zstd "$@"\n', { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(bin, 'zstd'),
+      '#!/bin/sh\nfor a; do [ "$a" = -22 ] && { echo "zstd: simulated failure" >&2; exit 3; }; done\nexec /usr/bin/zstd "$@"\n',
+      { mode: 0o755 },
+    );
     process.env.PATH = `${bin}:${env}`;
     try {
       await expect(packStage.run(input(out), fixtureCtx(broken, work))).rejects.toThrow(/simulated failure/);
@@ -140,7 +178,10 @@ describeWith({ root: true, tools: ['dpkg-deb', 'xz', 'zstd', 'tar', 'sha256sum',
 
   it('uses low levels with --fast and names the tarball level in the key', async () => {
     const log: string[] = [];
-    const fast = await packStage.run(input(path.join(work, 'out-fast'), { fast: true }), fixtureCtx(fixtureResolvedRecipe({ compression: { tarballLevel: 19, debLevel: 9 } }), work, [], log));
+    const fast = await packStage.run(
+      input(path.join(work, 'out-fast'), { fast: true }),
+      fixtureCtx(fixtureResolvedRecipe({ compression: { tarballLevel: 19, debLevel: 9 } }), work, [], log),
+    );
     expect(fs.existsSync(fast.tarball)).toBe(true);
     expect(log.join('\n')).toMatch(/\.deb members xz -1; tarball zstd -3/);
     const k1 = JSON.stringify(packStage.cacheKey(fixtureResolvedRecipe()));

@@ -151,15 +151,31 @@ describeWith({ root: true, tools: ['tar'] }, 'tar writer', () => {
   });
 
   it('merges synthetic files with a tree, adding parents once', async () => {
-    const merged = mergeEntries([
-      await scanTree(tree, 'usr/lib/ebtest/images/1.4.0', SDE),
-      syntheticEntries([{ path: '/usr/lib/systemd/system/ebtest.socket', mode: 0o644, content: '[Socket]\n' }], SDE),
-    ], SDE);
+    const merged = mergeEntries(
+      [
+        await scanTree(tree, 'usr/lib/ebtest/images/1.4.0', SDE),
+        syntheticEntries([{ path: '/usr/lib/systemd/system/ebtest.socket', mode: 0o644, content: '[Socket]\n' }], SDE),
+      ],
+      SDE,
+    );
     const paths = merged.map((e) => e.path);
     expect(new Set(paths).size).toBe(paths.length);
     expect(paths).toContain('usr/lib/systemd');
     expect(paths.indexOf('usr/lib/systemd')).toBeLessThan(paths.indexOf('usr/lib/systemd/system/ebtest.socket'));
-    expect(() => mergeEntries([syntheticEntries([{ path: '/a', mode: 0o644, content: 'x' }, { path: 'a', mode: 0o644, content: 'y' }], SDE)], SDE)).toThrow(/given twice/);
+    expect(() =>
+      mergeEntries(
+        [
+          syntheticEntries(
+            [
+              { path: '/a', mode: 0o644, content: 'x' },
+              { path: 'a', mode: 0o644, content: 'y' },
+            ],
+            SDE,
+          ),
+        ],
+        SDE,
+      ),
+    ).toThrow(/given twice/);
   });
 
   it('refuses device nodes and sockets, naming them', async () => {
@@ -169,7 +185,9 @@ describeWith({ root: true, tools: ['tar'] }, 'tar writer', () => {
     const server = net.createServer();
     await new Promise<void>((r) => server.listen(path.join(bad, 'sock'), r));
     try {
-      await expect(scanTree(bad, '', SDE)).rejects.toThrow(new RegExp(`${bad}/dev/null \\(device node\\)[\\s\\S]*${bad}/sock \\(socket\\)|${bad}/sock \\(socket\\)[\\s\\S]*${bad}/dev/null`));
+      await expect(scanTree(bad, '', SDE)).rejects.toThrow(
+        new RegExp(`${bad}/dev/null \\(device node\\)[\\s\\S]*${bad}/sock \\(socket\\)|${bad}/sock \\(socket\\)[\\s\\S]*${bad}/dev/null`),
+      );
     } finally {
       await new Promise((r) => server.close(r));
     }
@@ -229,11 +247,14 @@ describeWith({ tools: ['zstd'] }, 'memory', () => {
     fs.writeFileSync(path.join(t, 'huge.img'), '');
     fs.truncateSync(path.join(t, 'huge.img'), 1024 ** 3);
     const script = path.join(work, 'rss.ts');
-    fs.writeFileSync(script, `
+    fs.writeFileSync(
+      script,
+      `
       import { packTarball } from '${REPO}/pipeline/pack/tarball.ts';
       const c = await packTarball(${JSON.stringify(t)}, ${JSON.stringify(path.join(work, 'huge.tar.zst'))}, { level: 1, sourceDateEpoch: 0 });
       console.log(JSON.stringify({ bytesIn: c.bytesIn, maxRssKiB: process.resourceUsage().maxRSS }));
-    `);
+    `,
+    );
     const r = await execa('npx', ['node', script], { cwd: REPO });
     const { bytesIn, maxRssKiB } = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(bytesIn).toBeGreaterThan(1024 ** 3);

@@ -23,7 +23,10 @@ afterEach(() => {
 function planOf(input: RecipeInput, mirror: Partial<MirrorState> = {}, cacheDir = tempDir('plan'), change = (r: ResolvedRecipe) => r) {
   dirs.push(cacheDir);
   const runner = new StageRunner(change(resolvedRecipe(input, mirror)), {
-    cache: new Cache(cacheDir, true), reporter: new PlainReporter(false, () => {}), signal: new AbortController().signal, scratchRoot: cacheDir,
+    cache: new Cache(cacheDir, true),
+    reporter: new PlainReporter(false, () => {}),
+    signal: new AbortController().signal,
+    scratchRoot: cacheDir,
   });
   const plan = runner.plan(PIPELINE);
   return Object.fromEntries(plan.stages.map((s) => [s.stage, s]));
@@ -41,17 +44,20 @@ describe('plan', () => {
     // The suite, its updates and its security suite, each with its InRelease.
     const sources = (plan.bootstrap!.manifest.inputs as { sources: { suite: string; uri: string; inReleaseSha256: string }[] }).sources;
     expect(sources.map((s) => `${s.suite} ${s.uri}`)).toEqual([
-      'trixie http://deb.debian.org/debian', 'trixie-updates http://deb.debian.org/debian', 'trixie-security http://deb.debian.org/debian-security',
+      'trixie http://deb.debian.org/debian',
+      'trixie-updates http://deb.debian.org/debian',
+      'trixie-security http://deb.debian.org/debian-security',
     ]);
     expect(sources.every((s) => s.inReleaseSha256 === 'a'.repeat(64))).toBe(true);
     // Nothing to run: no cache entry for the steps either.
     expect(plan.steps?.cache).toBe('n/a');
   });
 
-  it('a new security update (the security suite\'s InRelease alone changes) invalidates the bootstrap', () => {
+  it("a new security update (the security suite's InRelease alone changes) invalidates the bootstrap", () => {
     const before = planOf(base);
     const after = planOf(base, {}, undefined, (r) => ({
-      ...r, aptSources: r.aptSources.map((s) => (s.name === 'debian-security' ? { ...s, state: { ...s.state, inReleaseSha256: 'c'.repeat(64) } } : s)),
+      ...r,
+      aptSources: r.aptSources.map((s) => (s.name === 'debian-security' ? { ...s, state: { ...s.state, inReleaseSha256: 'c'.repeat(64) } } : s)),
     }));
     expect(after.bootstrap?.key).not.toBe(before.bootstrap?.key);
   });

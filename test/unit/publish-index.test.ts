@@ -61,20 +61,34 @@ describe('Packages', () => {
 });
 
 describe('pool layout', () => {
-  it('files by source, with Debian\'s lib prefix rule, and drops the epoch from the name', () => {
-    expect(poolPath('main', { package: 'demo', version: '1.0.0', architecture: 'all', source: 'demo' }))
-      .toBe('pool/main/d/demo/demo_1.0.0_all.deb');
-    expect(poolPath('main', { package: 'libfoo1', version: '1:2.0-1', architecture: 'amd64', source: 'libfoo' }))
-      .toBe('pool/main/libf/libfoo/libfoo1_2.0-1_amd64.deb');
-    expect(poolPath('contrib', { package: 'x-image-1.0.0', version: '1.0.0~rc.1', architecture: 'amd64', source: 'x' }))
-      .toBe('pool/contrib/x/x/x-image-1.0.0_1.0.0~rc.1_amd64.deb');
+  it("files by source, with Debian's lib prefix rule, and drops the epoch from the name", () => {
+    expect(poolPath('main', { package: 'demo', version: '1.0.0', architecture: 'all', source: 'demo' })).toBe('pool/main/d/demo/demo_1.0.0_all.deb');
+    expect(poolPath('main', { package: 'libfoo1', version: '1:2.0-1', architecture: 'amd64', source: 'libfoo' })).toBe(
+      'pool/main/libf/libfoo/libfoo1_2.0-1_amd64.deb',
+    );
+    expect(poolPath('contrib', { package: 'x-image-1.0.0', version: '1.0.0~rc.1', architecture: 'amd64', source: 'x' })).toBe(
+      'pool/contrib/x/x/x-image-1.0.0_1.0.0~rc.1_amd64.deb',
+    );
   });
 });
 
 describe('Release', () => {
   const release = renderRelease(
-    { origin: 'eb', label: 'eb', suite: 'stable', codename: 'stable', date: 1700000000, validUntil: 1700000000 + 21 * 86400, architectures: ['amd64', 'arm64'], components: ['main'], description: 'eb packages' },
-    [{ path: 'main/binary-amd64/Packages', data: Buffer.from('abc') }, { path: 'main/binary-amd64/Packages.gz', data: Buffer.from('abcdefghijkl') }],
+    {
+      origin: 'eb',
+      label: 'eb',
+      suite: 'stable',
+      codename: 'stable',
+      date: 1700000000,
+      validUntil: 1700000000 + 21 * 86400,
+      architectures: ['amd64', 'arm64'],
+      components: ['main'],
+      description: 'eb packages',
+    },
+    [
+      { path: 'main/binary-amd64/Packages', data: Buffer.from('abc') },
+      { path: 'main/binary-amd64/Packages.gz', data: Buffer.from('abcdefghijkl') },
+    ],
   );
 
   it('dates in RFC 2822 UTC, as Debian does, and is valid until a date after it', () => {
@@ -86,21 +100,30 @@ describe('Release', () => {
     const [p] = parseParagraphs(release);
     expect(field(p!, 'Architectures')).toBe('amd64 arm64');
     expect(field(p!, 'Acquire-By-Hash')).toBe('yes');
-    expect(field(p!, 'SHA256')).toBe([
-      '',
-      ' ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  3 main/binary-amd64/Packages',
-      ' d682ed4ca4d989c134ec94f1551e1ec580dd6d5a6ecde9f3d35e6e4a717fbde4 12 main/binary-amd64/Packages.gz',
-    ].join('\n'));
+    expect(field(p!, 'SHA256')).toBe(
+      [
+        '',
+        ' ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  3 main/binary-amd64/Packages',
+        ' d682ed4ca4d989c134ec94f1551e1ec580dd6d5a6ecde9f3d35e6e4a717fbde4 12 main/binary-amd64/Packages.gz',
+      ].join('\n'),
+    );
     expect(field(p!, 'MD5Sum')).toContain(' 900150983cd24fb0d6963f7d28e17f72  3 main/binary-amd64/Packages');
   });
 });
 
 describe('.sources', () => {
   it('points Signed-By at the keyring under /etc/apt/keyrings, where the first-time setup puts it', () => {
-    const [p] = parseParagraphs(renderSources({ name: 'eb', uri: 'http://127.0.0.1:8080/', suite: 'stable', component: 'main' })
-      .split('\n').filter((l) => !l.startsWith('#')).join('\n'));
+    const [p] = parseParagraphs(
+      renderSources({ name: 'eb', uri: 'http://127.0.0.1:8080/', suite: 'stable', component: 'main' })
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .join('\n'),
+    );
     expect(p).toEqual([
-      ['Types', 'deb'], ['URIs', 'http://127.0.0.1:8080/'], ['Suites', 'stable'], ['Components', 'main'],
+      ['Types', 'deb'],
+      ['URIs', 'http://127.0.0.1:8080/'],
+      ['Suites', 'stable'],
+      ['Components', 'main'],
       ['Signed-By', '/etc/apt/keyrings/eb-archive-keyring.gpg'],
     ]);
   });

@@ -10,15 +10,26 @@ import { planRetention } from '../../pipeline/publish/retention.ts';
 
 function entry(pkg: string, version: string, depends?: string): IndexEntry {
   return entryFromParagraph([
-    ['Package', pkg], ['Version', version], ['Architecture', 'amd64'], ...(depends ? [['Depends', depends] as [string, string]] : []),
-    ['Filename', `pool/main/e/eb/${pkg}_${version}_amd64.deb`], ['SHA256', `${pkg}-${version}`],
+    ['Package', pkg],
+    ['Version', version],
+    ['Architecture', 'amd64'],
+    ...(depends ? [['Depends', depends] as [string, string]] : []),
+    ['Filename', `pool/main/e/eb/${pkg}_${version}_amd64.deb`],
+    ['SHA256', `${pkg}-${version}`],
   ]);
 }
 
 const release = (v: string, deb = v.replace('-', '~')) => [entry('eb', deb, `eb-image-${v} (= ${deb}), systemd-container`), entry(`eb-image-${v}`, deb)];
 
 describe('--keep', () => {
-  const entries = [...release('1.0.0'), ...release('1.10.0'), ...release('1.2.0'), ...release('2.0.0-rc.1'), entry('eb-archive-keyring', '3'), entry('other', '0.1')];
+  const entries = [
+    ...release('1.0.0'),
+    ...release('1.10.0'),
+    ...release('1.2.0'),
+    ...release('2.0.0-rc.1'),
+    entry('eb-archive-keyring', '3'),
+    entry('other', '0.1'),
+  ];
 
   it('keeps the newest N versions by dpkg order (1.10.0 after 1.2.0, rc before its release) and prunes host and image together', () => {
     const plan = planRetention(entries, 'eb', 2);
@@ -66,20 +77,28 @@ describe('sizes and durations', () => {
 
 describe('how long a key signs (gpg --with-colons)', () => {
   const fpr = 'A'.repeat(40);
-  it('is the primary key\'s expiry when it signs itself', () => {
-    const key = parseKeyListing([
-      'pub:u:255:22:AAAAAAAAAAAAAAAA:1700000000:1800000000::u:::scSC::::::23::0:', `fpr:::::::::${fpr}:`,
-      'uid:u::::1700000000::X::repo <r@example.invalid>::::::::::0:',
-    ].join('\n'));
+  it("is the primary key's expiry when it signs itself", () => {
+    const key = parseKeyListing(
+      [
+        'pub:u:255:22:AAAAAAAAAAAAAAAA:1700000000:1800000000::u:::scSC::::::23::0:',
+        `fpr:::::::::${fpr}:`,
+        'uid:u::::1700000000::X::repo <r@example.invalid>::::::::::0:',
+      ].join('\n'),
+    );
     expect(key).toEqual({ fingerprint: fpr, uid: 'repo <r@example.invalid>', created: 1700000000, expires: 1800000000 });
   });
 
-  it('is the newest usable signing subkey\'s, when that ends before the primary key', () => {
-    const key = parseKeyListing([
-      'pub:u:255:22:AAAAAAAAAAAAAAAA:1700000000:1900000000::u:::cSC::::::23::0:', `fpr:::::::::${fpr}:`,
-      'sub:e:255:22:BBBBBBBBBBBBBBBB:1600000000:1650000000:::::s::::::23:', `fpr:::::::::${'B'.repeat(40)}:`,
-      'sub:u:255:22:CCCCCCCCCCCCCCCC:1710000000:1750000000:::::s::::::23:', `fpr:::::::::${'C'.repeat(40)}:`,
-    ].join('\n'));
+  it("is the newest usable signing subkey's, when that ends before the primary key", () => {
+    const key = parseKeyListing(
+      [
+        'pub:u:255:22:AAAAAAAAAAAAAAAA:1700000000:1900000000::u:::cSC::::::23::0:',
+        `fpr:::::::::${fpr}:`,
+        'sub:e:255:22:BBBBBBBBBBBBBBBB:1600000000:1650000000:::::s::::::23:',
+        `fpr:::::::::${'B'.repeat(40)}:`,
+        'sub:u:255:22:CCCCCCCCCCCCCCCC:1710000000:1750000000:::::s::::::23:',
+        `fpr:::::::::${'C'.repeat(40)}:`,
+      ].join('\n'),
+    );
     expect(key.fingerprint).toBe(fpr);
     expect(key.expires).toBe(1750000000);
   });

@@ -8,7 +8,6 @@ import { compareDebianVersions } from '../../pipeline/publish/version-order.ts';
 import { nextVersion, publishedVersions } from '../../pipeline/publish/next-version.ts';
 import { VERSION_PAIRS } from './publish-version-pairs.ts';
 
-
 describe('compareDebianVersions', () => {
   it.each(VERSION_PAIRS)('%s vs %s is %i', (a, b, want) => {
     expect(compareDebianVersions(a, b)).toBe(want);
@@ -17,7 +16,7 @@ describe('compareDebianVersions', () => {
 });
 
 describe('semverFromDebian', () => {
-  it('undoes the build\'s semver mapping and ignores what is not semver', () => {
+  it("undoes the build's semver mapping and ignores what is not semver", () => {
     expect(semverFromDebian('1.4.0')).toBe('1.4.0');
     expect(semverFromDebian('1.4.0~rc.1')).toBe('1.4.0-rc.1');
     expect(semverFromDebian('2:1.4.0-3')).toBe('1.4.0');
@@ -33,13 +32,16 @@ describe('nextVersion', () => {
     fs.mkdirSync(path.dirname(path.join(repo, rel)), { recursive: true });
     fs.writeFileSync(path.join(repo, rel), text);
   };
-  write('dists/stable/main/binary-amd64/Packages', [
-    'Package: eb\nVersion: 1.9.0\nArchitecture: amd64\n',
-    'Package: eb\nVersion: 1.10.0\nArchitecture: amd64\n',
-    'Package: eb-image-1.10.0\nVersion: 1.10.0\nArchitecture: amd64\n',
-    'Package: other\nVersion: 7.0.0\nArchitecture: all\n',
-    'Package: pre\nVersion: 2.0.0~rc.1\nArchitecture: all\n',
-  ].join('\n'));
+  write(
+    'dists/stable/main/binary-amd64/Packages',
+    [
+      'Package: eb\nVersion: 1.9.0\nArchitecture: amd64\n',
+      'Package: eb\nVersion: 1.10.0\nArchitecture: amd64\n',
+      'Package: eb-image-1.10.0\nVersion: 1.10.0\nArchitecture: amd64\n',
+      'Package: other\nVersion: 7.0.0\nArchitecture: all\n',
+      'Package: pre\nVersion: 2.0.0~rc.1\nArchitecture: all\n',
+    ].join('\n'),
+  );
   // Another suite counts too: a version is never handed out twice.
   write('dists/testing/main/binary-arm64/Packages', 'Package: eb\nVersion: 1.10.1~rc.2\nArchitecture: arm64\n');
   // by-hash copies are not read (they may be older generations).

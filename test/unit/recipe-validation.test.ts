@@ -21,7 +21,7 @@ function problemsOf(input: unknown, file = RECIPE_FILE): string[] {
 }
 
 describe('recipe schema', () => {
-  it('takes the architecture and the version from the command line over the recipe\'s (build --architecture, --version)', async () => {
+  it("takes the architecture and the version from the command line over the recipe's (build --architecture, --version)", async () => {
     const minimal = path.join(REPO, 'recipes/minimal.ts');
     expect((await loadRecipe(minimal)).recipe.architecture).toBe('amd64');
     const { recipe } = await loadRecipe(minimal, { architecture: 'arm64', version: '1.2.3' });
@@ -93,7 +93,8 @@ describe('recipe rules', () => {
   });
 
   it('refuses binds onto paths the container manages', () => {
-    expect(problemsOf({ binds: [{ source: '/srv/cache', target: '/home/builder/cache', type: 'directory' }] })[0])
-      .toMatch(/^binds\[0\]\.target: \/home\/builder\/cache is managed by the container/);
+    expect(problemsOf({ binds: [{ source: '/srv/cache', target: '/home/builder/cache', type: 'directory' }] })[0]).toMatch(
+      /^binds\[0\]\.target: \/home\/builder\/cache is managed by the container/,
+    );
   });
 });

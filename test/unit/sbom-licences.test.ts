@@ -5,8 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { licencesFromCopyright, spdxExpression } from '../../pipeline/sbom/copyright-licenses.ts';
 
 const header = 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: x\n';
-const files = (...licences: string[]) => [header, ...licences.map((l, i) => `Files: dir${i}/*\nCopyright: someone\nLicense: ${l}\n`),
-  'License: GPL-2+\n This program is free software...\n'].join('\n');
+const files = (...licences: string[]) =>
+  [header, ...licences.map((l, i) => `Files: dir${i}/*\nCopyright: someone\nLicense: ${l}\n`), 'License: GPL-2+\n This program is free software...\n'].join(
+    '\n',
+  );
 
 describe('spdxExpression', () => {
   it.each([
@@ -27,14 +29,15 @@ describe('spdxExpression', () => {
   });
 
   it.each(['public-domain', 'Artistic or GPL-1+', 'MIT/X11', 'GPL-3+ with Bison exception', 'BSD-variant', '(GPL-2+ or MIT) and BSD-3-clause', ''])(
-    '%j has no exact SPDX equivalent', (debian) => {
+    '%j has no exact SPDX equivalent',
+    (debian) => {
       expect(spdxExpression(debian)).toBeUndefined();
     },
   );
 });
 
 describe('licencesFromCopyright', () => {
-  it('collects every Files paragraph\'s licence, sorted and without duplicates, ignoring stand-alone licence texts', () => {
+  it("collects every Files paragraph's licence, sorted and without duplicates, ignoring stand-alone licence texts", () => {
     expect(licencesFromCopyright(files('LGPL-2.1+', 'GPL-2+', 'LGPL-2.1+'))).toEqual({ spdx: ['GPL-2.0-or-later', 'LGPL-2.1-or-later'] });
   });
 
@@ -43,7 +46,9 @@ describe('licencesFromCopyright', () => {
   });
 
   it('is NOASSERTION for a copyright file that is not machine-readable, or none', () => {
-    expect(licencesFromCopyright('This is the Debian package of foo.\n\nIt is licensed under the GPL.\n')).toEqual({ noAssertion: 'copyright file is not machine-readable' });
+    expect(licencesFromCopyright('This is the Debian package of foo.\n\nIt is licensed under the GPL.\n')).toEqual({
+      noAssertion: 'copyright file is not machine-readable',
+    });
     expect(licencesFromCopyright(undefined)).toEqual({ noAssertion: 'no copyright file' });
   });
 });

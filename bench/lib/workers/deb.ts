@@ -18,7 +18,10 @@ for (const top of fs.readdirSync(staging).sort()) {
   lists.push(await scanTree(path.join(staging, top), top, epoch));
 }
 const result = await buildDeb({
-  outFile: out, control: controlFromStaging(staging), data: mergeEntries(lists, epoch),
-  compression: { tool: tool as CompressorName, level: Number(level) }, sourceDateEpoch: epoch,
+  outFile: out,
+  control: controlFromStaging(staging),
+  data: mergeEntries(lists, epoch),
+  compression: { tool: tool as CompressorName, level: Number(level) },
+  sourceDateEpoch: epoch,
 });
 process.stdout.write(`${JSON.stringify({ bytes: result.bytes, installedSizeKiB: result.installedSizeKiB })}\n`);

@@ -7,7 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 
-export interface AptResult { stdout: string; stderr: string; exitCode: number }
+export interface AptResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
 
 export interface AptSandbox {
   dir: string;
@@ -22,32 +26,43 @@ export interface AptSandbox {
 
 export function makeAptSandbox(): AptSandbox {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eb-apt-'));
-  for (const sub of ['etc/apt.conf.d', 'etc/sources.list.d', 'etc/trusted.gpg.d', 'etc/preferences.d',
-    'state/lists/partial', 'cache/archives/partial', 'log', 'downloads']) {
+  for (const sub of [
+    'etc/apt.conf.d',
+    'etc/sources.list.d',
+    'etc/trusted.gpg.d',
+    'etc/preferences.d',
+    'state/lists/partial',
+    'cache/archives/partial',
+    'log',
+    'downloads',
+  ]) {
     fs.mkdirSync(path.join(dir, sub), { recursive: true });
   }
   fs.writeFileSync(path.join(dir, 'etc/sources.list'), '');
   fs.writeFileSync(path.join(dir, 'state/status'), '');
   const config = path.join(dir, 'apt.conf');
-  fs.writeFileSync(config, [
-    `Dir::Etc "${dir}/etc";`,
-    'Dir::Etc::SourceList "sources.list";',
-    'Dir::Etc::SourceParts "sources.list.d";',
-    'Dir::Etc::Trusted "trusted.gpg";',
-    'Dir::Etc::TrustedParts "trusted.gpg.d";',
-    'Dir::Etc::Preferences "preferences";',
-    'Dir::Etc::PreferencesParts "preferences.d";',
-    'Dir::Etc::Parts "apt.conf.d";',
-    `Dir::State "${dir}/state";`,
-    `Dir::State::status "${dir}/state/status";`,
-    `Dir::Cache "${dir}/cache";`,
-    `Dir::Log "${dir}/log";`,
-    // The temporary directories are root's; the _apt sandbox user could not write them.
-    'APT::Sandbox::User "root";',
-    'Acquire::Languages "none";',
-    'Acquire::Retries "0";',
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    config,
+    [
+      `Dir::Etc "${dir}/etc";`,
+      'Dir::Etc::SourceList "sources.list";',
+      'Dir::Etc::SourceParts "sources.list.d";',
+      'Dir::Etc::Trusted "trusted.gpg";',
+      'Dir::Etc::TrustedParts "trusted.gpg.d";',
+      'Dir::Etc::Preferences "preferences";',
+      'Dir::Etc::PreferencesParts "preferences.d";',
+      'Dir::Etc::Parts "apt.conf.d";',
+      `Dir::State "${dir}/state";`,
+      `Dir::State::status "${dir}/state/status";`,
+      `Dir::Cache "${dir}/cache";`,
+      `Dir::Log "${dir}/log";`,
+      // The temporary directories are root's; the _apt sandbox user could not write them.
+      'APT::Sandbox::User "root";',
+      'Acquire::Languages "none";',
+      'Acquire::Retries "0";',
+      '',
+    ].join('\n'),
+  );
   const env = { APT_CONFIG: config, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' };
   const run = async (cmd: string, args: string[], cwd?: string): Promise<AptResult> => {
     const r = await execa(cmd, args, { env, reject: false, cwd, stdin: 'ignore' });

@@ -13,7 +13,11 @@ import { execa } from 'execa';
 import { mountsBelow } from '../../../pipeline/util/mounts.ts';
 import type { HostTree } from './host-tree.ts';
 
-export interface ExecResult { stdout: string; stderr: string; exitCode: number }
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
 
 export interface ExecOptions {
   /** Written to the command's stdin. */
@@ -72,7 +76,11 @@ const SIGRTMIN_PLUS_4 = 38;
 
 const CLEAN_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LANG=C.UTF-8', 'TERM=dumb'];
 
-interface Live { nspawnPid: number; initPid?: number; child: ChildProcess }
+interface Live {
+  nspawnPid: number;
+  initPid?: number;
+  child: ChildProcess;
+}
 const live = new Set<Live>();
 let exitHookInstalled = false;
 
@@ -84,7 +92,11 @@ function installExitHook(): void {
   // made on this machine (/run/systemd/nspawn/propagate/<name>). Synchronous, as 'exit' handlers must be.
   process.on('exit', () => {
     for (const h of live) {
-      try { process.kill(h.initPid ?? h.nspawnPid, h.initPid ? 'SIGKILL' : 'SIGTERM'); } catch { /* already gone */ }
+      try {
+        process.kill(h.initPid ?? h.nspawnPid, h.initPid ? 'SIGKILL' : 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
     }
   });
 }
@@ -131,10 +143,17 @@ function hostCgroups(name: string): string[] {
 function removeCgroups(dirs: string[]): void {
   for (const dir of dirs) {
     if (!fs.existsSync(dir)) continue;
-    const below = fs.readdirSync(dir, { recursive: true, withFileTypes: true })
-      .filter((e) => e.isDirectory()).map((e) => path.join(e.parentPath, e.name))
+    const below = fs
+      .readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => path.join(e.parentPath, e.name))
       .sort((a, b) => b.length - a.length);
-    for (const d of [...below, dir]) try { fs.rmdirSync(d); } catch { /* busy or gone: left for the kernel */ }
+    for (const d of [...below, dir])
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        /* busy or gone: left for the kernel */
+      }
   }
 }
 
@@ -156,7 +175,11 @@ function pruneLeftCgroups(): void {
 
 /** Machine names become hostnames and unit names: keep to what both accept. */
 export function machineName(label: string): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
+  const clean = label
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
   return `${clean || 'host'}-${Math.random().toString(16).slice(2, 8)}`;
 }
 
@@ -179,34 +202,67 @@ export async function bootHost(tree: HostTree, name: string, opts: BootOptions =
   const cgroups = hostCgroups(name);
   pruneLeftCgroups();
   for (const dir of cgroups) fs.mkdirSync(dir, { recursive: true });
-  const child = spawn('sh', ['-c', 'for d in "$@"; do [ "$d" = -- ] && break; echo $$ > "$d/cgroup.procs" || exit 1; shift; done; shift; exec "$@"',
-    'boot', ...cgroups, '--', 'setpriv', '--pdeathsig', 'TERM', '--',
-    'systemd-nspawn', '--register=no', '--keep-unit', '--boot', '--console=passive',
-    '--directory', tree.root, '--machine', name, ...(opts.nspawnArgs ?? [])],
-  { stdio: ['ignore', logFd, logFd], env: { ...process.env, SYSTEMD_SECCOMP: '0' } });
+  const child = spawn(
+    'sh',
+    [
+      '-c',
+      'for d in "$@"; do [ "$d" = -- ] && break; echo $$ > "$d/cgroup.procs" || exit 1; shift; done; shift; exec "$@"',
+      'boot',
+      ...cgroups,
+      '--',
+      'setpriv',
+      '--pdeathsig',
+      'TERM',
+      '--',
+      'systemd-nspawn',
+      '--register=no',
+      '--keep-unit',
+      '--boot',
+      '--console=passive',
+      '--directory',
+      tree.root,
+      '--machine',
+      name,
+      ...(opts.nspawnArgs ?? []),
+    ],
+    { stdio: ['ignore', logFd, logFd], env: { ...process.env, SYSTEMD_SECCOMP: '0' } },
+  );
   fs.closeSync(logFd);
   if (!child.pid) throw new Error('could not start systemd-nspawn');
   const entry: Live = { nspawnPid: child.pid, child };
   live.add(entry);
   let exited: number | null | undefined;
-  const exitedPromise = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
-    exited = code ?? (signal ? -1 : null);
-    live.delete(entry);
-    removeCgroups(cgroups);
-    resolve();
-  }));
+  const exitedPromise = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = code ?? (signal ? -1 : null);
+      live.delete(entry);
+      removeCgroups(cgroups);
+      resolve();
+    }),
+  );
 
   let boundingSet = '';
   const host: BootedHost = {
-    name, tree, root: tree.root, nspawnPid: child.pid, initPid: 0, bootSeconds: 0, bootState: '',
+    name,
+    tree,
+    root: tree.root,
+    nspawnPid: child.pid,
+    initPid: 0,
+    bootSeconds: 0,
+    bootState: '',
     async exec(command, o = {}) {
       const env = [...CLEAN_ENV, ...Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`)];
       // With the host's capability bounding set, as any process of the host has, not this machine's.
-      const res = await execa('setpriv', ['--bounding-set', boundingSet, '--',
-        'nsenter', '--target', String(host.initPid), '--all', '--', 'env', '-i', ...env, '/bin/sh', '-c', command], {
-        reject: false, timeout: o.timeoutMs ?? 10 * 60_000, stripFinalNewline: false,
-        ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
-      });
+      const res = await execa(
+        'setpriv',
+        ['--bounding-set', boundingSet, '--', 'nsenter', '--target', String(host.initPid), '--all', '--', 'env', '-i', ...env, '/bin/sh', '-c', command],
+        {
+          reject: false,
+          timeout: o.timeoutMs ?? 10 * 60_000,
+          stripFinalNewline: false,
+          ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
+        },
+      );
       return { stdout: res.stdout, stderr: res.stderr, exitCode: res.exitCode ?? (res.timedOut ? 124 : -1) };
     },
     async execOk(command, o) {
@@ -230,13 +286,23 @@ export async function bootHost(tree: HostTree, name: string, opts: BootOptions =
       const p0 = performance.now();
       let forced = false;
       if (exited === undefined) {
-        if (host.initPid) try { process.kill(host.initPid, SIGRTMIN_PLUS_4); } catch { /* gone */ }
+        if (host.initPid)
+          try {
+            process.kill(host.initPid, SIGRTMIN_PLUS_4);
+          } catch {
+            /* gone */
+          }
         else child.kill('SIGTERM');
         const timedOut = await Promise.race([exitedPromise.then(() => false), sleep(o.timeoutMs ?? 60_000).then(() => true)]);
         if (timedOut) {
           forced = true;
           // Killing the host's PID 1 ends its whole PID namespace; then nspawn itself.
-          if (host.initPid) try { process.kill(host.initPid, 'SIGKILL'); } catch { /* gone */ }
+          if (host.initPid)
+            try {
+              process.kill(host.initPid, 'SIGKILL');
+            } catch {
+              /* gone */
+            }
           if (await Promise.race([exitedPromise.then(() => false), sleep(10_000).then(() => true)])) child.kill('SIGKILL');
           await exitedPromise;
         }

@@ -16,7 +16,11 @@ export interface SigningKey {
 }
 
 /** gpgArgs go before every gpg command, e.g. --faked-system-time to make a key of the past. */
-export async function makeSigningKey(uid = 'ephemeral-builder test repository <repo@example.invalid>', expire = '2y', gpgArgs: string[] = []): Promise<SigningKey> {
+export async function makeSigningKey(
+  uid = 'ephemeral-builder test repository <repo@example.invalid>',
+  expire = '2y',
+  gpgArgs: string[] = [],
+): Promise<SigningKey> {
   const gnupgHome = fs.mkdtempSync(path.join(os.tmpdir(), 'eb-gnupg-'));
   fs.chmodSync(gnupgHome, 0o700);
   const gpg = (args: string[]) => execa('gpg', ['--batch', '--no-tty', '--homedir', gnupgHome, ...gpgArgs, ...args], { env: { LC_ALL: 'C' } });
@@ -63,8 +67,9 @@ export async function disposeTrackedKeys(): Promise<void> {
  * detached signature, and the release keyring <name>-archive-keyring.gpg (binary, as exported).
  */
 export async function signChecksums(dir: string, name: string, key?: SigningKey, gpgArgs: string[] = []): Promise<void> {
-  const k = key ?? await testReleaseKey();
-  const gpg = (args: string[]) => execa('gpg', ['--batch', '--no-tty', '--homedir', k.gnupgHome, ...gpgArgs, ...args], { encoding: 'buffer', stripFinalNewline: false });
+  const k = key ?? (await testReleaseKey());
+  const gpg = (args: string[]) =>
+    execa('gpg', ['--batch', '--no-tty', '--homedir', k.gnupgHome, ...gpgArgs, ...args], { encoding: 'buffer', stripFinalNewline: false });
   fs.rmSync(path.join(dir, 'SHA256SUMS.asc'), { force: true });
   await gpg(['--local-user', k.fingerprint, '--armor', '--detach-sign', '--output', path.join(dir, 'SHA256SUMS.asc'), path.join(dir, 'SHA256SUMS')]);
   fs.writeFileSync(path.join(dir, `${name}-archive-keyring.gpg`), (await gpg(['--export-options', 'export-minimal', '--export', k.fingerprint])).stdout);

@@ -43,7 +43,11 @@ async function run(cmd: string, args: string[], input?: string): Promise<void> {
 export function reachableNameservers(): string[] {
   const servers = (file: string) => {
     try {
-      return fs.readFileSync(file, 'utf8').split('\n').map((l) => /^nameserver\s+(\S+)/.exec(l)?.[1]).filter((s): s is string => !!s);
+      return fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .map((l) => /^nameserver\s+(\S+)/.exec(l)?.[1])
+        .filter((s): s is string => !!s);
     } catch {
       return [];
     }
@@ -64,14 +68,18 @@ async function freeLink(): Promise<{ gateway: string; host: string; linkLocal: s
     const base = `198.${18 + (a! & 1)}.${b}`;
     const last = (a! >> 1) * 4;
     const linkLocal = `169.254.${1 + (c! % 254)}.${1 + (d! % 254)}`;
-    if (await unused(`${base}.${last}/30`) && await unused(`${linkLocal}/32`)) return { gateway: `${base}.${last + 1}`, host: `${base}.${last + 2}`, linkLocal };
+    if ((await unused(`${base}.${last}/30`)) && (await unused(`${linkLocal}/32`)))
+      return { gateway: `${base}.${last + 1}`, host: `${base}.${last + 2}`, linkLocal };
   }
   throw new Error('no free /30 in 198.18.0.0/15 after 20 tries');
 }
 
 export async function makeHostNetwork(): Promise<HostNetwork> {
   const nameservers = reachableNameservers();
-  if (!nameservers.length) throw new Error('this machine has no nameserver off its loopback (/etc/resolv.conf, resolved\'s uplink): a test host in its own network could resolve nothing');
+  if (!nameservers.length)
+    throw new Error(
+      "this machine has no nameserver off its loopback (/etc/resolv.conf, resolved's uplink): a test host in its own network could resolve nothing",
+    );
   const id = randomBytes(3).toString('hex');
   const name = `eb-test-${id}`;
   const outside = `ebt-${id}`;
@@ -95,8 +103,16 @@ export async function makeHostNetwork(): Promise<HostNetwork> {
       if (fs.existsSync(`/sys/class/net/${outside}`)) await run('ip', ['link', 'delete', outside]);
     });
     await run('ip', ['-batch', '-'], `address add ${gateway}/30 dev ${outside}\naddress add ${linkLocal}/32 dev ${outside}\nlink set ${outside} up\n`);
-    await run('ip', ['-n', name, '-batch', '-'], `link set lo up\naddress add ${host}/30 dev ${inside}\nlink set ${inside} up\nroute add default via ${gateway}\n`);
-    await run('nft', ['-f', '-'], `table ip ${table} {\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\tiifname "${outside}" masquerade\n\t}\n}\n`);
+    await run(
+      'ip',
+      ['-n', name, '-batch', '-'],
+      `link set lo up\naddress add ${host}/30 dev ${inside}\nlink set ${inside} up\nroute add default via ${gateway}\n`,
+    );
+    await run(
+      'nft',
+      ['-f', '-'],
+      `table ip ${table} {\n\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\tiifname "${outside}" masquerade\n\t}\n}\n`,
+    );
     undo.push(() => run('nft', ['delete', 'table', 'ip', table]));
     if (forwardingBefore !== '1') {
       fs.writeFileSync(FORWARDING, '1');
@@ -107,7 +123,11 @@ export async function makeHostNetwork(): Promise<HostNetwork> {
     throw err;
   }
   return {
-    name, hostAddress: host, gateway, linkLocal, dispose,
+    name,
+    hostAddress: host,
+    gateway,
+    linkLocal,
+    dispose,
     nspawnArgs: [`--network-namespace-path=/run/netns/${name}`, '--private-network'],
     resolvConf: nameservers.map((s) => `nameserver ${s}\n`).join(''),
   };

@@ -72,7 +72,10 @@ export async function hostTreeTarball(release: HostRelease, opts: HostTreeOption
   } catch (err) {
     opts.log?.(`cannot read ${mirror} ${release} InRelease (${(err as Error).message}); using the newest cached tree`);
   }
-  const candidates = fs.readdirSync(dir).filter((f) => f.startsWith(`${stem}-`) && f.endsWith('.tar.zst')).sort();
+  const candidates = fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith(`${stem}-`) && f.endsWith('.tar.zst'))
+    .sort();
   const wanted = mirrorDate ? `${stem}-${mirrorDate}.tar.zst` : candidates.at(-1);
   if (wanted && fs.existsSync(path.join(dir, wanted))) return { tarball: path.join(dir, wanted), cached: true, seconds: since(t0) };
   if (!mirrorDate) throw new Error(`no cached ${release} host tree and the mirror ${mirror} is unreachable`);
@@ -84,13 +87,23 @@ export async function hostTreeTarball(release: HostRelease, opts: HostTreeOption
     const tmp = path.join(dir, `.${path.basename(final)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}.tar.zst`);
     opts.log?.(`bootstrapping a ${release} host tree (${packages.join(', ')})`);
     try {
-      const res = await execa('mmdebstrap', [
-        '--variant=minbase', `--include=${packages.join(',')}`, '--mode=root', '--format=tar',
-        // Keep the lists: a real host has them, and apt-get update inside then only revalidates.
-        '--skip=cleanup/apt/lists',
-        release, tmp, mirror,
-      ], { reject: false, all: true, env: { LC_ALL: 'C.UTF-8' }, stdin: 'ignore' });
-      if (res.exitCode !== 0) throw new Error(`mmdebstrap ${release} failed (exit code ${res.exitCode}):\n${String(res.all).split('\n').slice(-30).join('\n')}`);
+      const res = await execa(
+        'mmdebstrap',
+        [
+          '--variant=minbase',
+          `--include=${packages.join(',')}`,
+          '--mode=root',
+          '--format=tar',
+          // Keep the lists: a real host has them, and apt-get update inside then only revalidates.
+          '--skip=cleanup/apt/lists',
+          release,
+          tmp,
+          mirror,
+        ],
+        { reject: false, all: true, env: { LC_ALL: 'C.UTF-8' }, stdin: 'ignore' },
+      );
+      if (res.exitCode !== 0)
+        throw new Error(`mmdebstrap ${release} failed (exit code ${res.exitCode}):\n${String(res.all).split('\n').slice(-30).join('\n')}`);
       fs.renameSync(tmp, final);
     } finally {
       fs.rmSync(tmp, { force: true });
@@ -107,13 +120,18 @@ export async function hostTreeTarball(release: HostRelease, opts: HostTreeOption
 export function hostsBaseDir(): string {
   if (process.env.EB_TEST_HOSTS_DIR) return process.env.EB_TEST_HOSTS_DIR;
   try {
-    const shm = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === '/dev/shm').at(-1);
+    const shm = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.split(' ')[4] === '/dev/shm')
+      .at(-1);
     const [, after] = shm?.split(' - ') ?? [];
     const [fstype, , superOpts] = after?.split(' ') ?? [];
     const mountOpts = shm?.split(' ')[5] ?? '';
     const opts = `${mountOpts},${superOpts ?? ''}`.split(',');
     const st = fs.statfsSync('/dev/shm');
-    if (fstype === 'tmpfs' && !opts.includes('nosuid') && !opts.includes('nodev') && !opts.includes('noexec') && st.bavail * st.bsize > 8 * 2 ** 30) return '/dev/shm';
+    if (fstype === 'tmpfs' && !opts.includes('nosuid') && !opts.includes('nodev') && !opts.includes('noexec') && st.bavail * st.bsize > 8 * 2 ** 30)
+      return '/dev/shm';
   } catch {
     // no /dev/shm: the temp dir will do
   }
@@ -137,10 +155,7 @@ export async function makeHostTree(release: HostRelease, opts: HostTreeOptions =
   }
   // Each host its own identity: mmdebstrap leaves machine-id empty and copies this machine's hostname.
   fs.writeFileSync(path.join(root, 'etc/machine-id'), `${randomBytes(16).toString('hex')}\n`);
-  return {
-    release, root, workDir, tarball, unpackSeconds: since(t0),
-    remove: () => removeTree(workDir),
-  };
+  return { release, root, workDir, tarball, unpackSeconds: since(t0), remove: () => removeTree(workDir) };
 }
 
 /** rm -rf, but never through a mount: a bind mount left below would take the source's files with it. */

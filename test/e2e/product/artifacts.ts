@@ -74,7 +74,12 @@ function runOwner(): { pid: number; start: string } {
 /** Field 22 of /proc/PID/stat: the start time, which tells a reused pid from the original. */
 function startTime(pid: number): string {
   try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[19] ?? '';
+    return (
+      fs
+        .readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .replace(/^.*\) /s, '')
+        .split(' ')[19] ?? ''
+    );
   } catch {
     return '';
   }
@@ -164,7 +169,10 @@ async function buildVariant(variant: Variant): Promise<Artifacts> {
       found[role] = file;
     }
     const artifacts: Artifacts = {
-      variant, version: spec.version, dir: out, buildSeconds: Math.round((performance.now() - t0) / 100) / 10,
+      variant,
+      version: spec.version,
+      dir: out,
+      buildSeconds: Math.round((performance.now() - t0) / 100) / 10,
       ...(found as Record<(typeof ROLES)[number], string>),
     };
     fs.writeFileSync(done, JSON.stringify(artifacts));

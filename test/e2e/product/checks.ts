@@ -20,7 +20,10 @@ const log = (ph: ProductHost, line: string) => console.log(`[${ph.host.name}] ${
 
 /** A connection that says which container and image it got, then waits for stdin lines. */
 export function holdConnection(ph: ProductHost): HeldJob {
-  return new HeldJob(ph.target, `echo "host=$(hostname) release=$(cat ${RELEASE_FILE})"; while read -r _; do echo "again release=$(cat ${RELEASE_FILE})"; done; echo bye`);
+  return new HeldJob(
+    ph.target,
+    `echo "host=$(hostname) release=$(cat ${RELEASE_FILE})"; while read -r _; do echo "again release=$(cat ${RELEASE_FILE})"; done; echo bye`,
+  );
 }
 
 /** The release a new connection gets. */
@@ -62,12 +65,18 @@ export async function checkOneContainerPerConnection(ph: ProductHost, n = 3): Pr
 
 /** 4. Nothing a connection writes is seen by the next; / is read-only; the home is a sized tmpfs. */
 export async function checkNothingPersists(ph: ProductHost, homeBytes: number): Promise<void> {
-  const first = await sshOk(ph.target, `set -e; echo one > ~/left-behind; echo one > /tmp/left-behind; echo one > /var/tmp/left-behind
-cat ~/left-behind /tmp/left-behind /var/tmp/left-behind; hostname`);
+  const first = await sshOk(
+    ph.target,
+    `set -e; echo one > ~/left-behind; echo one > /tmp/left-behind; echo one > /var/tmp/left-behind
+cat ~/left-behind /tmp/left-behind /var/tmp/left-behind; hostname`,
+  );
   expect(first.split('\n').slice(0, 3)).toEqual(['one', 'one', 'one']);
   const firstHost = first.split('\n')[3];
-  const second = await sshOk(ph.target, `hostname; for f in ~/left-behind /tmp/left-behind /var/tmp/left-behind; do [ -e "$f" ] && echo "FOUND $f"; done
-echo home: $(ls -A ~); echo template: $(ls -A /home/${USER}.template)`);
+  const second = await sshOk(
+    ph.target,
+    `hostname; for f in ~/left-behind /tmp/left-behind /var/tmp/left-behind; do [ -e "$f" ] && echo "FOUND $f"; done
+echo home: $(ls -A ~); echo template: $(ls -A /home/${USER}.template)`,
+  );
   expect(second).not.toContain('FOUND');
   expect(second.split('\n')[0]).not.toBe(firstHost);
   // The home is a fresh copy of the template, nothing more.
@@ -82,11 +91,15 @@ echo home: $(ls -A ~); echo template: $(ls -A /home/${USER}.template)`);
   expect(ro.trim().split('\n').at(-1)).toMatch(/^ro,/);
 
   // Writable up to its size, then ENOSPC; the job itself goes on (the shell is still there).
-  const fill = await sshOk(ph.target, `df -B1 --output=size,target ~ | awk 'END { print $1, $2 }'
+  const fill = await sshOk(
+    ph.target,
+    `df -B1 --output=size,target ~ | awk 'END { print $1, $2 }'
 echo ok > ~/small && cat ~/small
 dd if=/dev/zero of=~/fill bs=1M count=${Math.ceil(homeBytes / 2 ** 20) + 64} 2>&1 | grep -o 'No space left on device' | head -n 1
 echo "written=$(stat -c %s ~/fill)"
-rm ~/fill && echo after > ~/after && cat ~/after`, { timeoutMs: 120_000 });
+rm ~/fill && echo after > ~/after && cat ~/after`,
+    { timeoutMs: 120_000 },
+  );
   const lines = fill.trim().split('\n');
   expect(lines[0]).toBe(`${homeBytes} /home/${USER}`);
   expect(lines[1]).toBe('ok');
@@ -152,11 +165,18 @@ export async function checkUpgradeUnderLoad(ph: ProductHost, o: { from: string; 
  * release) gives the same; gc refuses the image the live container uses, and removes it once
  * the container is gone.
  */
-export async function checkRollback(ph: ProductHost, o: {
-  current: string; back: string; downgrade: () => Promise<unknown>; refuseRemoval?: () => Promise<void>; afterGc?: () => Promise<void>;
-  /** What `<name>ctl list` says installed the images. */
-  installedBy: 'dpkg' | 'install.sh';
-}): Promise<void> {
+export async function checkRollback(
+  ph: ProductHost,
+  o: {
+    current: string;
+    back: string;
+    downgrade: () => Promise<unknown>;
+    refuseRemoval?: () => Promise<void>;
+    afterGc?: () => Promise<void>;
+    /** What `<name>ctl list` says installed the images. */
+    installedBy: 'dpkg' | 'install.sh';
+  },
+): Promise<void> {
   await waitNoContainers(ph);
   const live = holdConnection(ph);
   try {
@@ -227,13 +247,26 @@ export async function checkConnectionFlood(ph: ProductHost): Promise<void> {
   const [n, spreadMs] = [500, 2000];
   const t0 = performance.now();
   let reached = 0;
-  await Promise.all(Array.from({ length: n }, (_, i) => new Promise<void>((resolve) => {
-    setTimeout(() => {
-      const s = net.connect({ host: '127.0.0.1', port: ph.port });
-      s.once('connect', () => { reached++; s.destroy(); resolve(); });
-      s.once('error', () => resolve());
-    }, (i * spreadMs) / n);
-  })));
+  await Promise.all(
+    Array.from(
+      { length: n },
+      (_, i) =>
+        new Promise<void>((resolve) => {
+          setTimeout(
+            () => {
+              const s = net.connect({ host: '127.0.0.1', port: ph.port });
+              s.once('connect', () => {
+                reached++;
+                s.destroy();
+                resolve();
+              });
+              s.once('error', () => resolve());
+            },
+            (i * spreadMs) / n,
+          );
+        }),
+    ),
+  );
   const floodSeconds = (performance.now() - t0) / 1000;
   const t1 = performance.now();
   const elapsed = () => (performance.now() - t1) / 1000;
@@ -246,7 +279,10 @@ export async function checkConnectionFlood(ph: ProductHost): Promise<void> {
   }
   const jobSeconds = elapsed();
   const state = await Promise.all(['ActiveState', 'Result'].map(async (p) => (await ph.host.execOk(`systemctl show -P ${p} ${SOCKET}`)).trim()));
-  log(ph, `flood: ${n} connections in ${floodSeconds.toFixed(1)} s (${reached} reached the socket); socket ${state.join(', ')}; a normal job after it: exit ${job.exitCode} after ${jobSeconds.toFixed(1)} s (try ${tries})`);
+  log(
+    ph,
+    `flood: ${n} connections in ${floodSeconds.toFixed(1)} s (${reached} reached the socket); socket ${state.join(', ')}; a normal job after it: exit ${job.exitCode} after ${jobSeconds.toFixed(1)} s (try ${tries})`,
+  );
   expect(floodSeconds).toBeLessThan(3);
   expect(state).toEqual(['active', 'success']);
   expect({ code: job.exitCode, out: job.stdout, err: job.stderr }).toEqual({ code: 0, out: 'job-ok\n', err: '' });
@@ -283,7 +319,9 @@ export async function checkRunnerJob(h: ProductHost, git: ServedRepo, host: stri
   const target: SshTarget = { ...h.target, host, knownHosts };
 
   const job: JobSpec = {
-    buildsDir, repoUrl: git.url, sha: git.sha,
+    buildsDir,
+    repoUrl: git.url,
+    sha: git.sha,
     script: ['sh ./build.sh', 'cat out/result.txt', 'exit 42', 'echo never-printed'],
     afterScript: ['cat out/result.txt', 'echo "job status: $CI_JOB_STATUS"'],
   };

@@ -12,7 +12,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addAptSource, APT_ENV, bootHost, freeLoopbackPort, machineName, makeHostTree, signChecksums, testReleaseKey, type BootedHost, type HostNetwork, type HostRelease } from '../harness/index.ts';
+import {
+  addAptSource,
+  APT_ENV,
+  bootHost,
+  freeLoopbackPort,
+  machineName,
+  makeHostTree,
+  signChecksums,
+  testReleaseKey,
+  type BootedHost,
+  type HostNetwork,
+  type HostRelease,
+} from '../harness/index.ts';
 import { NAME, type Artifacts } from './artifacts.ts';
 import type { ProductRepo } from './repo.ts';
 import { waitFor, type SshTarget } from './ssh.ts';
@@ -65,7 +77,9 @@ export async function bootProductHost(release: HostRelease, label: string, o: Bo
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `eb-${label}-`));
   let off = false;
   const ph: ProductHost = {
-    host, port, work,
+    host,
+    port,
+    work,
     target: { port, identity: path.join(work, 'runner-key'), ...(net ? { host: net.hostAddress } : {}) },
     async poweroff() {
       if (off) return;
@@ -142,27 +156,42 @@ export async function runInstallSh(ph: ProductHost, a: Artifacts, command: 'inst
 /** Names of the machines machined knows (one per live connection). */
 export async function machines(ph: ProductHost): Promise<string[]> {
   const out = await ph.host.execOk('machinectl list --no-legend --no-pager');
-  return out.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean).sort();
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter(Boolean)
+    .sort();
 }
 
 /** Loaded connection service units (active, activating, failed...). */
 export async function connectionUnits(ph: ProductHost): Promise<string[]> {
   const out = await ph.host.execOk(`systemctl list-units --all --no-legend --no-pager --plain '${NAME}@*'`);
-  return out.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean).sort();
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter(Boolean)
+    .sort();
 }
 
 /** Waits until no container, no connection unit and no container process is left on the host. */
 export async function waitNoContainers(ph: ProductHost, timeoutMs = 30_000): Promise<void> {
-  await waitFor('every container of the host to be gone', async () => {
-    const [m, u, procs] = await Promise.all([machines(ph), connectionUnits(ph), containerProcesses(ph)]);
-    return m.length === 0 && u.length === 0 && procs.length === 0 ? true : undefined;
-  }, timeoutMs);
+  await waitFor(
+    'every container of the host to be gone',
+    async () => {
+      const [m, u, procs] = await Promise.all([machines(ph), connectionUnits(ph), containerProcesses(ph)]);
+      return m.length === 0 && u.length === 0 && procs.length === 0 ? true : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** Processes on the host owned by a uid of a private-users range (container processes). */
 export async function containerProcesses(ph: ProductHost): Promise<string[]> {
   const out = await ph.host.execOk('ps -e -o uid=,pid=,comm=');
-  return out.split('\n').map((l) => l.trim()).filter((l) => Number(l.split(/\s+/)[0]) > 65535);
+  return out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => Number(l.split(/\s+/)[0]) > 65535);
 }
 
 /** A counter of the host's socket (accepted, refused, open connections), as systemd keeps it. */
@@ -177,10 +206,14 @@ export async function currentVersion(ph: ProductHost): Promise<string> {
 
 /** The one connection unit's full name, waiting for it to appear. */
 export async function oneConnectionUnit(ph: ProductHost): Promise<string> {
-  return waitFor('a connection unit', async () => {
-    const units = await connectionUnits(ph);
-    return units.length === 1 ? units[0] : undefined;
-  }, 30_000);
+  return waitFor(
+    'a connection unit',
+    async () => {
+      const units = await connectionUnits(ph);
+      return units.length === 1 ? units[0] : undefined;
+    },
+    30_000,
+  );
 }
 
 /** nspawn's system call filter as the host stores it (syscall-filter, ctl refresh-filter). */

@@ -35,10 +35,22 @@ export interface JobSpec {
 export function jobVariables(job: JobSpec, status: 'running' | 'failed' | 'success' = 'running'): Record<string, string> {
   const projectDir = `${job.buildsDir}/t3st-tok/0/group/project`;
   return {
-    CI: 'true', GITLAB_CI: 'true', CI_SERVER: 'yes', CI_JOB_ID: '4242', CI_JOB_NAME: 'build', CI_JOB_STAGE: 'build',
-    CI_JOB_STATUS: status, CI_PROJECT_PATH: 'group/project', CI_PROJECT_DIR: projectDir, CI_BUILDS_DIR: job.buildsDir,
-    CI_REPOSITORY_URL: job.repoUrl, CI_COMMIT_SHA: job.sha, CI_COMMIT_REF_NAME: 'main', CI_RUNNER_SHORT_TOKEN: 't3st-tok',
-    GIT_STRATEGY: 'fetch', GIT_TERMINAL_PROMPT: '0',
+    CI: 'true',
+    GITLAB_CI: 'true',
+    CI_SERVER: 'yes',
+    CI_JOB_ID: '4242',
+    CI_JOB_NAME: 'build',
+    CI_JOB_STAGE: 'build',
+    CI_JOB_STATUS: status,
+    CI_PROJECT_PATH: 'group/project',
+    CI_PROJECT_DIR: projectDir,
+    CI_BUILDS_DIR: job.buildsDir,
+    CI_REPOSITORY_URL: job.repoUrl,
+    CI_COMMIT_SHA: job.sha,
+    CI_COMMIT_REF_NAME: 'main',
+    CI_RUNNER_SHORT_TOKEN: 't3st-tok',
+    GIT_STRATEGY: 'fetch',
+    GIT_TERMINAL_PROMPT: '0',
   };
 }
 
@@ -98,10 +110,21 @@ export async function serveTestRepo(address = '127.0.0.1'): Promise<ServedRepo> 
   const content = `made by the e2e test at ${new Date().toISOString()}\n`;
   fs.mkdirSync(src);
   fs.writeFileSync(path.join(src, 'src.txt'), content);
-  fs.writeFileSync(path.join(src, 'build.sh'), '#!/bin/sh\nset -e\nmkdir -p out\nsha256sum src.txt > out/result.txt\necho "build.sh ran in $(pwd)"\n', { mode: 0o755 });
-  const git = (cwd: string, ...args: string[]) => execa('git', args, {
-    cwd, env: { GIT_AUTHOR_NAME: 'e2e', GIT_AUTHOR_EMAIL: 'e2e@example.invalid', GIT_COMMITTER_NAME: 'e2e', GIT_COMMITTER_EMAIL: 'e2e@example.invalid', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+  fs.writeFileSync(path.join(src, 'build.sh'), '#!/bin/sh\nset -e\nmkdir -p out\nsha256sum src.txt > out/result.txt\necho "build.sh ran in $(pwd)"\n', {
+    mode: 0o755,
   });
+  const git = (cwd: string, ...args: string[]) =>
+    execa('git', args, {
+      cwd,
+      env: {
+        GIT_AUTHOR_NAME: 'e2e',
+        GIT_AUTHOR_EMAIL: 'e2e@example.invalid',
+        GIT_COMMITTER_NAME: 'e2e',
+        GIT_COMMITTER_EMAIL: 'e2e@example.invalid',
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        GIT_CONFIG_NOSYSTEM: '1',
+      },
+    });
   let server: StaticServer | undefined;
   try {
     await git(src, 'init', '-q', '-b', 'main');
@@ -116,7 +139,9 @@ export async function serveTestRepo(address = '127.0.0.1'): Promise<ServedRepo> 
     server = await serveDirectory(served, address);
     const s = server;
     return {
-      url: `${s.url}project.git`, sha, content,
+      url: `${s.url}project.git`,
+      sha,
+      content,
       async close() {
         await s.close();
         fs.rmSync(work, { recursive: true, force: true });

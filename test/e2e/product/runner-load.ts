@@ -8,11 +8,7 @@
 import { Multiplexed, type SshTarget } from './ssh.ts';
 
 /** Three stages, each its own `bash -l` session, as the runner's prepare, step and cleanup. */
-const STAGE_SCRIPTS = [
-  'echo "Running on $(hostname)"\n',
-  'set -eo pipefail\nseq 1 2000 | sha256sum | cut -c1-8\n',
-  'rm -rf "$HOME/builds"\necho cleaned\n',
-];
+const STAGE_SCRIPTS = ['echo "Running on $(hostname)"\n', 'set -eo pipefail\nseq 1 2000 | sha256sum | cut -c1-8\n', 'rm -rf "$HOME/builds"\necho cleaned\n'];
 
 export interface LoadReport {
   jobs: number;
@@ -70,14 +66,16 @@ export async function runBackToBack(target: SshTarget, lanes: number, jobs: numb
   const t0 = performance.now();
   let started = 0;
   try {
-    await Promise.all(Array.from({ length: lanes }, async () => {
-      while (started < jobs) {
-        started++;
-        const m = await job(target, report);
-        report.jobs++;
-        if (m) closing.push(m.close());
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: lanes }, async () => {
+        while (started < jobs) {
+          started++;
+          const m = await job(target, report);
+          report.jobs++;
+          if (m) closing.push(m.close());
+        }
+      }),
+    );
   } finally {
     await Promise.allSettled(closing);
     report.seconds = since(t0);

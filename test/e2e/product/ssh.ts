@@ -21,7 +21,12 @@ export interface SshTarget {
   knownHosts?: string;
 }
 
-export interface SshResult { stdout: string; stderr: string; exitCode: number; seconds: number }
+export interface SshResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  seconds: number;
+}
 
 export interface SshOptions {
   input?: string;
@@ -37,12 +42,29 @@ export function sshArgs(t: SshTarget, extra: string[] = []): string[] {
     ? ['-o', `UserKnownHostsFile=${t.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'GlobalKnownHostsFile=/dev/null']
     : ['-o', 'UserKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'GlobalKnownHostsFile=/dev/null'];
   return [
-    '-F', '/dev/null', '-p', String(t.port), '-i', t.identity, '-o', 'IdentitiesOnly=yes',
+    '-F',
+    '/dev/null',
+    '-p',
+    String(t.port),
+    '-i',
+    t.identity,
+    '-o',
+    'IdentitiesOnly=yes',
     // No agent, unless the caller forwards one (-A): ssh asks for no agent forwarding without it.
     ...(extra.includes('-A') ? [] : ['-o', 'IdentityAgent=none']),
-    '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=6',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=30',
+    '-o',
+    'ServerAliveInterval=5',
+    '-o',
+    'ServerAliveCountMax=6',
     // Quiet, unless the caller asks for ssh's own account of what it requested (-v).
-    ...(extra.includes('-v') ? [] : ['-o', 'LogLevel=ERROR']), ...hostKeys, ...extra, `${t.user ?? USER}@${t.host ?? '127.0.0.1'}`,
+    ...(extra.includes('-v') ? [] : ['-o', 'LogLevel=ERROR']),
+    ...hostKeys,
+    ...extra,
+    `${t.user ?? USER}@${t.host ?? '127.0.0.1'}`,
   ];
 }
 
@@ -53,7 +75,11 @@ export async function ssh(t: SshTarget, command: string, o: SshOptions = {}): Pr
   const t0 = performance.now();
   // No command at all for -W and -N: ssh refuses a remote command next to them.
   const r = await execa('ssh', ['-T', ...sshArgs(t, o.extra), ...(command ? [command] : [])], {
-    reject: false, timeout: o.timeoutMs ?? 60_000, stripFinalNewline: false, env: o.env, extendEnv: true,
+    reject: false,
+    timeout: o.timeoutMs ?? 60_000,
+    stripFinalNewline: false,
+    env: o.env,
+    extendEnv: true,
     ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
   });
   return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? (r.timedOut ? 124 : -1), seconds: since(t0) };
@@ -96,8 +122,12 @@ export class HeldJob {
 
   constructor(t: SshTarget, command: string, extra: string[] = []) {
     this.proc = execa('ssh', ['-T', ...sshArgs(t, extra), command], { stdin: 'pipe', reject: false, buffer: false });
-    this.proc.stdout?.on('data', (c: Buffer) => { this.stdout += c.toString(); });
-    this.proc.stderr?.on('data', (c: Buffer) => { this.stderr += c.toString(); });
+    this.proc.stdout?.on('data', (c: Buffer) => {
+      this.stdout += c.toString();
+    });
+    this.proc.stderr?.on('data', (c: Buffer) => {
+      this.stderr += c.toString();
+    });
     this.done = this.proc.then((r) => {
       this.exitCode = r.exitCode ?? -1;
       return this.exitCode;
@@ -112,12 +142,17 @@ export class HeldJob {
   async waitFor(re: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
     const seen = () => `stdout ${JSON.stringify(this.stdout.slice(-300))}, stderr ${JSON.stringify(this.stderr.slice(-300))}`;
     try {
-      return await waitFor(`${re} in the job's output`, async () => {
-        const m = this.stdout.match(re);
-        if (m) return m;
-        if (this.exitCode !== undefined) throw new Error(`the connection ended with exit code ${this.exitCode}`);
-        return undefined;
-      }, timeoutMs, 100);
+      return await waitFor(
+        `${re} in the job's output`,
+        async () => {
+          const m = this.stdout.match(re);
+          if (m) return m;
+          if (this.exitCode !== undefined) throw new Error(`the connection ended with exit code ${this.exitCode}`);
+          return undefined;
+        },
+        timeoutMs,
+        100,
+      );
     } catch (err) {
       throw new Error(`${(err as Error).message}; ${seen()}`);
     }
@@ -144,7 +179,12 @@ export class HeldJob {
   }
 
   kill(): void {
-    if (this.exitCode === undefined && this.proc.pid) try { process.kill(this.proc.pid, 'SIGKILL'); } catch { /* gone */ }
+    if (this.exitCode === undefined && this.proc.pid)
+      try {
+        process.kill(this.proc.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
   }
 }
 
@@ -169,14 +209,21 @@ export class Multiplexed {
   static async open(t: SshTarget, timeoutMs = 60_000): Promise<Multiplexed> {
     const m = new Multiplexed(t, fs.mkdtempSync(path.join(os.tmpdir(), 'eb-mux-')));
     let ended = false;
-    void m.master.then(() => { ended = true; });
+    void m.master.then(() => {
+      ended = true;
+    });
     try {
       // A master that exited (a refused connection) ends the wait at once.
-      const up = await waitFor('the ControlMaster connection', async () => {
-        if (ended) return false;
-        const r = await execa('ssh', ['-S', m.socket, '-O', 'check', ...sshArgs(t)], { reject: false, stdin: 'ignore', timeout: 10_000 });
-        return r.exitCode === 0 ? true : undefined;
-      }, timeoutMs, 200);
+      const up = await waitFor(
+        'the ControlMaster connection',
+        async () => {
+          if (ended) return false;
+          const r = await execa('ssh', ['-S', m.socket, '-O', 'check', ...sshArgs(t)], { reject: false, stdin: 'ignore', timeout: 10_000 });
+          return r.exitCode === 0 ? true : undefined;
+        },
+        timeoutMs,
+        200,
+      );
       if (!up) throw new Error(`ssh master exited: ${String((await m.master).stderr).trim()}`);
     } catch (err) {
       await m.close();
@@ -189,7 +236,9 @@ export class Multiplexed {
   async run(command: string, o: SshOptions = {}): Promise<SshResult> {
     const t0 = performance.now();
     const r = await execa('ssh', ['-T', '-S', this.socket, '-o', 'ControlMaster=no', ...sshArgs(this.target, o.extra), command], {
-      reject: false, timeout: o.timeoutMs ?? 60_000, stripFinalNewline: false,
+      reject: false,
+      timeout: o.timeoutMs ?? 60_000,
+      stripFinalNewline: false,
       ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
     });
     return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? (r.timedOut ? 124 : -1), seconds: since(t0) };
@@ -200,7 +249,11 @@ export class Multiplexed {
     await execa('ssh', ['-S', this.socket, '-O', 'exit', ...sshArgs(this.target)], { reject: false, stdin: 'ignore', timeout: 10_000 });
     const ended = await Promise.race([this.master.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref())]);
     if (!ended && this.master.pid) {
-      try { process.kill(this.master.pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(this.master.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
       await this.master;
     }
     fs.rmSync(this.dir, { recursive: true, force: true });
