@@ -2,9 +2,10 @@
 # The release as one whole, for the pages and release jobs: OUT must hold the build of every
 # architecture ARCHITECTURES lists (names separated by spaces), in OUT/ARCH as each job of the
 # build matrix left it, each complete, its SHA256SUMS verified (scripts/ci/release-env.sh), at
-# VERSION, with one package name and one install.sh for all. Then the files go flat into OUT, as the release publishes them, and
-# OUT/SHA256SUMS covers them all. Anything missing or not matching is refused, exit 1, before
-# anything is published: a release holds every listed architecture or is not published.
+# VERSION, with one package name and one install.sh for all. Then the files go flat into OUT, as
+# the release publishes them, and OUT/SHA256SUMS covers them all. Anything missing or not matching
+# is refused, exit 1, before anything is published: a release holds every listed architecture or is
+# not published.
 #
 # Flat names: the tarballs, .debs and SBOMs carry their architecture already; install.sh is one for
 # all; manifest.json is the first listed architecture's (what the site serves and `outdated`
