@@ -6,12 +6,11 @@
 // and resolved sources.
 import path from 'node:path';
 import { alternate, medianOf, ratioHeadline, type Benchmark, type Side } from '../lib/bench.ts';
-import { cliBuild } from '../lib/cli-build.ts';
 import { DEFAULT_RECIPE, mmdebstrapAnchorArgs, resolved } from '../lib/fixtures.ts';
-import { BENCH_CACHE, freshDir, REPO } from '../lib/paths.ts';
+import { freshDir, REPO } from '../lib/paths.ts';
 import { removeTree, runTimedOk } from '../lib/proc.ts';
 import { stackedBarChart } from '../lib/svg.ts';
-import { buildBars, describeMedians, stageMedians } from './build-common.ts';
+import { buildBars, coldVerifiedBuild, describeMedians, stageMedians } from './build-common.ts';
 
 export const buildCold: Benchmark = {
   name: 'build-cold',
@@ -24,21 +23,7 @@ export const buildCold: Benchmark = {
     const work = freshDir('build-cold');
     const include = `--include=${r.packages.join(',')}`;
     const sides: Side[] = [
-      {
-        label: 'ephemeral-builder',
-        role: 'ours',
-        unit: 's',
-        async run() {
-          const out = path.join(work, 'ours');
-          const b = await cliBuild({ recipe: file, out, cacheDir: BENCH_CACHE, noCache: true, stopAfter: 'verify' });
-          removeTree(out);
-          return {
-            value: b.run.wallMs / 1000,
-            cpuS: b.run.userS + b.run.sysS,
-            extra: { stages: b.stages, outsideStagesMs: b.outsideStagesMs, maxRssKiB: b.run.maxRssKiB },
-          };
-        },
-      },
+      coldVerifiedBuild('ephemeral-builder', file, work),
       ...(['mmdebstrap', 'debootstrap'] as const).map(
         (tool): Side => ({
           label: tool,

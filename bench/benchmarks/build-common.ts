@@ -1,6 +1,11 @@
-// What the build benchmarks share: turning each build's stage-end events into stacked bars and
-// into a per-stage breakdown (median of each stage over the runs), which is where a gap shows.
-import type { StageTime } from '../lib/cli-build.ts';
+// What the build benchmarks share: our side of a cold build to a verified tree, and turning each
+// build's stage-end events into stacked bars and into a per-stage breakdown (median of each stage
+// over the runs), which is where a gap shows.
+import path from 'node:path';
+import type { Side } from '../lib/bench.ts';
+import { cliBuild, type StageTime } from '../lib/cli-build.ts';
+import { BENCH_CACHE } from '../lib/paths.ts';
+import { removeTree } from '../lib/proc.ts';
 import { median } from '../lib/stats.ts';
 import type { StackedBar } from '../lib/svg.ts';
 
@@ -9,6 +14,25 @@ export interface BuildExtra {
   outsideStagesMs?: number;
   /** Anchor parts (mmdebstrap, tar|zstd, dpkg-deb) in seconds. */
   parts?: Record<string, number>;
+}
+
+/** Our side: `build --stop-after verify --no-cache` of `recipe` into a scratch directory of `work`, removed after each run. */
+export function coldVerifiedBuild(label: string, recipe: string, work: string): Side {
+  return {
+    label,
+    role: 'ours',
+    unit: 's',
+    async run() {
+      const out = path.join(work, 'ours');
+      const b = await cliBuild({ recipe, out, cacheDir: BENCH_CACHE, noCache: true, stopAfter: 'verify' });
+      removeTree(out);
+      return {
+        value: b.run.wallMs / 1000,
+        cpuS: b.run.userS + b.run.sysS,
+        extra: { stages: b.stages, outsideStagesMs: b.outsideStagesMs, maxRssKiB: b.run.maxRssKiB },
+      };
+    },
+  };
 }
 
 /** One bar per run: ours split into its stages (plus the time outside them), anchors as parts. */

@@ -4,11 +4,10 @@
 // the same way, side by side. Reported, no target: it says what a foreign build costs here.
 import path from 'node:path';
 import { alternate, medianOf, ratioHeadline, type Benchmark, type Side } from '../lib/bench.ts';
-import { cliBuild } from '../lib/cli-build.ts';
 import { MINIMAL_RECIPE, mmdebstrapAnchorArgs, resolved, variantRecipe } from '../lib/fixtures.ts';
-import { BENCH_CACHE, freshDir, REPO } from '../lib/paths.ts';
+import { freshDir, REPO } from '../lib/paths.ts';
 import { removeTree, runTimedOk } from '../lib/proc.ts';
-import { describeMedians, stageMedians } from './build-common.ts';
+import { coldVerifiedBuild, describeMedians, stageMedians } from './build-common.ts';
 
 export const buildEmulated: Benchmark = {
   name: 'build-emulated',
@@ -20,17 +19,7 @@ export const buildEmulated: Benchmark = {
     const rounds = ctx.runs(2);
     const work = freshDir('build-emulated');
     const sides: Side[] = [
-      {
-        label: 'ephemeral-builder (arm64)',
-        role: 'ours',
-        unit: 's',
-        async run() {
-          const out = path.join(work, 'ours');
-          const b = await cliBuild({ recipe: file, out, cacheDir: BENCH_CACHE, noCache: true, stopAfter: 'verify' });
-          removeTree(out);
-          return { value: b.run.wallMs / 1000, cpuS: b.run.userS + b.run.sysS, extra: { stages: b.stages, outsideStagesMs: b.outsideStagesMs } };
-        },
-      },
+      coldVerifiedBuild('ephemeral-builder (arm64)', file, work),
       {
         label: 'mmdebstrap (arm64)',
         role: 'anchor',
