@@ -162,30 +162,25 @@ async function main(): Promise<number> {
       const started = new Date();
       const loadStart = load1();
       log(`== ${b.name}: ${b.title} (load ${loadStart})`);
+      // When and under what load it ran: the same for a result and for a failure.
+      const timing = () => ({
+        name: b.name,
+        title: b.title,
+        anchor: b.anchor,
+        startedAt: started.toISOString(),
+        finishedAt: new Date().toISOString(),
+        durationS: (Date.now() - started.getTime()) / 1000,
+        load: { start: loadStart, end: load1() },
+      });
       let result: BenchResult;
       try {
         const out = await b.run(ctx);
-        result = {
-          name: b.name,
-          title: b.title,
-          anchor: b.anchor,
-          startedAt: started.toISOString(),
-          finishedAt: new Date().toISOString(),
-          durationS: (Date.now() - started.getTime()) / 1000,
-          load: { start: loadStart, end: load1() },
-          ...out,
-        };
+        result = { ...timing(), ...out };
       } catch (err) {
         const message = (err as Error).stack ?? String(err);
         log(`${b.name} FAILED: ${message}`);
         result = {
-          name: b.name,
-          title: b.title,
-          anchor: b.anchor,
-          startedAt: started.toISOString(),
-          finishedAt: new Date().toISOString(),
-          durationS: (Date.now() - started.getTime()) / 1000,
-          load: { start: loadStart, end: load1() },
+          ...timing(),
           runs: 0,
           headlines: [{ metric: 'run', unit: 's', ours: Number.NaN, target: '–', status: 'FAILED' }],
           series: [],

@@ -12,7 +12,7 @@ import type { ResolvedRecipe } from '../../pipeline/recipe/resolve.ts';
 import { recipeSchema } from '../../pipeline/recipe/schema.ts';
 import type { StageContext } from '../../pipeline/stage.ts';
 import { ToolRunner } from '../../pipeline/util/exec.ts';
-import { debianSources } from '../helpers/recipe.ts';
+import { debianSources, FIXED_MIRROR } from '../helpers/recipe.ts';
 
 export const SDE = 1_750_000_000;
 export const IMAGE_UID = 9000;
@@ -166,18 +166,7 @@ export function fixtureResolvedRecipe(overrides: Record<string, unknown> = {}): 
     compression: { tarballLevel: 3, debLevel: 1 },
     ...overrides,
   });
-  const mirrorState = {
-    inReleaseSha256: 'b'.repeat(64),
-    date: SDE,
-    codename: 'trixie',
-    suite: 'stable',
-    components: ['main'],
-    architectures: ['amd64'],
-    dist: 'trixie',
-    packagesIndexes: {},
-    byHash: true,
-    separateAllIndex: false,
-  };
+  const mirrorState = { ...FIXED_MIRROR, inReleaseSha256: 'b'.repeat(64), date: SDE };
   return {
     ...r,
     file: '/somewhere/recipe.ts',
